@@ -1,0 +1,32 @@
+# Two commands for a newcomer: `make run` and `make test`. Both bootstrap .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+REGISTRY_BIND ?= 0.0.0.0:5000
+export REGISTRY_BIND
+
+.PHONY: run test bench demo migrate clean-venv
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+migrate: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput -v 0
+
+run: migrate
+	$(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py registry_project.wsgi:application
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(PY) bench/bench_blob.py
+
+demo: migrate
+	bash deploy/demo.sh
+
+clean-venv:
+	rm -rf $(VENV)

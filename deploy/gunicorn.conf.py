@@ -1,0 +1,19 @@
+"""gunicorn settings for the registry.
+
+gthread workers: a layer upload or download can stream for minutes; with threads the
+worker's main loop keeps answering the arbiter's heartbeat while a request streams, so
+`timeout` never kills a slow multi-GB push. Blob GETs go out through gunicorn's sendfile().
+"""
+import os
+
+bind = os.environ.get("REGISTRY_BIND", "0.0.0.0:5000")
+workers = int(os.environ.get("REGISTRY_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("REGISTRY_THREADS", "8"))
+# Heartbeat timeout of an idle-looking worker, not a request time limit under gthread.
+timeout = int(os.environ.get("REGISTRY_WORKER_TIMEOUT", "120"))
+graceful_timeout = 30
+keepalive = 75
+accesslog = os.environ.get("REGISTRY_ACCESS_LOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("REGISTRY_LOG_LEVEL", "info").lower()

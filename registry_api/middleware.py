@@ -1,0 +1,37 @@
+"""The one place where /v2/ failures become the OCI error envelope.
+
+Domain errors keep their code and status; anything unexpected becomes UNKNOWN/500 with the
+traceback in the log (ERROR level) and never in the body.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404
+
+from .errors import RegistryError, error_response
+
+logger = logging.getLogger(__name__)
+
+API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
+
+
+class RegistryErrorMiddleware:
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/v2/"):
+            response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+        return response
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith("/v2/"):
+            return None
+        if isinstance(exception, RegistryError):
+            return error_response([exception])
+        if isinstance(exception, Http404):
+            return error_response([RegistryError("unknown API endpoint", code="UNSUPPORTED", status=404)])
+        logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
+        return error_response([RegistryError(code="UNKNOWN")])

@@ -1,0 +1,126 @@
+"""Registry metadata. Blob bytes live in `storage_backends`; these rows say what exists where.
+
+A blob is global (content addressed) but visible in a repository only through a
+RepositoryBlob link, as in the reference registry. Manifests keep the exact bytes pushed.
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+DIGEST_REGEX = r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$"
+
+
+class Repository(models.Model):
+    name = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "repositories"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def namespace(self) -> str:
+        return self.name.split("/", 1)[0]
+
+
+class Blob(models.Model):
+    digest = models.CharField(max_length=200, unique=True)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gte=0), name="blob_size_non_negative"),
+            models.CheckConstraint(condition=Q(digest__regex=DIGEST_REGEX), name="blob_digest_format"),
+        ]
+
+    def __str__(self) -> str:
+        return self.digest
+
+
+class RepositoryBlob(models.Model):
+    """A blob pushed or mounted into a repository, and so readable from it."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="blob_links")
+    blob = models.ForeignKey(Blob, on_delete=models.CASCADE, related_name="repository_links")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "blob"], name="repository_blob_unique"),
+        ]
+
+
+class Manifest(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="manifests")
+    digest = models.CharField(max_length=200)
+    media_type = models.CharField(max_length=255)
+    # The exact bytes received; the digest is over these.
+    payload = models.BinaryField()
+    size = models.BigIntegerField()
+    # For the Referrers API: what this manifest is and what it refers to.
+    artifact_type = models.CharField(max_length=255, blank=True, default="")
+    subject_digest = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    annotations = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "digest"], name="manifest_unique_digest"),
+            models.CheckConstraint(condition=Q(digest__regex=DIGEST_REGEX), name="manifest_digest_format"),
+            models.CheckConstraint(condition=Q(size__gte=0), name="manifest_size_non_negative"),
+        ]
+        indexes = [models.Index(fields=["repository", "subject_digest"], name="manifest_subject_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.repository.name}@{self.digest}"
+
+
+class ManifestReference(models.Model):
+    """What a manifest needs: its config and layer blobs, or an index's child manifests.
+
+    Blob references protect the blob row; child manifests are referenced by digest so an
+    index survives the deletion of a child, as in the reference registry.
+    """
+
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="references")
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    child_digest = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(blob__isnull=False) & Q(child_digest="")) | (Q(blob__isnull=True) & ~Q(child_digest="")),
+                name="reference_is_blob_xor_child",
+            ),
+        ]
+
+
+class Tag(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=128)
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="tags")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "name"], name="tag_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.repository.name}:{self.name}"
+
+
+class Upload(models.Model):
+    """An upload session; its bytes are staged by the storage backend under the same id."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="uploads")
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.repository.name} upload {self.id}"

@@ -1,0 +1,74 @@
+"""Read-side queries shared by /v2/ discovery and the portal."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import Collate
+
+from .models import Blob, Manifest, Repository, Tag
+from .services.repositories import repository_get
+
+
+@dataclass
+class Page:
+    items: list[str]
+    has_more: bool
+
+
+def _bytewise(field: str):
+    """Order by raw bytes ("ASCIIbetical"), whatever the database's default collation."""
+    if connection.vendor == "postgresql":
+        return Collate(field, "C")
+    return field  # SQLite's default BINARY collation is already bytewise
+
+
+def _page(queryset: QuerySet, field: str, n: int, last: str | None) -> Page:
+    """At most `n` values after `last`, and whether more remain."""
+    if last:
+        queryset = queryset.filter(**{f"{field}__gt": last})
+    queryset = queryset.order_by(_bytewise(field)).values_list(field, flat=True)
+    items = list(queryset[: n + 1])
+    return Page(items[:n], len(items) > n)
+
+
+def tag_list_page(*, repository_name: str, n: int, last: str | None) -> Page:
+    repository = repository_get(name=repository_name)
+    return _page(Tag.objects.filter(repository=repository), "name", n, last)
+
+
+def catalog_page(*, n: int, last: str | None) -> Page:
+    return _page(Repository.objects.all(), "name", n, last)
+
+
+def referrers_of(*, repository_name: str, digest: str, artifact_type: str | None) -> list[dict]:
+    """Descriptors of the manifests in the repository whose `subject` is `digest`."""
+    manifests = Manifest.objects.filter(repository__name=repository_name, subject_digest=digest)
+    if artifact_type:
+        manifests = manifests.filter(artifact_type=artifact_type)
+    descriptors = []
+    for m in manifests.order_by("created_at", "id").only(
+        "digest", "media_type", "size", "artifact_type", "annotations"
+    ):
+        descriptor = {"mediaType": m.media_type, "digest": m.digest, "size": m.size}
+        if m.artifact_type:
+            descriptor["artifactType"] = m.artifact_type
+        if m.annotations:
+            descriptor["annotations"] = m.annotations
+        descriptors.append(descriptor)
+    return descriptors
+
+
+def registry_summary() -> dict:
+    """Counts for the portal's front page; storage is deduplicated (each blob once)."""
+    return {
+        "repositories": Repository.objects.count(),
+        "tags": Tag.objects.count(),
+        "manifests": Manifest.objects.count(),
+        "blobs": Blob.objects.count(),
+        "blob_bytes": Blob.objects.aggregate(total=Sum("size"))["total"] or 0,
+        "recent_repositories": list(
+            Repository.objects.order_by("-created_at").values_list("name", flat=True)[:20]
+        ),
+    }

@@ -1,0 +1,55 @@
+"""Blobs as a repository sees them: linked by push or mount, read as streams, unlinked."""
+from __future__ import annotations
+
+import logging
+from typing import BinaryIO
+
+from django.db import transaction
+
+from storage_backends import get_storage
+from storage_backends.base import BlobNotFound
+
+from ..errors import BlobUnknown
+from ..models import Blob, Repository, RepositoryBlob
+from .repositories import repository_get
+
+logger = logging.getLogger(__name__)
+
+
+def blob_register(*, repository: Repository, digest: str, size: int) -> Blob:
+    """Record a committed blob and make it visible in `repository`."""
+    with transaction.atomic():
+        blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
+        RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
+    return blob
+
+
+def blob_linked(*, repository_name: str, digest: str) -> Blob:
+    """The blob if it is visible in the repository; BLOB_UNKNOWN (or NAME_UNKNOWN) if not."""
+    repository = repository_get(name=repository_name)
+    link = (
+        RepositoryBlob.objects.select_related("blob")
+        .filter(repository=repository, blob__digest=digest)
+        .first()
+    )
+    if link is None:
+        raise BlobUnknown(detail={"digest": digest})
+    return link.blob
+
+
+def blob_open(*, blob: Blob, offset: int = 0) -> BinaryIO:
+    """A stream of a blob found by `blob_linked`, positioned at `offset`."""
+    try:
+        return get_storage().open(blob.digest, offset)
+    except BlobNotFound:
+        logger.error("blob %s is recorded but missing from storage", blob.digest)
+        raise BlobUnknown(detail={"digest": blob.digest}) from None
+
+
+def blob_delete(*, repository_name: str, digest: str) -> None:
+    """Unlink a blob from a repository. The bytes go when garbage collection finds them unused."""
+    repository = repository_get(name=repository_name)
+    deleted, _ = RepositoryBlob.objects.filter(repository=repository, blob__digest=digest).delete()
+    if not deleted:
+        raise BlobUnknown(detail={"digest": digest})
+    logger.info("blob unlinked repository=%s digest=%s", repository_name, digest)

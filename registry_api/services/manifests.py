@@ -1,0 +1,127 @@
+"""Manifests: store the exact bytes pushed, check what they reference, move tags."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from .. import mediatypes
+from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
+from ..locking import lock_repository
+from ..models import Blob, Manifest, ManifestReference, RepositoryBlob, Tag
+from ..reference import is_digest_reference, parse_digest
+from .repositories import repository_ensure, repository_get
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PutResult:
+    manifest: Manifest
+    tags: list[str]
+    subject: str
+
+
+def manifest_digest(payload: bytes, algorithm: str = "sha256") -> str:
+    return f"{algorithm}:{hashlib.new(algorithm, payload).hexdigest()}"
+
+
+def manifest_get(*, repository_name: str, reference: str) -> Manifest:
+    repository = repository_get(name=repository_name)
+    if is_digest_reference(reference):
+        manifest = Manifest.objects.filter(repository=repository, digest=reference).first()
+    else:
+        tag = Tag.objects.select_related("manifest").filter(repository=repository, name=reference).first()
+        manifest = tag.manifest if tag else None
+    if manifest is None:
+        raise ManifestUnknown(detail={"reference": reference})
+    return manifest
+
+
+def _check_references(repository, parsed: mediatypes.ParsedManifest) -> list[Blob]:
+    """Every blob must be visible in the repository and every child manifest stored in it."""
+    wanted = {d.digest: d for d in parsed.blobs}
+    linked = {
+        link.blob.digest: link.blob
+        for link in RepositoryBlob.objects.select_related("blob").filter(
+            repository=repository, blob__digest__in=wanted
+        )
+    }
+    missing = [{"digest": d} for d in wanted if d not in linked]
+    child_digests = {d.digest for d in parsed.children}
+    present = set(
+        Manifest.objects.filter(repository=repository, digest__in=child_digests).values_list("digest", flat=True)
+    )
+    missing += [{"digest": d} for d in child_digests - present]
+    if missing:
+        raise ManifestBlobUnknown(detail=missing[0] if len(missing) == 1 else missing)
+    for digest, descriptor in wanted.items():
+        if linked[digest].size != descriptor.size:
+            raise ManifestInvalid(
+                f"descriptor size {descriptor.size} does not match blob size {linked[digest].size}",
+                detail={"digest": digest},
+            )
+    return list(linked.values())
+
+
+def manifest_put(
+    *, repository_name: str, reference: str, payload: bytes, content_type: str, extra_tags: list[str] = ()
+) -> PutResult:
+    """Store a manifest under its digest and point `reference` (if a tag) and `extra_tags` at it."""
+    if is_digest_reference(reference):
+        expected = parse_digest(reference)
+        digest = manifest_digest(payload, expected.algorithm)
+        if digest != reference:
+            raise DigestInvalid(detail={"expected": reference, "actual": digest})
+        tags = list(extra_tags)
+    else:
+        digest = manifest_digest(payload)
+        tags = [reference, *extra_tags]
+    try:
+        parsed = mediatypes.parse_manifest(payload, content_type)
+    except mediatypes.InvalidManifest as exc:
+        raise ManifestInvalid(str(exc)) from None
+    repository = repository_ensure(name=repository_name)
+    blobs = _check_references(repository, parsed)
+    with transaction.atomic():
+        lock_repository(repository.pk)
+        manifest, created = Manifest.objects.get_or_create(
+            repository=repository,
+            digest=digest,
+            defaults={
+                "media_type": parsed.media_type,
+                "payload": payload,
+                "size": len(payload),
+                "artifact_type": parsed.artifact_type,
+                "subject_digest": parsed.subject,
+                "annotations": parsed.annotations,
+            },
+        )
+        if created:
+            ManifestReference.objects.bulk_create(
+                [ManifestReference(manifest=manifest, blob=blob) for blob in blobs]
+                + [ManifestReference(manifest=manifest, child_digest=c.digest) for c in parsed.children]
+            )
+        for tag in dict.fromkeys(tags):
+            Tag.objects.update_or_create(repository=repository, name=tag, defaults={"manifest": manifest})
+    logger.info(
+        "push manifest repository=%s digest=%s size=%d tags=%s",
+        repository_name, digest, len(payload), ",".join(tags) or "-",
+    )
+    return PutResult(manifest=manifest, tags=list(dict.fromkeys(tags)), subject=parsed.subject)
+
+
+def manifest_delete(*, repository_name: str, reference: str) -> None:
+    """Delete a tag, or a manifest by digest together with every tag pointing at it."""
+    repository = repository_get(name=repository_name)
+    with transaction.atomic():
+        lock_repository(repository.pk)
+        if is_digest_reference(reference):
+            deleted, _ = Manifest.objects.filter(repository=repository, digest=reference).delete()
+        else:
+            deleted, _ = Tag.objects.filter(repository=repository, name=reference).delete()
+    if not deleted:
+        raise ManifestUnknown(detail={"reference": reference})
+    logger.info("delete repository=%s reference=%s", repository_name, reference)

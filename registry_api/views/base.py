@@ -1,0 +1,20 @@
+"""GET /v2/: the API version check every client makes first."""
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+
+from ..errors import RegistryError
+from .common import endpoint
+
+
+def _get(request: HttpRequest) -> JsonResponse:
+    """200 `{}`; the version header is added by the middleware."""
+    return JsonResponse({})
+
+
+def _not_found(request: HttpRequest, path: str = ""):
+    raise RegistryError("unknown API endpoint", code="UNSUPPORTED", status=404)
+
+
+version_check = endpoint(GET=_get, HEAD=_get)
+unknown_endpoint = endpoint(**{m: _not_found for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")})

@@ -1,0 +1,50 @@
+"""Discovery: GET /v2/<name>/tags/list and GET /v2/_catalog, paginated with n/last and Link."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+
+from ..errors import PaginationNumberInvalid
+from ..http import next_link
+from ..selectors import Page, catalog_page, tag_list_page
+from .common import endpoint
+
+
+def _page_size(request: HttpRequest, cap: bool) -> int:
+    """`n` as an int, the page maximum when absent; above it capped, or refused when not `cap`."""
+    value = request.GET.get("n")
+    if value is None or value == "":
+        return settings.REGISTRY_PAGE_MAX
+    if not value.isdigit():
+        raise PaginationNumberInvalid(detail={"n": value[:50]})
+    n = int(value)
+    if n > settings.REGISTRY_PAGE_MAX:
+        if not cap:
+            raise PaginationNumberInvalid(detail={"n": n, "max": settings.REGISTRY_PAGE_MAX})
+        n = settings.REGISTRY_PAGE_MAX
+    return n
+
+
+def _respond(request: HttpRequest, body: dict, page: Page, n: int) -> JsonResponse:
+    response = JsonResponse(body)
+    if page.has_more and page.items:
+        response["Link"] = next_link(request.path, n, page.items[-1])
+    return response
+
+
+def _tags(request: HttpRequest, name: str) -> JsonResponse:
+    """200 `{"name", "tags"}` in bytewise order, Link when more remain; 404 NAME_UNKNOWN; 400."""
+    n = _page_size(request, cap=True)
+    page = tag_list_page(repository_name=name, n=n, last=request.GET.get("last"))
+    return _respond(request, {"name": name, "tags": page.items}, page, n)
+
+
+def _catalog(request: HttpRequest) -> JsonResponse:
+    """200 `{"repositories"}` in bytewise order, Link when more remain; 400 PAGINATION_NUMBER_INVALID."""
+    n = _page_size(request, cap=False)
+    page = catalog_page(n=n, last=request.GET.get("last"))
+    return _respond(request, {"repositories": page.items}, page, n)
+
+
+tags_list = endpoint(GET=_tags, HEAD=_tags)
+catalog = endpoint(GET=_catalog, HEAD=_catalog)

@@ -1,0 +1,99 @@
+"""GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference> (a tag or a digest)."""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from ..errors import ManifestTooLarge, RegistryError, TagInvalid
+from ..http import BodyError, BodyTooLarge, read_small_body
+from ..models import Manifest
+from ..reference import InvalidReference, is_digest_reference, validate_tag
+from ..services.manifests import manifest_delete, manifest_get, manifest_put
+from .common import empty, endpoint, require_delete_enabled
+
+logger = logging.getLogger(__name__)
+
+# More tags than this in one PUT (?tag=a&tag=b…) is refused with 414, as the spec allows.
+MAX_TAGS_PER_PUT = 100
+
+
+def _headers(manifest: Manifest) -> dict[str, str]:
+    return {
+        "Content-Type": manifest.media_type,
+        "Content-Length": str(manifest.size),
+        "Docker-Content-Digest": manifest.digest,
+        "ETag": f'"{manifest.digest}"',
+    }
+
+
+def _read(request: HttpRequest, name: str, reference: str, with_body: bool) -> HttpResponse:
+    manifest = manifest_get(repository_name=name, reference=reference)
+    headers = _headers(manifest)
+    if f'"{manifest.digest}"' in request.headers.get("If-None-Match", ""):
+        return empty(304, {**headers, "Content-Length": "0"})
+    response = HttpResponse(bytes(manifest.payload) if with_body else b"", status=200)
+    for key, value in headers.items():
+        response[key] = value
+    if with_body:
+        logger.info("pull manifest repository=%s reference=%s digest=%s", name, reference, manifest.digest)
+    return response
+
+
+def _get(request: HttpRequest, name: str, reference: str) -> HttpResponse:
+    """200 with the exact stored bytes and their media type; 304; 404 MANIFEST/NAME_UNKNOWN."""
+    return _read(request, name, reference, with_body=True)
+
+
+def _head(request: HttpRequest, name: str, reference: str) -> HttpResponse:
+    """200 with the GET's headers and no body; 404."""
+    return _read(request, name, reference, with_body=False)
+
+
+def _extra_tags(request: HttpRequest) -> list[str]:
+    tags = request.GET.getlist("tag")
+    if len(tags) > MAX_TAGS_PER_PUT:
+        raise RegistryError(f"at most {MAX_TAGS_PER_PUT} tags per request", code="TAG_INVALID", status=414)
+    for tag in tags:
+        try:
+            validate_tag(tag)
+        except InvalidReference:
+            raise TagInvalid(detail={"tag": tag[:300]}) from None
+    return tags
+
+
+def _put(request: HttpRequest, name: str, reference: str) -> HttpResponse:
+    """201 with Location, Docker-Content-Digest, OCI-Subject and one OCI-Tag per tag;
+    400 MANIFEST_INVALID / MANIFEST_BLOB_UNKNOWN / DIGEST_INVALID / TAG_INVALID; 413; 414."""
+    extra_tags = _extra_tags(request) if is_digest_reference(reference) else []
+    limit = settings.REGISTRY_MANIFEST_MAX_BYTES
+    try:
+        payload = read_small_body(request, limit)
+    except BodyTooLarge:
+        raise ManifestTooLarge(f"manifest larger than {limit} bytes") from None
+    except BodyError as exc:
+        raise RegistryError(str(exc), code="SIZE_INVALID") from None
+    result = manifest_put(
+        repository_name=name, reference=reference, payload=payload,
+        content_type=request.content_type or "", extra_tags=extra_tags,
+    )
+    response = empty(201, {
+        "Location": f"/v2/{name}/manifests/{result.manifest.digest}",
+        "Docker-Content-Digest": result.manifest.digest,
+    })
+    if result.subject:
+        response["OCI-Subject"] = result.subject
+    if extra_tags:
+        response.headers["OCI-Tag"] = ", ".join(result.tags)
+    return response
+
+
+def _delete(request: HttpRequest, name: str, reference: str) -> HttpResponse:
+    """202 deleted (a tag, or a manifest with its tags); 404; 405 when deletes are off."""
+    require_delete_enabled()
+    manifest_delete(repository_name=name, reference=reference)
+    return empty(202)
+
+
+manifest = endpoint(GET=_get, HEAD=_head, PUT=_put, DELETE=_delete)

@@ -1,0 +1,173 @@
+"""Settings, all read from the environment (or a `.env` file) through one django-environ `Env`.
+
+Every variable is listed with its default in README.md and `.env.example`. The defaults run
+out of the box: SQLite and blobs under `./data`, DEBUG off.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Where the SQLite file, the blobs and the upload staging area live.
+DATA_DIR = Path(env.str("REGISTRY_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+
+# Development only: tracebacks in HTML pages (never on /v2/, which always answers JSON).
+DEBUG = env.bool("REGISTRY_DEBUG", default=False)
+# Signs sessions and CSRF tokens of the portal; a fixed value survives restarts.
+SECRET_KEY = env.str("REGISTRY_SECRET_KEY", default="") or "insecure-default-change-me-" + str(DATA_DIR)
+# Host names this server answers to (comma separated).
+ALLOWED_HOSTS = env.list("REGISTRY_ALLOWED_HOSTS", default=["*"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "storage_backends",
+    "registry_api",
+    "webui",
+]
+
+MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    "registry_api.middleware.RegistryErrorMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# /v2/ paths are not redirected to a trailing slash: clients use them exactly as sent.
+APPEND_SLASH = False
+
+ROOT_URLCONF = "registry_project.urls"
+WSGI_APPLICATION = "registry_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Metadata database; SQLite in the data directory unless DATABASE_URL says otherwise.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'registry.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers write at once: WAL lets readers run beside the writer,
+    # IMMEDIATE takes the write lock up front (no lock-upgrade deadlocks), and the
+    # timeout makes a busy writer wait instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
+# Keep database connections between requests (seconds).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("REGISTRY_DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve static files straight from the app directories, so no collectstatic is needed.
+WHITENOISE_USE_FINDERS = True
+
+# --- Registry ---------------------------------------------------------------------------
+# Dotted path of the blob storage backend class.
+REGISTRY_STORAGE_BACKEND = env.str(
+    "REGISTRY_STORAGE_BACKEND", default="storage_backends.filesystem.FilesystemStorage"
+)
+# Largest manifest accepted, in bytes; larger PUTs get 413.
+REGISTRY_MANIFEST_MAX_BYTES = env.int("REGISTRY_MANIFEST_MAX_BYTES", default=4 * 1024 * 1024)
+# Chunk size advertised to clients in OCI-Chunk-Min-Length.
+REGISTRY_CHUNK_MIN_LENGTH = env.int("REGISTRY_CHUNK_MIN_LENGTH", default=1024 * 1024)
+# Whether DELETE of manifests, tags and blobs is allowed (405 UNSUPPORTED otherwise).
+REGISTRY_DELETE_ENABLED = env.bool("REGISTRY_DELETE_ENABLED", default=True)
+# Most entries one tags/list or _catalog page returns; larger `n` is capped (tags)
+# or refused with PAGINATION_NUMBER_INVALID (catalog), as the reference registry does.
+REGISTRY_PAGE_MAX = env.int("REGISTRY_PAGE_MAX", default=1000)
+
+# --- CORS (browser-based tools on /v2/) ----------------------------------------------------
+# Origins allowed to call /v2/ from a browser (comma separated); empty = CORS off.
+CORS_ALLOWED_ORIGINS = env.list("REGISTRY_CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/v2/.*$"
+CORS_ALLOW_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "content-length",
+    "content-range",
+    "range",
+    "if-none-match",
+    "docker-content-digest",
+]
+CORS_EXPOSE_HEADERS = [
+    "Docker-Content-Digest",
+    "Docker-Distribution-API-Version",
+    "Docker-Upload-UUID",
+    "Location",
+    "Range",
+    "Content-Range",
+    "Link",
+    "WWW-Authenticate",
+    "OCI-Subject",
+    "OCI-Tag",
+    "OCI-Filters-Applied",
+    "OCI-Chunk-Min-Length",
+]
+
+# --- Logging ---------------------------------------------------------------------------------
+LOG_LEVEL = env.str("REGISTRY_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # 404s are the normal answer to a client's "do you have this blob?"; logging each
+        # as a warning would drown the push/pull lines. 5xx are still logged.
+        "django.request": {"level": "ERROR"},
+    },
+}

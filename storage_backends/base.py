@@ -1,0 +1,89 @@
+"""The blob storage protocol: content addressed by digest, streamed both ways.
+
+There is deliberately no "read a whole blob" method: every read is a stream with an offset.
+Backends raise the typed errors below; the registry turns them into OCI errors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+
+class StorageError(Exception):
+    """Base of every error a backend raises."""
+
+
+class BlobNotFound(StorageError):
+    pass
+
+
+class UploadNotFound(StorageError):
+    pass
+
+
+class InvalidOffset(StorageError):
+    pass
+
+
+class DigestMismatch(StorageError):
+    """The bytes written do not hash to the digest the client claimed."""
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"expected {expected}, content hashes to {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    size: int
+
+
+class UploadWriter(Protocol):
+    """An append-only staging area for one upload session."""
+
+    @property
+    def size(self) -> int: ...
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def commit(self, expected_digest: str) -> BlobInfo:
+        """Verify the content against `expected_digest` and make it readable under it.
+
+        On mismatch raise DigestMismatch and leave nothing behind. Committing content that
+        already exists succeeds and keeps one copy.
+        """
+
+    def close(self) -> None:
+        """Release the writer; the staged bytes stay for a later `resume_upload`."""
+
+    def cancel(self) -> None:
+        """Drop the staged bytes."""
+
+
+class BlobStorage(Protocol):
+    @classmethod
+    def from_settings(cls, settings) -> "BlobStorage": ...
+
+    def check(self) -> None:
+        """Raise if the backend cannot serve (unwritable directory, unreachable bucket)."""
+
+    def open(self, digest: str, offset: int = 0) -> BinaryIO:
+        """A binary stream of the blob positioned at `offset`; BlobNotFound if absent."""
+
+    def stat(self, digest: str) -> BlobInfo | None: ...
+
+    def delete(self, digest: str) -> None: ...
+
+    def start_upload(self, upload_id: str) -> UploadWriter: ...
+
+    def resume_upload(self, upload_id: str) -> UploadWriter:
+        """Reopen a session's staged bytes, possibly in another process; UploadNotFound if gone."""
+
+    def upload_size(self, upload_id: str) -> int:
+        """Bytes staged so far; UploadNotFound if the session has no staging area."""
+
+    def cancel_upload(self, upload_id: str) -> None: ...
+
+    def redirect_url(self, digest: str) -> str | None:
+        """Where clients may fetch the blob directly, or None to stream it through us."""

@@ -1,0 +1,218 @@
+"""Content-addressed blob storage on a local filesystem.
+
+Layout under the root directory (the registry's data directory):
+
+    blobs/
+      sha256/
+        ab/
+          abcdef0123…        one file per blob, named by its digest, immutable
+    uploads/
+      <uuid>/
+        data                 bytes staged so far for one upload session
+
+Uploads stage on the same filesystem as the blobs, so a commit is fsync + rename: a blob
+file either is complete and verified or does not exist. Two sessions committing the same
+content both succeed and leave one file. The staging file is the whole upload state, so
+a session may continue in any process; its length is the offset.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import threading
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+from typing import BinaryIO
+
+from .base import BlobInfo, BlobNotFound, DigestMismatch, InvalidOffset, UploadNotFound
+
+_DIGEST_RE = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
+READ_BLOCK = 1024 * 1024
+
+
+class _HasherCache:
+    """Running hashers of uploads whose last chunk this process received.
+
+    hashlib state cannot be saved portably, so a chunk that lands in another process
+    makes that process re-hash the staged file once at commit; in the common case
+    (one client connection, one worker) the bytes are hashed exactly once, in flight.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, tuple[int, "hashlib._Hash"]] = OrderedDict()
+        self._capacity = capacity
+
+    def take(self, upload_id: str, offset: int):
+        with self._lock:
+            item = self._items.pop(upload_id, None)
+        if item is not None and item[0] == offset:
+            return item[1]
+        return None
+
+    def put(self, upload_id: str, offset: int, hasher) -> None:
+        with self._lock:
+            self._items[upload_id] = (offset, hasher)
+            self._items.move_to_end(upload_id)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+    def drop(self, upload_id: str) -> None:
+        with self._lock:
+            self._items.pop(upload_id, None)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _hash_file(path: Path, algorithm: str) -> str:
+    hasher = hashlib.new(algorithm)
+    with open(path, "rb", buffering=0) as f:
+        while block := f.read(READ_BLOCK):
+            hasher.update(block)
+    return f"{algorithm}:{hasher.hexdigest()}"
+
+
+class FilesystemUploadWriter:
+    def __init__(self, storage: "FilesystemStorage", upload_id: str, path: Path, hasher) -> None:
+        self._storage = storage
+        self._upload_id = upload_id
+        self._path = path
+        self._file = open(path, "ab", buffering=0)
+        self._size = self._file.seek(0, os.SEEK_END)
+        # None once the running hash no longer covers the whole staged file.
+        self._hasher = hasher if hasher is not None else (hashlib.sha256() if self._size == 0 else None)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def write(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            written = self._file.write(view)
+            view = view[written:]
+        self._size += len(chunk)
+        if self._hasher is not None:
+            self._hasher.update(chunk)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+            if self._hasher is not None:
+                self._storage._hashers.put(self._upload_id, self._size, self._hasher)
+
+    def commit(self, expected_digest: str) -> BlobInfo:
+        algorithm = expected_digest.partition(":")[0]
+        os.fdatasync(self._file.fileno())
+        self._file.close()
+        if self._hasher is not None and algorithm == "sha256":
+            actual = f"sha256:{self._hasher.hexdigest()}"
+        else:
+            actual = _hash_file(self._path, algorithm)
+        if actual != expected_digest:
+            self.cancel()
+            raise DigestMismatch(expected_digest, actual)
+        target = self._storage._blob_path(expected_digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path, target)
+        _fsync_dir(target.parent)
+        self._storage.cancel_upload(self._upload_id)
+        return BlobInfo(size=self._size)
+
+    def cancel(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._storage.cancel_upload(self._upload_id)
+
+
+class FilesystemStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._blobs = self.root / "blobs"
+        self._uploads = self.root / "uploads"
+        self._hashers = _HasherCache()
+
+    @classmethod
+    def from_settings(cls, settings) -> "FilesystemStorage":
+        return cls(settings.DATA_DIR)
+
+    def check(self) -> None:
+        for directory in (self._blobs, self._uploads):
+            directory.mkdir(parents=True, exist_ok=True)
+            if not os.access(directory, os.W_OK):
+                raise PermissionError(f"{directory.name} directory is not writable")
+
+    # -- paths, derived only from validated values ------------------------------------
+    def _blob_path(self, digest: str) -> Path:
+        if not _DIGEST_RE.match(digest):
+            raise BlobNotFound(digest)
+        algorithm, _, hexpart = digest.partition(":")
+        return self._blobs / algorithm / hexpart[:2] / hexpart
+
+    def _upload_dir(self, upload_id: str) -> Path:
+        try:
+            canonical = str(uuid.UUID(upload_id))
+        except ValueError:
+            raise UploadNotFound(upload_id) from None
+        return self._uploads / canonical
+
+    # -- blobs ---------------------------------------------------------------------------
+    def open(self, digest: str, offset: int = 0) -> BinaryIO:
+        path = self._blob_path(digest)
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+        if offset:
+            if offset < 0 or offset > os.fstat(f.fileno()).st_size:
+                f.close()
+                raise InvalidOffset(offset)
+            f.seek(offset)
+        return f
+
+    def stat(self, digest: str) -> BlobInfo | None:
+        try:
+            return BlobInfo(size=self._blob_path(digest).stat().st_size)
+        except (FileNotFoundError, BlobNotFound):
+            return None
+
+    def delete(self, digest: str) -> None:
+        try:
+            self._blob_path(digest).unlink()
+        except FileNotFoundError:
+            raise BlobNotFound(digest) from None
+
+    def redirect_url(self, digest: str) -> str | None:
+        return None
+
+    # -- uploads ---------------------------------------------------------------------------
+    def start_upload(self, upload_id: str) -> FilesystemUploadWriter:
+        directory = self._upload_dir(upload_id)
+        directory.mkdir(parents=True, exist_ok=False)
+        return FilesystemUploadWriter(self, upload_id, directory / "data", hashlib.sha256())
+
+    def resume_upload(self, upload_id: str) -> FilesystemUploadWriter:
+        path = self._upload_dir(upload_id) / "data"
+        if not path.exists():
+            raise UploadNotFound(upload_id)
+        hasher = self._hashers.take(upload_id, path.stat().st_size)
+        return FilesystemUploadWriter(self, upload_id, path, hasher)
+
+    def upload_size(self, upload_id: str) -> int:
+        try:
+            return (self._upload_dir(upload_id) / "data").stat().st_size
+        except FileNotFoundError:
+            raise UploadNotFound(upload_id) from None
+
+    def cancel_upload(self, upload_id: str) -> None:
+        self._hashers.drop(upload_id)
+        shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)
