@@ -25,8 +25,8 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/bench_blob.py
 
-demo: migrate
-	bash deploy/demo.sh
+demo: $(VENV)/.installed
+	$(PY) scripts/demo.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -14,6 +14,8 @@ threads = int(os.environ.get("REGISTRY_THREADS", "8"))
 timeout = int(os.environ.get("REGISTRY_WORKER_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 75
-accesslog = os.environ.get("REGISTRY_ACCESS_LOG", "-")
+# "-" logs each request to stderr; set REGISTRY_ACCESS_LOG=off to disable.
+_access = os.environ.get("REGISTRY_ACCESS_LOG", "-")
+accesslog = None if _access == "off" else _access
 errorlog = "-"
 loglevel = os.environ.get("REGISTRY_LOG_LEVEL", "info").lower()

@@ -5,6 +5,7 @@ out of the box: SQLite and blobs under `./data`, DEBUG off.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -16,11 +17,45 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # Where the SQLite file, the blobs and the upload staging area live.
 DATA_DIR = Path(env.str("REGISTRY_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+# SQLite cannot create its file in a missing directory; a fresh checkout has none.
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # Development only: tracebacks in HTML pages (never on /v2/, which always answers JSON).
 DEBUG = env.bool("REGISTRY_DEBUG", default=False)
-# Signs sessions and CSRF tokens of the portal; a fixed value survives restarts.
-SECRET_KEY = env.str("REGISTRY_SECRET_KEY", default="") or "insecure-default-change-me-" + str(DATA_DIR)
+
+
+def secret(name: str) -> str:
+    """A secret from NAME, or from the file named by NAME_FILE (systemd credentials, k8s)."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        return Path(path).read_text().strip()
+    return env.str(name, default="")
+
+
+def generated_secret(path: Path) -> str:
+    """A random secret kept in the data directory (mode 0600), made on first start.
+
+    Written to a temporary file and hard-linked into place, so workers starting together
+    all end up with the one value that won.
+    """
+    if not path.exists():
+        import secrets
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(dir=path.parent)  # mode 0600
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
+
+
+# Signs portal sessions and CSRF tokens; generated into <data dir>/secret_key when unset.
+SECRET_KEY = secret("REGISTRY_SECRET_KEY") or generated_secret(DATA_DIR / "secret_key")
 # Host names this server answers to (comma separated).
 ALLOWED_HOSTS = env.list("REGISTRY_ALLOWED_HOSTS", default=["*"])
 
