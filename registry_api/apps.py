@@ -1,7 +1,33 @@
-"""The registry API app: /v2/ views, metadata models and the domain services."""
+"""The registry API app: /v2/ views, metadata models, domain services and access control."""
 from django.apps import AppConfig
+from django.core import checks
+from django.db.models.signals import post_migrate
 
 
 class RegistryApiConfig(AppConfig):
     name = "registry_api"
     verbose_name = "Registry"
+
+    def ready(self) -> None:
+        from .auth.bootstrap import ensure_admin
+
+        post_migrate.connect(ensure_admin, sender=self)
+        checks.register(check_auth_settings)
+
+
+def check_auth_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    from django.conf import settings
+
+    messages = []
+    if not settings.REGISTRY_AUTH_ENABLED:
+        messages.append(
+            checks.Warning(
+                "REGISTRY_AUTH_ENABLED is off: anyone who can reach the registry may push and delete.",
+                id="registry_api.W001",
+            )
+        )
+    if settings.REGISTRY_TOKEN_TTL < 60:
+        messages.append(
+            checks.Error("REGISTRY_TOKEN_TTL must be at least 60 seconds.", id="registry_api.E001")
+        )
+    return messages

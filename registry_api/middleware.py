@@ -1,4 +1,4 @@
-"""The one place where /v2/ failures become the OCI error envelope.
+"""The one place where /v2/ (and /auth/token) failures become the OCI error envelope.
 
 Domain errors keep their code and status; anything unexpected becomes UNKNOWN/500 with the
 traceback in the log (ERROR level) and never in the body.
@@ -14,6 +14,8 @@ from .errors import RegistryError, error_response
 logger = logging.getLogger(__name__)
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
+# Paths whose errors are JSON envelopes: the registry API and its token endpoint.
+JSON_PREFIXES = ("/v2/", "/auth/")
 
 
 class RegistryErrorMiddleware:
@@ -27,7 +29,7 @@ class RegistryErrorMiddleware:
         return response
 
     def process_exception(self, request, exception):
-        if not request.path.startswith("/v2/"):
+        if not request.path.startswith(JSON_PREFIXES):
             return None
         if isinstance(exception, RegistryError):
             return error_response([exception])

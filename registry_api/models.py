@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -15,6 +16,8 @@ DIGEST_REGEX = r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$"
 
 class Repository(models.Model):
     name = models.CharField(max_length=255, unique=True)
+    # Anyone, signed in or not, may pull from a public repository.
+    public = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -124,3 +127,86 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.repository.name} upload {self.id}"
+
+
+# --- Access control ---------------------------------------------------------------------
+
+
+class Namespace(models.Model):
+    """The first component of repository names (`team` in `team/app`): the unit of grants."""
+
+    name = models.CharField(max_length=255, unique=True)
+    public = models.BooleanField(default=False, help_text="Anyone may pull every repository in it.")
+    description = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Grant(models.Model):
+    """A user or a group may act on a namespace or on one repository, up to `level`.
+
+    Levels are cumulative: push includes pull, delete includes push, admin includes all.
+    """
+
+    class Level(models.TextChoices):
+        PULL = "pull", "pull"
+        PUSH = "push", "push (and pull)"
+        DELETE = "delete", "delete (and push, pull)"
+        ADMIN = "admin", "admin (everything)"
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, null=True, blank=True, related_name="grants")
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, null=True, blank=True, related_name="grants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="registry_grants")
+    group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, null=True, blank=True, related_name="registry_grants")
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.PULL)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(namespace__isnull=False, repository__isnull=True) | Q(namespace__isnull=True, repository__isnull=False),
+                name="grant_on_namespace_xor_repository",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True) | Q(user__isnull=True, group__isnull=False),
+                name="grant_to_user_xor_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.user or self.group
+        what = self.namespace or self.repository
+        return f"{who}: {self.level} on {what}"
+
+
+class AccessToken(models.Model):
+    """A personal or robot credential, usable as the password in `docker login`.
+
+    Only a SHA-256 of the secret is stored (the secret is random, so no slow hash is
+    needed); the secret itself is shown once, when the token is created.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="registry_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, editable=False, help_text="First characters, to recognise the token.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    read_only = models.BooleanField(default=False, help_text="Only pull, whatever the user may do.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.name} ({self.prefix}…)"
+
+
+class LoginThrottle(models.Model):
+    """Failed logins per key (`user:<name>` or `addr:<ip>`) within the current window."""
+
+    key = models.CharField(max_length=200, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()

@@ -138,7 +138,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Only `collectstatic` writes here (optional: whitenoise serves from the app directories);
+# whitenoise warns at every start when it is missing.
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -161,6 +164,29 @@ REGISTRY_DELETE_ENABLED = env.bool("REGISTRY_DELETE_ENABLED", default=True)
 # Most entries one tags/list or _catalog page returns; larger `n` is capped (tags)
 # or refused with PAGINATION_NUMBER_INVALID (catalog), as the reference registry does.
 REGISTRY_PAGE_MAX = env.int("REGISTRY_PAGE_MAX", default=1000)
+
+# --- Access control (Docker token auth) ------------------------------------------------
+# Off = an open registry where anyone may push and delete: for a throw-away dev box only.
+REGISTRY_AUTH_ENABLED = env.bool("REGISTRY_AUTH_ENABLED", default=True)
+# Let everyone, signed in or not, pull every repository.
+REGISTRY_ANONYMOUS_PULL = env.bool("REGISTRY_ANONYMOUS_PULL", default=False)
+# Accept HTTP Basic credentials directly on /v2/ (scripts, CI) besides Bearer tokens.
+REGISTRY_AUTH_BASIC = env.bool("REGISTRY_AUTH_BASIC", default=True)
+# Token realm URL in the challenge; empty = this server's /auth/token as the client reached it.
+REGISTRY_AUTH_REALM = env.str("REGISTRY_AUTH_REALM", default="")
+# The `service` (JWT audience) and issuer of the tokens.
+REGISTRY_TOKEN_SERVICE = env.str("REGISTRY_TOKEN_SERVICE", default="docker-registry-manager")
+REGISTRY_TOKEN_ISSUER = env.str("REGISTRY_TOKEN_ISSUER", default="docker-registry-manager")
+# EC P-256 private key (PEM) signing tokens; generated into <data dir>/token_key.pem when unset.
+REGISTRY_TOKEN_KEY = secret("REGISTRY_TOKEN_KEY")
+# Lifetime of access tokens and of refresh tokens (docker login's stored identity), seconds.
+REGISTRY_TOKEN_TTL = env.int("REGISTRY_TOKEN_TTL", default=300)
+REGISTRY_REFRESH_TOKEN_TTL = env.int("REGISTRY_REFRESH_TOKEN_TTL", default=30 * 24 * 3600)
+# Failed logins allowed per user name and per client address within the window (seconds).
+REGISTRY_LOGIN_MAX_FAILURES = env.int("REGISTRY_LOGIN_MAX_FAILURES", default=10)
+REGISTRY_LOGIN_WINDOW = env.int("REGISTRY_LOGIN_WINDOW", default=300)
+# Password of the `admin` superuser created on first start; random (in <data dir>/admin.password) if unset.
+REGISTRY_ADMIN_PASSWORD = secret("REGISTRY_ADMIN_PASSWORD")
 
 # --- CORS (browser-based tools on /v2/) ----------------------------------------------------
 # Origins allowed to call /v2/ from a browser (comma separated); empty = CORS off.

@@ -2,8 +2,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from registry_api.views.token import token
+
 urlpatterns = [
     path("v2/", include("registry_api.urls")),
+    path("auth/token", token, name="token"),
     path("admin/", admin.site.urls),
     path("", include("webui.urls")),
 ]

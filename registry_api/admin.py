@@ -1,0 +1,73 @@
+"""Admin for access control: namespaces, grants and access tokens (the portal issue adds
+the image models' pages). A new token's secret is shown once, after saving."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from .auth.credentials import access_token_create
+from .models import AccessToken, Grant, Namespace, Repository
+
+
+class GrantInline(admin.TabularInline):
+    model = Grant
+    extra = 1
+    fields = ("user", "group", "level")
+    autocomplete_fields = ("user", "group")
+
+
+@admin.register(Namespace)
+class NamespaceAdmin(admin.ModelAdmin):
+    list_display = ("name", "public", "description", "created_at")
+    list_filter = ("public",)
+    search_fields = ("name",)
+    inlines = [GrantInline]
+
+
+@admin.register(Repository)
+class RepositoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "public", "created_at")
+    list_filter = ("public",)
+    search_fields = ("name",)
+    readonly_fields = ("name", "created_at")
+    inlines = [GrantInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # repositories come into being by a push
+
+
+@admin.register(Grant)
+class GrantAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "level", "namespace", "repository", "user", "group")
+    list_filter = ("level",)
+    search_fields = ("namespace__name", "repository__name", "user__username", "group__name")
+    autocomplete_fields = ("user", "group", "namespace", "repository")
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "prefix", "read_only", "expires_at", "revoked", "last_used_at", "created_at")
+    list_filter = ("read_only", "revoked")
+    search_fields = ("name", "user__username", "prefix")
+    readonly_fields = ("prefix", "last_used_at", "created_at")
+    autocomplete_fields = ("user",)
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, secret = access_token_create(
+            user=obj.user, name=obj.name, read_only=obj.read_only, expires_at=obj.expires_at
+        )
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        messages.warning(
+            request,
+            f"Token created. Copy it now, it will not be shown again: {secret}  "
+            f"(docker login -u {obj.user.get_username()} --password-stdin)",
+        )
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset) -> None:
+        count = queryset.update(revoked=True)
+        self.message_user(request, f"{count} token(s) revoked.")

@@ -1,0 +1,134 @@
+"""Authorization of /v2/ requests: who the caller is and whether they may do this.
+
+Called once per request by `views.common.endpoint`. A caller without the right is told to
+authenticate (401 with a Bearer challenge naming the scope) when a token with more rights
+could help, and DENIED (403) when they are known and simply not allowed. Neither answer
+depends on whether the repository exists.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from ..errors import RegistryError
+from .credentials import ANONYMOUS, Identity, authenticate, identity_for_subject
+from .permissions import allowed_actions
+from .scopes import Scope
+from .tokens import InvalidToken, verify_token
+
+CATALOG = ("registry", "catalog")
+
+
+class Denied(RegistryError):
+    code = "DENIED"
+
+
+@dataclass
+class RequestAccess:
+    identity: Identity
+    # Set when the caller presented a Bearer token: what the token grants, by (type, name).
+    token_grants: dict[tuple[str, str], frozenset[str]] | None = None
+    _cache: dict = field(default_factory=dict)
+
+
+def challenge(request: HttpRequest, scope: str | None = None, error: str | None = None) -> RegistryError:
+    realm = settings.REGISTRY_AUTH_REALM or request.build_absolute_uri("/auth/token")
+    value = f'Bearer realm="{realm}",service="{settings.REGISTRY_TOKEN_SERVICE}"'
+    if scope:
+        value += f',scope="{scope}"'
+    if error:
+        value += f',error="{error}"'
+    return RegistryError(code="UNAUTHORIZED", headers={"WWW-Authenticate": value})
+
+
+def client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+def resolve(request: HttpRequest) -> RequestAccess:
+    """Authenticate the request's credentials; bad credentials are a 401, never anonymous."""
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() == "bearer":
+        try:
+            claims = verify_token(value.strip(), service=settings.REGISTRY_TOKEN_SERVICE)
+        except InvalidToken:
+            raise challenge(request, error="invalid_token") from None
+        identity = identity_for_subject(claims.get("sub", ""), claims.get("cred", ""))
+        if identity is None:
+            raise challenge(request, error="invalid_token")
+        grants = {}
+        for entry in claims.get("access") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("actions"), list):
+                key = (str(entry.get("type")), str(entry.get("name")))
+                grants[key] = grants.get(key, frozenset()) | frozenset(map(str, entry["actions"]))
+        return RequestAccess(identity, grants)
+    if scheme.lower() == "basic" and settings.REGISTRY_AUTH_BASIC:
+        credentials = basic_credentials(request)
+        if credentials is None:
+            raise challenge(request)
+        identity = authenticate(username=credentials[0], password=credentials[1], client_addr=client_address(request))
+        return RequestAccess(identity)
+    return RequestAccess(ANONYMOUS)
+
+
+def has_access(access: RequestAccess, name: str, action: str) -> bool:
+    """Whether the request may do `action` on repository `name` (no error raised)."""
+    if not settings.REGISTRY_AUTH_ENABLED:
+        return True
+    if access.token_grants is not None:
+        return action in access.token_grants.get(("repository", name), frozenset())
+    key = ("repository", name)
+    if key not in access._cache:
+        access._cache[key] = allowed_actions(access.identity, name)
+    return action in access._cache[key]
+
+
+def _scope_for(name: str, action: str) -> str:
+    actions = "pull,push" if action == "push" else action
+    return str(Scope("repository", name, frozenset(actions.split(","))))
+
+
+def require(request: HttpRequest, access: RequestAccess, name: str, action: str) -> None:
+    """Raise 401/403 unless the request may do `action` on repository `name`."""
+    if has_access(access, name, action):
+        return
+    identity = access.identity
+    if identity.is_anonymous:
+        raise challenge(request, _scope_for(name, action))
+    if access.token_grants is not None and action in allowed_actions(identity, name):
+        # The user may, but this token was not asked for it: a new token will do.
+        raise challenge(request, _scope_for(name, action), error="insufficient_scope")
+    raise Denied(detail={"name": name, "action": action})
+
+
+def require_signed_in(request: HttpRequest, access: RequestAccess) -> None:
+    """GET /v2/: anonymous callers are challenged unless anonymous pull is on (docker login)."""
+    if settings.REGISTRY_AUTH_ENABLED and access.identity.is_anonymous and not settings.REGISTRY_ANONYMOUS_PULL:
+        if access.token_grants is None:
+            raise challenge(request)
+
+
+def require_catalog(request: HttpRequest, access: RequestAccess) -> None:
+    if not settings.REGISTRY_AUTH_ENABLED:
+        return
+    if access.token_grants is not None:
+        if "*" not in access.token_grants.get(CATALOG, frozenset()):
+            raise challenge(request, "registry:catalog:*", error="insufficient_scope")
+    elif access.identity.is_anonymous and not settings.REGISTRY_ANONYMOUS_PULL:
+        raise challenge(request, "registry:catalog:*")

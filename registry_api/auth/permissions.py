@@ -1,0 +1,92 @@
+"""What an identity may do on a repository: superuser, public flags, and grants.
+
+Grants name a namespace (the first path component) or one repository, for a user or a
+group; levels are cumulative. Read-only tokens cut everything down to pull.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from ..models import Grant, Namespace, Repository
+from ..reference import InvalidReference, validate_name
+from .credentials import Identity
+from .scopes import REPOSITORY_ACTIONS, Scope
+
+LEVEL_ACTIONS = {
+    "pull": frozenset({"pull"}),
+    "push": frozenset({"pull", "push"}),
+    "delete": frozenset({"pull", "push", "delete"}),
+    "admin": frozenset(REPOSITORY_ACTIONS),
+}
+
+
+def namespace_of(repository_name: str) -> str:
+    return repository_name.split("/", 1)[0]
+
+
+def _grants_for(user) -> QuerySet:
+    return Grant.objects.filter(Q(user=user) | Q(group__in=user.groups.all()))
+
+
+def _is_public(repository_name: str) -> bool:
+    return (
+        settings.REGISTRY_ANONYMOUS_PULL
+        or Namespace.objects.filter(name=namespace_of(repository_name), public=True).exists()
+        or Repository.objects.filter(name=repository_name, public=True).exists()
+    )
+
+
+def allowed_actions(identity: Identity, repository_name: str) -> frozenset[str]:
+    """The repository actions (pull, push, delete) the identity holds on `repository_name`."""
+    user = identity.user
+    if not settings.REGISTRY_AUTH_ENABLED or (user is not None and user.is_superuser):
+        actions = frozenset(REPOSITORY_ACTIONS)
+    else:
+        actions = frozenset({"pull"}) if _is_public(repository_name) else frozenset()
+        if user is not None:
+            levels = _grants_for(user).filter(
+                Q(namespace__name=namespace_of(repository_name)) | Q(repository__name=repository_name)
+            ).values_list("level", flat=True)
+            for level in levels:
+                actions |= LEVEL_ACTIONS[level]
+    if identity.read_only:
+        actions &= {"pull"}
+    return actions
+
+
+def visible_repositories(identity: Identity) -> QuerySet:
+    """Repositories the identity may pull, for the catalog and the portal."""
+    user = identity.user
+    everything = Repository.objects.all()
+    if not settings.REGISTRY_AUTH_ENABLED or settings.REGISTRY_ANONYMOUS_PULL:
+        return everything
+    if user is not None and user.is_superuser:
+        return everything
+    namespaces = set(Namespace.objects.filter(public=True).values_list("name", flat=True))
+    condition = Q(public=True)
+    if user is not None:
+        grants = _grants_for(user)
+        namespaces |= set(grants.filter(namespace__isnull=False).values_list("namespace__name", flat=True))
+        condition |= Q(pk__in=grants.filter(repository__isnull=False).values("repository_id"))
+    for name in namespaces:
+        condition |= Q(name=name) | Q(name__startswith=f"{name}/")
+    return everything.filter(condition)
+
+
+def grant_scopes(identity: Identity, requested: list[Scope]) -> list[Scope]:
+    """The intersection of what was asked and what is allowed; asking for more is no error."""
+    granted = []
+    for scope in requested:
+        if scope.type == "registry" and scope.name == "catalog" and "*" in scope.actions:
+            # Everyone may list; the catalog shows each caller only what they may pull.
+            granted.append(Scope("registry", "catalog", frozenset({"*"})))
+        elif scope.type == "repository":
+            try:
+                validate_name(scope.name)
+            except InvalidReference:
+                continue
+            actions = scope.actions & allowed_actions(identity, scope.name)
+            if actions:
+                granted.append(Scope("repository", scope.name, actions))
+    return granted
