@@ -30,7 +30,7 @@ class BodyTooLarge(Exception):
 def declared_length(request: HttpRequest) -> int | None:
     """The Content-Length header, or None when absent (chunked) or malformed."""
     value = request.META.get("CONTENT_LENGTH") or ""
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return int(value)
     return None
 
@@ -129,6 +129,8 @@ def parse_range(value: str, size: int) -> ByteRange | None:
         suffix = int(last)
         if suffix == 0:
             raise UnsatisfiableRange()
+        if size == 0:
+            return None  # nothing to select from: answer the whole (empty) body
         start, end = max(size - suffix, 0), size - 1
     return ByteRange(start, end)
 

@@ -26,6 +26,11 @@ class RegistryErrorMiddleware:
         response = self.get_response(request)
         if request.path.startswith("/v2/"):
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+            if request.method == "HEAD" and not response.streaming:
+                # An error envelope has no place in a HEAD answer (docker and skopeo HEAD
+                # every blob before pushing it); gunicorn drops it with a warning per request.
+                # Content-Length stays as the GET would send it.
+                response.content = b""
         return response
 
     def process_exception(self, request, exception):

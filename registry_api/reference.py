@@ -37,23 +37,24 @@ class Digest:
         return f"{self.algorithm}:{self.hex}"
 
 
+# Always `fullmatch`: with `match`, `$` also matches before a trailing newline ("latest\n").
 def validate_name(name: str) -> str:
     if len(name) > NAME_MAX_LENGTH:
         raise InvalidReference("name", name, f"repository name longer than {NAME_MAX_LENGTH} characters")
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise InvalidReference("name", name, "invalid repository name")
     return name
 
 
 def validate_tag(tag: str) -> str:
-    if not TAG_RE.match(tag):
+    if not TAG_RE.fullmatch(tag):
         raise InvalidReference("tag", tag, "invalid tag")
     return tag
 
 
 def parse_digest(value: str) -> Digest:
     """Accept only digests of an algorithm we support, in canonical lowercase hex."""
-    if not DIGEST_RE.match(value):
+    if not DIGEST_RE.fullmatch(value):
         raise InvalidReference("digest", value, "invalid digest syntax")
     algorithm, _, encoded = value.partition(":")
     length = ALGORITHMS.get(algorithm)

@@ -1,12 +1,14 @@
 """Read-side queries shared by /v2/ discovery and the portal."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Collate
 
+from . import mediatypes
 from .models import Blob, Manifest, Repository, Tag
 from .services.repositories import repository_get
 
@@ -43,7 +45,9 @@ def catalog_page(*, n: int, last: str | None) -> Page:
 
 
 def referrers_of(*, repository_name: str, digest: str, artifact_type: str | None) -> list[dict]:
-    """Descriptors of the manifests in the repository whose `subject` is `digest`."""
+    """Descriptors of the manifests in the repository whose `subject` is `digest`, plus those
+    listed in the `sha256-<hex>` fallback tag that clients wrote for registries without the
+    Referrers API (the spec requires both once the API is on)."""
     manifests = Manifest.objects.filter(repository__name=repository_name, subject_digest=digest)
     if artifact_type:
         manifests = manifests.filter(artifact_type=artifact_type)
@@ -57,7 +61,35 @@ def referrers_of(*, repository_name: str, digest: str, artifact_type: str | None
         if m.annotations:
             descriptor["annotations"] = m.annotations
         descriptors.append(descriptor)
+    seen = {d["digest"] for d in descriptors}
+    for descriptor in _fallback_tag_referrers(repository_name, digest):
+        if descriptor["digest"] in seen:
+            continue
+        if artifact_type and descriptor.get("artifactType") != artifact_type:
+            continue
+        seen.add(descriptor["digest"])
+        descriptors.append(descriptor)
     return descriptors
+
+
+def _fallback_tag_referrers(repository_name: str, digest: str) -> list[dict]:
+    tag = (
+        Tag.objects.select_related("manifest")
+        .filter(repository__name=repository_name, name=digest.replace(":", "-", 1))
+        .first()
+    )
+    if tag is None or tag.manifest.media_type != mediatypes.OCI_INDEX:
+        return []
+    try:
+        entries = json.loads(bytes(tag.manifest.payload)).get("manifests", [])
+    except ValueError:
+        return []
+    keep = ("mediaType", "digest", "size", "artifactType", "annotations")
+    return [
+        {k: e[k] for k in keep if k in e}
+        for e in entries
+        if isinstance(e, dict) and isinstance(e.get("digest"), str) and "mediaType" in e and "size" in e
+    ]
 
 
 def registry_summary() -> dict:

@@ -219,7 +219,7 @@ CORS_EXPOSE_HEADERS = [
 ]
 
 # --- Logging ---------------------------------------------------------------------------------
-LOG_LEVEL = env.str("REGISTRY_LOG_LEVEL", default="INFO")
+LOG_LEVEL = env.str("REGISTRY_LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

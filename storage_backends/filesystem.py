@@ -153,7 +153,7 @@ class FilesystemStorage:
 
     # -- paths, derived only from validated values ------------------------------------
     def _blob_path(self, digest: str) -> Path:
-        if not _DIGEST_RE.match(digest):
+        if not _DIGEST_RE.fullmatch(digest):  # `match` would let a trailing "\n" through
             raise BlobNotFound(digest)
         algorithm, _, hexpart = digest.partition(":")
         return self._blobs / algorithm / hexpart[:2] / hexpart

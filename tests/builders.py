@@ -147,3 +147,31 @@ def index_layout(directory: Path, tag: str, images: list[Image], docker: bool = 
     idx = index(images, docker=docker)
     blobs = [b for img in images for b in (*img.blobs, img.manifest)]
     return write_oci_layout(directory, {tag: idx}, blobs), idx
+
+
+def docker_archive(path: Path, img: Image, repo_tags: list[str]) -> Path:
+    """A `docker save`-format tar of `img` (what `docker load -i` reads).
+
+    manifest.json names the config file and one uncompressed `layer.tar` per layer, so the
+    loaded image's ID is the config's digest and its diff_ids are the layers' tar digests.
+    """
+
+    def add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mode = 0o644
+        info.mtime = 0
+        tar.addfile(info, io.BytesIO(data))
+
+    config_name = img.config.digest.split(":", 1)[1] + ".json"
+    layer_names = []
+    with tarfile.open(path, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        add(tar, config_name, img.config.data)
+        for blob in img.layers:
+            layer_tar = gzip.decompress(blob.data)
+            name = sha256(layer_tar).split(":", 1)[1] + "/layer.tar"
+            add(tar, name, layer_tar)
+            layer_names.append(name)
+        document = [{"Config": config_name, "RepoTags": repo_tags, "Layers": layer_names}]
+        add(tar, "manifest.json", json.dumps(document).encode())
+    return path

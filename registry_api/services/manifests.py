@@ -10,7 +10,7 @@ from django.db import transaction
 from .. import mediatypes
 from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
 from ..locking import lock_repository
-from ..models import Blob, Manifest, ManifestReference, RepositoryBlob, Tag
+from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from ..reference import is_digest_reference, parse_digest
 from .repositories import repository_ensure, repository_get
 
@@ -40,8 +40,11 @@ def manifest_get(*, repository_name: str, reference: str) -> Manifest:
     return manifest
 
 
-def _check_references(repository, parsed: mediatypes.ParsedManifest) -> list[Blob]:
-    """Every blob must be visible in the repository and every child manifest stored in it."""
+def _check_references(repository: Repository | None, parsed: mediatypes.ParsedManifest) -> list[Blob]:
+    """Every blob must be visible in the repository and every child manifest stored in it.
+
+    `repository` is None when it does not exist yet: then nothing it needs can be there.
+    """
     wanted = {d.digest: d for d in parsed.blobs}
     linked = {
         link.blob.digest: link.blob
@@ -83,8 +86,9 @@ def manifest_put(
         parsed = mediatypes.parse_manifest(payload, content_type)
     except mediatypes.InvalidManifest as exc:
         raise ManifestInvalid(str(exc)) from None
+    # Checked before the repository is created, so a rejected push leaves no empty repository.
+    blobs = _check_references(Repository.objects.filter(name=repository_name).first(), parsed)
     repository = repository_ensure(name=repository_name)
-    blobs = _check_references(repository, parsed)
     with transaction.atomic():
         lock_repository(repository.pk)
         manifest, created = Manifest.objects.get_or_create(

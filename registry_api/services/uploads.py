@@ -121,13 +121,15 @@ def upload_commit(
         _write(writer, chunks, content_range, declared_length)
         info = writer.commit(digest)
     except DigestMismatch as exc:
-        upload.delete()
+        # Through the queryset: `Model.delete()` clears `upload.id`, which callers still use
+        # (upload_monolithic cancels the session by id after this raises).
+        Upload.objects.filter(pk=upload.pk).delete()
         raise DigestInvalid(detail={"expected": exc.expected, "actual": exc.actual}) from None
     finally:
         writer.close()
     repository = upload.repository
     blob = blob_register(repository=repository, digest=digest, size=info.size)
-    upload.delete()
+    Upload.objects.filter(pk=upload.pk).delete()
     logger.info("push blob repository=%s digest=%s size=%d", repository.name, digest, info.size)
     return blob
 

@@ -15,7 +15,7 @@ def _page_size(request: HttpRequest, cap: bool) -> int:
     value = request.GET.get("n")
     if value is None or value == "":
         return settings.REGISTRY_PAGE_MAX
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # str.isdigit() also takes "²" and "٣"
         raise PaginationNumberInvalid(detail={"n": value[:50]})
     n = int(value)
     if n > settings.REGISTRY_PAGE_MAX:

@@ -32,7 +32,8 @@ def _read(request: HttpRequest, name: str, reference: str, with_body: bool) -> H
     manifest = manifest_get(repository_name=name, reference=reference)
     headers = _headers(manifest)
     if f'"{manifest.digest}"' in request.headers.get("If-None-Match", ""):
-        return empty(304, {**headers, "Content-Length": "0"})
+        # A 304 may carry Content-Length only as the 200 would (RFC 9110 §8.6), never 0.
+        return empty(304, headers)
     response = HttpResponse(bytes(manifest.payload) if with_body else b"", status=200)
     for key, value in headers.items():
         response[key] = value

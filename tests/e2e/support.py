@@ -1,0 +1,136 @@
+"""What the end-to-end tests share: a running server's log, a raw HTTP client, and a
+runner for the real command-line clients (skopeo, docker).
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+from tests.builders import Blob, sha256
+
+# One client command should never take this long with the small images used here.
+COMMAND_TIMEOUT = 120
+
+
+@dataclass
+class ServerLog:
+    """A server's combined stdout/stderr file, read by offset so a test sees its own lines."""
+
+    path: Path
+
+    def size(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def read(self, start: int = 0) -> str:
+        if not self.path.exists():
+            return ""
+        with self.path.open("rb") as f:
+            f.seek(start)
+            return f.read().decode(errors="replace")
+
+
+@dataclass
+class Response:
+    status: int
+    headers: Message  # http.client's HTTPMessage: `get_all` sees repeated headers
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class LiveRegistry:
+    """gunicorn serving the registry on a loopback port."""
+
+    host: str  # "127.0.0.1:PORT", as image references spell it
+    base_url: str
+    data_dir: Path
+    log: ServerLog
+
+    def connection(self) -> http.client.HTTPConnection:
+        address, port = self.host.rsplit(":", 1)
+        return http.client.HTTPConnection(address, int(port), timeout=30)
+
+    def request(self, method: str, path: str, body=None, headers: dict | None = None) -> Response:
+        """One request on a fresh connection; `body` may be bytes or an iterable (chunked)."""
+        conn = self.connection()
+        try:
+            return send(conn, method, path, body, headers)
+        finally:
+            conn.close()
+
+    def push_blob(self, name: str, data: bytes) -> str:
+        """A single-POST upload (`POST …/uploads/?digest=`); returns the digest."""
+        digest = sha256(data)
+        response = self.request(
+            "POST", f"/v2/{name}/blobs/uploads/?digest={digest}", data,
+            {"Content-Type": "application/octet-stream"},
+        )
+        assert response.status == 201, (response.status, response.body)
+        return digest
+
+    def manifest(self, name: str, reference: str, accept: str | None = None) -> Response:
+        return self.request("GET", f"/v2/{name}/manifests/{reference}", headers={"Accept": accept} if accept else {})
+
+
+def send(conn: http.client.HTTPConnection, method: str, path: str, body=None, headers: dict | None = None) -> Response:
+    """One request on `conn`, read to the end so the connection can be reused."""
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    return Response(response.status, response.msg, response.read())
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (.ci/run installs it from Debian)")
+    return path
+
+
+def run(args: list[str], env: dict | None = None) -> str:
+    """Run a client command and return its stdout; a failure shows the command and stderr."""
+    result = subprocess.run(
+        [str(a) for a in args], env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, args))} exited with {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result.stdout
+
+
+def skopeo(*args: str | Path) -> str:
+    """skopeo with TLS verification off: the registry speaks plain HTTP on loopback."""
+    return run([require_tool("skopeo"), *args])
+
+
+def skopeo_push(source: str, destination: str, *options: str) -> str:
+    return skopeo("copy", "--quiet", "--dest-tls-verify=false", *options, source, destination)
+
+
+def skopeo_raw(reference: str) -> bytes:
+    """`skopeo inspect --raw`: the manifest bytes exactly as the registry served them."""
+    result = subprocess.run(
+        [require_tool("skopeo"), "inspect", "--raw", "--tls-verify=false", reference],
+        capture_output=True, timeout=COMMAND_TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout
+
+
+def layout_blob(directory: Path, digest: str) -> bytes:
+    """A blob's bytes from an OCI image layout written by `skopeo copy … oci:DIR`."""
+    return (directory / "blobs" / "sha256" / digest.split(":", 1)[1]).read_bytes()
+
+
+def blob_bytes(blobs: list[Blob]) -> dict[str, bytes]:
+    return {b.digest: b.data for b in blobs}

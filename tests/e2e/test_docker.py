@@ -1,0 +1,196 @@
+"""The docker CLI and engine against the live registry: push, pull, --platform, login.
+
+A private dockerd runs per module (per xdist worker) with its own data and exec roots, vfs
+storage and no networking of its own, as /work/shared/REAL-CLIENTS.md describes. It
+treats 127.0.0.0/8 registries as plain-HTTP ones by default. Images enter it with
+`docker load` of an archive built by tests/builders.py, so nothing is fetched from outside.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests import builders
+from tests.builders import sha256
+
+from .support import ServerLog, require_tool, run, skopeo_push
+
+pytestmark = pytest.mark.e2e
+
+STARTUP_TIMEOUT = 60
+
+
+@dataclass
+class Dockerd:
+    root: Path
+    env: dict[str, str]
+    log: ServerLog
+
+    def __call__(self, *args: str | Path) -> str:
+        return run(["docker", *args], env=self.env)
+
+    def inspect(self, image: str) -> dict:
+        return json.loads(self("image", "inspect", image))[0]
+
+    def has_image(self, image: str) -> bool:
+        result = subprocess.run(["docker", "image", "inspect", image], env=self.env, capture_output=True, timeout=60)
+        return result.returncode == 0
+
+
+def _stop(proc: subprocess.Popen, root: Path) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()  # dockerd stops the containerd it started, then exits
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        # A killed dockerd leaves its own containerd behind; it wrote that child's pid here.
+        pid_file = root / "exec" / "containerd" / "containerd.pid"
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except (ValueError, ProcessLookupError):
+                pass
+
+
+@pytest.fixture(scope="module")
+def dockerd() -> Dockerd:
+    require_tool("docker")
+    binary = require_tool("dockerd")
+    if os.geteuid() != 0:
+        pytest.skip("dockerd needs root; run the e2e tests as root")
+    # Unix socket paths are limited to 108 bytes: a short directory right under /tmp.
+    root = Path(tempfile.mkdtemp(prefix="d", dir="/tmp"))
+    socket_path = root / "docker.sock"
+    (root / "daemon.json").write_text("{}")  # not the machine's /etc/docker/daemon.json
+    log = ServerLog(root / "dockerd.log")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env.update(DOCKER_HOST=f"unix://{socket_path}", DOCKER_CONFIG=str(root / "cfg"))
+    daemon = Dockerd(root, env, log)
+    with log.path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [
+                binary, "--config-file", root / "daemon.json",
+                "--data-root", root / "data", "--exec-root", root / "exec",
+                "-H", f"unix://{socket_path}", "--pidfile", root / "docker.pid",
+                "--storage-driver", "vfs", "--iptables=false", "--bridge=none",
+            ],
+            stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"dockerd exited with {proc.returncode}:\n{log.read()}")
+            if socket_path.exists() and subprocess.run(
+                ["docker", "version"], env=env, capture_output=True, timeout=30
+            ).returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dockerd did not answer within {STARTUP_TIMEOUT}s:\n{log.read()}")
+            time.sleep(0.2)
+        yield daemon
+    finally:
+        _stop(proc, root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _load(dockerd: Dockerd, tmp_path: Path, img: builders.Image, tag: str) -> str:
+    """`docker load` the image under `tag`; returns its ID (the config digest)."""
+    archive = builders.docker_archive(tmp_path / "image.tar", img, [tag])
+    assert f"Loaded image: {tag}" in dockerd("load", "-i", archive)
+    image_id = dockerd.inspect(tag)["Id"]
+    assert image_id == img.config.digest
+    return image_id
+
+
+def _pushed_digest(output: str) -> str:
+    match = re.search(r"digest: (sha256:[0-9a-f]{64}) size: \d+", output)
+    assert match, output
+    return match.group(1)
+
+
+def test_push_then_pull_round_trip(dockerd, live_registry, tmp_path):
+    img = builders.image("docker-app", layer_count=2, docker=True)
+    image_id = _load(dockerd, tmp_path, img, "e2e/docker-app:latest")
+    ref = f"{live_registry.host}/team/app:v1"
+    dockerd("tag", "e2e/docker-app:latest", ref)
+
+    digest = _pushed_digest(dockerd("push", ref))
+    served = live_registry.manifest("team/app", "v1", accept=builders.DOCKER_MANIFEST)
+    assert served.status == 200
+    assert served.headers["Docker-Content-Digest"] == digest == sha256(served.body)
+    manifest = json.loads(served.body)
+    assert manifest["mediaType"] == builders.DOCKER_MANIFEST
+    assert manifest["config"]["digest"] == image_id
+    for layer in manifest["layers"]:
+        blob = live_registry.request("GET", f"/v2/team/app/blobs/{layer['digest']}")
+        assert blob.status == 200 and sha256(blob.body) == layer["digest"]
+    assert f"{live_registry.host}/team/app@{digest}" in dockerd.inspect(ref)["RepoDigests"]
+
+    dockerd("image", "rm", ref, "e2e/docker-app:latest")
+    assert not dockerd.has_image(image_id)
+
+    pulled = dockerd("pull", ref)
+    assert f"Digest: {digest}" in pulled
+    inspected = dockerd.inspect(ref)
+    assert inspected["Id"] == image_id
+    assert inspected["RepoDigests"] == [f"{live_registry.host}/team/app@{digest}"]
+    assert inspected["RootFS"]["Layers"] == json.loads(img.config.data)["rootfs"]["diff_ids"]
+
+
+def test_push_to_second_repository_mounts_layers(dockerd, live_registry, tmp_path):
+    img = builders.image("docker-mount", layer_count=2, docker=True)
+    _load(dockerd, tmp_path, img, "e2e/docker-mount:latest")
+    first, second = f"{live_registry.host}/team/base:v1", f"{live_registry.host}/team/derived:v1"
+    dockerd("tag", "e2e/docker-mount:latest", first)
+    dockerd("tag", "e2e/docker-mount:latest", second)
+    first_digest = _pushed_digest(dockerd("push", first))
+    log_start = live_registry.log.size()
+
+    assert _pushed_digest(dockerd("push", second)) == first_digest
+
+    log = live_registry.log.read(log_start)
+    layers = json.loads(live_registry.manifest("team/derived", "v1", accept=builders.DOCKER_MANIFEST).body)["layers"]
+    for layer in layers:
+        assert f"mount blob repository=team/derived from=team/base digest={layer['digest']}" in log
+        assert f"push blob repository=team/derived digest={layer['digest']}" not in log
+
+
+def test_pull_platform_picks_child_of_index(dockerd, live_registry, tmp_path):
+    amd64 = builders.image("docker-multi", architecture="amd64")
+    arm64 = builders.image("docker-multi", architecture="arm64")
+    layout, idx = builders.index_layout(tmp_path / "src", "v1", [amd64, arm64])
+    ref = f"{live_registry.host}/team/multi:v1"
+    skopeo_push(f"oci:{layout}:v1", f"docker://{ref}", "--all")
+
+    for platform, img in (("linux/arm64", arm64), ("linux/amd64", amd64)):
+        dockerd("pull", "--platform", platform, ref)
+        inspected = dockerd.inspect(ref)
+        assert inspected["Architecture"] == platform.split("/")[1]
+        assert inspected["Id"] == img.config.digest
+        # docker records the digest of what the tag names: the index, byte for byte as pushed.
+        assert inspected["RepoDigests"] == [f"{live_registry.host}/team/multi@{idx.digest}"]
+        dockerd("image", "rm", ref)
+
+
+def test_login_succeeds_against_open_registry(dockerd, live_registry):
+    # live_registry runs with REGISTRY_AUTH_ENABLED=false, so GET /v2/ answers 200 without
+    # a challenge and docker accepts any credentials. When access control is switched on
+    # for these tests, this becomes a real login with a wrong-password counterpart.
+    output = dockerd("login", live_registry.host, "-u", "x", "-p", "y")
+    assert "Login Succeeded" in output
+    config = json.loads((Path(dockerd.env["DOCKER_CONFIG"]) / "config.json").read_text())
+    assert live_registry.host in config["auths"]

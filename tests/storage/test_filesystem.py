@@ -1,0 +1,114 @@
+"""The filesystem backend: the conformance suite, plus its documented layout and path safety."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from storage_backends import filesystem
+from storage_backends.base import BlobNotFound, UploadNotFound
+from storage_backends.filesystem import FilesystemStorage
+
+from .conformance import DATA, DIGEST, StorageConformance, read_all
+
+
+def _files(directory) -> list[str]:
+    if not directory.exists():
+        return []
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+
+
+class TestFilesystemStorage(StorageConformance):
+    def make_storage(self, tmp_path):
+        return FilesystemStorage(tmp_path / "data")
+
+    def reopen(self, storage):
+        return FilesystemStorage(storage.root)
+
+    def staged_objects(self, storage):
+        uploads = storage.root / "uploads"
+        return sorted(str(p.relative_to(uploads)) for p in uploads.iterdir()) if uploads.exists() else []
+
+    def blob_objects(self, storage):
+        return _files(storage.root / "blobs")
+
+
+@pytest.fixture
+def storage(tmp_path):
+    storage = FilesystemStorage(tmp_path)
+    storage.check()
+    return storage
+
+
+def test_layout_is_content_addressed(storage, tmp_path):
+    upload_id = str(uuid.uuid4())
+    writer = storage.start_upload(upload_id)
+    writer.write(DATA)
+    writer.close()
+    assert _files(tmp_path / "uploads") == [f"{upload_id}/data"]
+    writer = storage.resume_upload(upload_id)
+    writer.commit(DIGEST)
+    hexpart = DIGEST.split(":")[1]
+    assert _files(tmp_path / "blobs") == [f"sha256/{hexpart[:2]}/{hexpart}"]
+    assert _files(tmp_path / "uploads") == []
+
+
+def test_from_settings_uses_the_data_dir(settings, tmp_path):
+    settings.DATA_DIR = tmp_path / "elsewhere"
+    assert FilesystemStorage.from_settings(settings).root == tmp_path / "elsewhere"
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        "sha256:../../../etc/passwd",
+        "sha256:" + "a" * 64 + "\n",
+        "sha256:" + "A" * 64,
+        "sha256:" + "a" * 63,
+        "md5:" + "a" * 32,
+        "../" + "a" * 64,
+    ],
+)
+def test_malformed_digests_never_become_paths(storage, digest):
+    assert storage.stat(digest) is None
+    with pytest.raises(BlobNotFound):
+        storage.open(digest)
+    with pytest.raises(BlobNotFound):
+        storage.delete(digest)
+
+
+@pytest.mark.parametrize("upload_id", ["../blobs", "..", "a/b", "not-a-uuid", ""])
+def test_malformed_upload_ids_never_become_paths(storage, upload_id):
+    with pytest.raises(UploadNotFound):
+        storage.resume_upload(upload_id)
+    with pytest.raises(UploadNotFound):
+        storage.upload_size(upload_id)
+
+
+def test_a_chunk_received_in_this_process_is_hashed_only_once(storage, monkeypatch):
+    def no_rehash(*args):
+        raise AssertionError("the staged file was hashed again")
+
+    upload_id = str(uuid.uuid4())
+    writer = storage.start_upload(upload_id)
+    writer.write(DATA[:100])
+    writer.close()
+    writer = storage.resume_upload(upload_id)
+    writer.write(DATA[100:])
+    monkeypatch.setattr(filesystem, "_hash_file", no_rehash)
+    assert writer.commit(DIGEST).size == len(DATA)
+
+
+def test_a_session_continued_in_another_process_is_rehashed(storage, monkeypatch):
+    calls = []
+    real = filesystem._hash_file
+    monkeypatch.setattr(filesystem, "_hash_file", lambda *a: calls.append(a) or real(*a))
+    upload_id = str(uuid.uuid4())
+    writer = storage.start_upload(upload_id)
+    writer.write(DATA[:100])
+    writer.close()
+    writer = FilesystemStorage(storage.root).resume_upload(upload_id)
+    writer.write(DATA[100:])
+    assert writer.commit(DIGEST).size == len(DATA)
+    assert len(calls) == 1
+    assert read_all(storage.open(DIGEST)) == DATA
