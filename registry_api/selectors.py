@@ -40,8 +40,9 @@ def tag_list_page(*, repository_name: str, n: int, last: str | None) -> Page:
     return _page(Tag.objects.filter(repository=repository), "name", n, last)
 
 
-def catalog_page(*, n: int, last: str | None) -> Page:
-    return _page(Repository.objects.all(), "name", n, last)
+def catalog_page(*, repositories: QuerySet, n: int, last: str | None) -> Page:
+    """A page of the names in `repositories` (already narrowed to what the caller may see)."""
+    return _page(repositories, "name", n, last)
 
 
 def referrers_of(*, repository_name: str, digest: str, artifact_type: str | None) -> list[dict]:

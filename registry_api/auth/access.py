@@ -15,7 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from ..errors import RegistryError
-from .credentials import ANONYMOUS, Identity, authenticate, identity_for_subject
+from .credentials import ANONYMOUS, AuthenticationFailed, Identity, authenticate, identity_for_subject
 from .permissions import allowed_actions
 from .scopes import Scope
 from .tokens import InvalidToken, verify_token
@@ -82,7 +82,12 @@ def resolve(request: HttpRequest) -> RequestAccess:
         credentials = basic_credentials(request)
         if credentials is None:
             raise challenge(request)
-        identity = authenticate(username=credentials[0], password=credentials[1], client_addr=client_address(request))
+        try:
+            identity = authenticate(
+                username=credentials[0], password=credentials[1], client_addr=client_address(request)
+            )
+        except AuthenticationFailed:
+            raise challenge(request) from None
         return RequestAccess(identity)
     return RequestAccess(ANONYMOUS)
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from ..errors import RegistryError
-from .common import endpoint
+from .common import endpoint, requires
 
 
+@requires("signed-in")
 def _get(request: HttpRequest) -> JsonResponse:
     """200 `{}`; the version header is added by the middleware."""
     return JsonResponse({})
 
 
+@requires("nothing")
 def _not_found(request: HttpRequest, path: str = ""):
     raise RegistryError("unknown API endpoint", code="UNSUPPORTED", status=404)
 

@@ -8,7 +8,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from ..errors import RangeNotSatisfiable
 from ..http import CHUNK_SIZE, BoundedFile, UnsatisfiableRange, parse_range
 from ..services.blobs import blob_delete, blob_linked, blob_open
-from .common import empty, endpoint, require_delete_enabled
+from .common import empty, endpoint, require_delete_enabled, requires
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def _not_modified(request: HttpRequest, digest: str) -> bool:
     return f'"{digest}"' in request.headers.get("If-None-Match", "")
 
 
+@requires("pull")
 def _head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """200 with size and digest, no body; 304; 404 BLOB_UNKNOWN / NAME_UNKNOWN."""
     blob = blob_linked(repository_name=name, digest=digest)
@@ -38,6 +39,7 @@ def _head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     return empty(status, _headers(digest, blob.size))
 
 
+@requires("pull")
 def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """200 whole blob; 206 a Range; 304; 416 with `Content-Range: bytes */size`; 404."""
     blob = blob_linked(repository_name=name, digest=digest)
@@ -65,6 +67,7 @@ def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     return response
 
 
+@requires("delete")
 def _delete(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """202 unlinked; 404 BLOB_UNKNOWN; 405 UNSUPPORTED when deletes are off."""
     require_delete_enabled()

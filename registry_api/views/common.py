@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from ..auth import access as access_control
 from ..errors import BlobUploadUnknown, DigestInvalid, NameInvalid, TagInvalid, Unsupported
 from ..reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
 
@@ -52,9 +53,35 @@ VALIDATORS = {
 }
 
 
+def requires(action: str) -> Callable[[Handler], Handler]:
+    """Declare what a handler needs: "pull", "push", "delete" on the repository in the path,
+    "signed-in" (GET /v2/), "catalog", or "nothing"."""
+
+    def mark(handler: Handler) -> Handler:
+        handler.required_access = action
+        return handler
+
+    return mark
+
+
+def _authorize(request: HttpRequest, action: str, name: str | None) -> None:
+    access = access_control.resolve(request)
+    request.registry_access = access
+    if action == "signed-in":
+        access_control.require_signed_in(request, access)
+    elif action == "catalog":
+        access_control.require_catalog(request, access)
+    elif action != "nothing":
+        access_control.require(request, access, name, action)
+
+
 def endpoint(**handlers: Handler):
-    """A view that validates the path parameters and dispatches on the HTTP method."""
+    """A view that validates the path parameters, authorizes the caller for what the
+    handler declares with `requires`, and dispatches on the HTTP method."""
     allowed = ", ".join(sorted(handlers))
+    for method, handler in handlers.items():
+        if not hasattr(handler, "required_access"):
+            raise TypeError(f"{handler.__name__} ({method}) does not declare its access with @requires")
 
     @csrf_exempt
     def view(request: HttpRequest, **kwargs: str) -> HttpResponse:
@@ -62,8 +89,14 @@ def endpoint(**handlers: Handler):
         if handler is None:
             raise Unsupported(f"method {request.method} not allowed", headers={"Allow": allowed})
         # Name first: an invalid name is reported as such even when the rest is bad too.
-        for key in sorted(kwargs, key=lambda k: k != "name"):
-            kwargs[key] = VALIDATORS[key](kwargs[key])
+        if "name" in kwargs:
+            kwargs["name"] = VALIDATORS["name"](kwargs["name"])
+        # Authorization before the other parameters: a caller who may not see a repository
+        # learns nothing about it, not even whether its tags or digests parse.
+        _authorize(request, handler.required_access, kwargs.get("name"))
+        for key in kwargs:
+            if key != "name":
+                kwargs[key] = VALIDATORS[key](kwargs[key])
         return handler(request, **kwargs)
 
     return view

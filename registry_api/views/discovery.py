@@ -4,10 +4,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
+from ..auth.permissions import visible_repositories
 from ..errors import PaginationNumberInvalid
 from ..http import next_link
 from ..selectors import Page, catalog_page, tag_list_page
-from .common import endpoint
+from .common import endpoint, requires
 
 
 def _page_size(request: HttpRequest, cap: bool) -> int:
@@ -32,6 +33,7 @@ def _respond(request: HttpRequest, body: dict, page: Page, n: int) -> JsonRespon
     return response
 
 
+@requires("pull")
 def _tags(request: HttpRequest, name: str) -> JsonResponse:
     """200 `{"name", "tags"}` in bytewise order, Link when more remain; 404 NAME_UNKNOWN; 400."""
     n = _page_size(request, cap=True)
@@ -39,10 +41,12 @@ def _tags(request: HttpRequest, name: str) -> JsonResponse:
     return _respond(request, {"name": name, "tags": page.items}, page, n)
 
 
+@requires("catalog")
 def _catalog(request: HttpRequest) -> JsonResponse:
     """200 `{"repositories"}` in bytewise order, Link when more remain; 400 PAGINATION_NUMBER_INVALID."""
     n = _page_size(request, cap=False)
-    page = catalog_page(n=n, last=request.GET.get("last"))
+    visible = visible_repositories(request.registry_access.identity)
+    page = catalog_page(repositories=visible, n=n, last=request.GET.get("last"))
     return _respond(request, {"repositories": page.items}, page, n)
 
 

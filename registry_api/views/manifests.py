@@ -11,7 +11,7 @@ from ..http import BodyError, BodyTooLarge, read_small_body
 from ..models import Manifest
 from ..reference import InvalidReference, is_digest_reference, validate_tag
 from ..services.manifests import manifest_delete, manifest_get, manifest_put
-from .common import empty, endpoint, require_delete_enabled
+from .common import empty, endpoint, require_delete_enabled, requires
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,13 @@ def _read(request: HttpRequest, name: str, reference: str, with_body: bool) -> H
     return response
 
 
+@requires("pull")
 def _get(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     """200 with the exact stored bytes and their media type; 304; 404 MANIFEST/NAME_UNKNOWN."""
     return _read(request, name, reference, with_body=True)
 
 
+@requires("pull")
 def _head(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     """200 with the GET's headers and no body; 404."""
     return _read(request, name, reference, with_body=False)
@@ -64,6 +66,7 @@ def _extra_tags(request: HttpRequest) -> list[str]:
     return tags
 
 
+@requires("push")
 def _put(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     """201 with Location, Docker-Content-Digest, OCI-Subject and one OCI-Tag per tag;
     400 MANIFEST_INVALID / MANIFEST_BLOB_UNKNOWN / DIGEST_INVALID / TAG_INVALID; 413; 414."""
@@ -90,6 +93,7 @@ def _put(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     return response
 
 
+@requires("delete")
 def _delete(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     """202 deleted (a tag, or a manifest with its tags); 404; 405 when deletes are off."""
     require_delete_enabled()

@@ -7,9 +7,10 @@ from django.http import HttpRequest, HttpResponse
 
 from .. import mediatypes
 from ..selectors import referrers_of
-from .common import endpoint
+from .common import endpoint, requires
 
 
+@requires("pull")
 def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """200 with an image index of the manifests whose subject is `digest` (empty when none,
     never 404); `OCI-Filters-Applied: artifactType` when filtered; 400 DIGEST_INVALID."""

@@ -8,12 +8,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from ..auth.access import has_access
 from ..errors import BlobUploadInvalid, ChunkOutOfOrder, DigestInvalid
 from ..http import declared_length, iter_body, parse_content_range
 from ..models import Upload
 from ..reference import InvalidReference, validate_name
 from ..services import uploads as service
-from .common import empty, endpoint, validate_digest
+from .common import empty, endpoint, requires, validate_digest
 
 
 def _location(upload: Upload) -> str:
@@ -44,13 +45,17 @@ def _content_range(request: HttpRequest) -> tuple[int, int] | None:
 
 
 def _mount_source(request: HttpRequest) -> str | None:
+    """The `from` repository, if valid and readable by the caller; else no mount is tried
+    (a normal upload starts, and nothing says whether the blob exists there)."""
     source = request.GET.get("from", "")
     try:
-        return validate_name(source)
+        validate_name(source)
     except InvalidReference:
         return None
+    return source if has_access(request.registry_access, source, "pull") else None
 
 
+@requires("push")
 def _start(request: HttpRequest, name: str) -> HttpResponse:
     """201 after a mount or a single-POST upload; 202 with a new session; 400 DIGEST_INVALID."""
     if "mount" in request.GET:
@@ -69,6 +74,7 @@ def _start(request: HttpRequest, name: str) -> HttpResponse:
     return empty(202, _session_headers(upload, 0))
 
 
+@requires("push")
 def _patch(request: HttpRequest, name: str, upload_id: str) -> HttpResponse:
     """202 with the new Range; 416 for a chunk out of order; 404 BLOB_UPLOAD_UNKNOWN."""
     upload = service.upload_get(repository_name=name, upload_id=upload_id)
@@ -83,6 +89,7 @@ def _patch(request: HttpRequest, name: str, upload_id: str) -> HttpResponse:
     return empty(202, _session_headers(upload, size))
 
 
+@requires("push")
 def _put(request: HttpRequest, name: str, upload_id: str) -> HttpResponse:
     """201 once the digest matches; 400 DIGEST_INVALID / SIZE_INVALID; 416; 404."""
     upload = service.upload_get(repository_name=name, upload_id=upload_id)
@@ -100,12 +107,14 @@ def _put(request: HttpRequest, name: str, upload_id: str) -> HttpResponse:
     return _created(name, digest)
 
 
+@requires("push")
 def _status(request: HttpRequest, name: str, upload_id: str) -> HttpResponse:
     """204 with `Range: 0-<end>`; 404 BLOB_UPLOAD_UNKNOWN."""
     upload = service.upload_get(repository_name=name, upload_id=upload_id)
     return empty(204, _session_headers(upload, service.upload_size(upload=upload)))
 
 
+@requires("push")
 def _cancel(request: HttpRequest, name: str, upload_id: str) -> HttpResponse:
     """204 cancelled; 404 BLOB_UPLOAD_UNKNOWN."""
     upload = service.upload_get(repository_name=name, upload_id=upload_id)
