@@ -7,6 +7,7 @@ when a test fails, they are added to its report.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -22,8 +23,10 @@ from .support import LiveRegistry, ServerLog
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 STARTUP_TIMEOUT = 30
+# Password of the `admin` superuser the first migrate creates.
+ADMIN_PASSWORD = "admin-e2e-password"
 # Fixtures whose servers' logs are checked and reported per test, with a label.
-SERVER_FIXTURES = {"live_registry": "gunicorn", "dockerd": "dockerd"}
+SERVER_FIXTURES = {"live_registry": "gunicorn", "secured_registry": "gunicorn", "dockerd": "dockerd"}
 # gunicorn's access-log line ends with `"<request line>" <status> <bytes> …`.
 SERVER_ERROR_RE = re.compile(r'HTTP/1\.[01]" 5\d\d ')
 # gunicorn's warning when the app puts a body on a HEAD, 204 or 304 answer.
@@ -36,16 +39,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _server_env(data_dir: Path) -> dict[str, str]:
+def _server_env(data_dir: Path, auth: bool) -> dict[str, str]:
     # Settings come only from here: a REGISTRY_* or DATABASE_URL in the caller's
     # environment (the Makefile exports REGISTRY_BIND) must not change what is tested.
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") and k != "DATABASE_URL"}
     env.update(
         DJANGO_SETTINGS_MODULE="registry_project.settings",
         REGISTRY_DATA_DIR=str(data_dir),
-        # An open registry: access control is covered by tests/auth; these tests are about
-        # the protocol as real clients speak it. TODO: run docker/skopeo login with auth on.
-        REGISTRY_AUTH_ENABLED="false",
+        REGISTRY_AUTH_ENABLED="true" if auth else "false",
+        REGISTRY_ADMIN_PASSWORD=ADMIN_PASSWORD,
         REGISTRY_WORKERS="2",
         REGISTRY_LOG_LEVEL="INFO",
     )
@@ -76,11 +78,10 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def live_registry(tmp_path_factory) -> LiveRegistry:
-    root = tmp_path_factory.mktemp("registry")
+@contextlib.contextmanager
+def _running_registry(root: Path, auth: bool):
     data_dir = root / "data"
-    env = _server_env(data_dir)
+    env = _server_env(data_dir, auth)
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
@@ -89,7 +90,10 @@ def live_registry(tmp_path_factory) -> LiveRegistry:
         pytest.fail(f"manage.py migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
     port = _free_port()
     log = ServerLog(root / "gunicorn.log")
-    registry = LiveRegistry(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", data_dir, log)
+    registry = LiveRegistry(
+        f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", data_dir, log, env,
+        ("admin", ADMIN_PASSWORD) if auth else None,
+    )
     with log.path.open("wb") as log_file:
         proc = subprocess.Popen(
             [str(GUNICORN), "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],
@@ -101,6 +105,20 @@ def live_registry(tmp_path_factory) -> LiveRegistry:
         yield registry
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def live_registry(tmp_path_factory) -> LiveRegistry:
+    """An open registry (access control off): the protocol as real clients speak it."""
+    with _running_registry(tmp_path_factory.mktemp("registry"), auth=False) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def secured_registry(tmp_path_factory) -> LiveRegistry:
+    """The registry as installed: access control on, `admin` with ADMIN_PASSWORD."""
+    with _running_registry(tmp_path_factory.mktemp("secured"), auth=True) as registry:
+        yield registry
 
 
 @pytest.fixture(autouse=True)

@@ -3,11 +3,13 @@ runner for the real command-line clients (skopeo, docker).
 """
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import shutil
 import subprocess
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 
@@ -54,6 +56,15 @@ class LiveRegistry:
     base_url: str
     data_dir: Path
     log: ServerLog
+    # The server's environment, for `manage` commands against the same database.
+    env: dict = field(default_factory=dict, repr=False)
+    # (user, password) sent as HTTP Basic by `request` when access control is on.
+    credentials: tuple[str, str] | None = None
+
+    def manage(self, *args: str) -> str:
+        """Run `manage.py` against this server's data (e.g. `shell -c` to create users)."""
+        repo_root = Path(__file__).resolve().parents[2]
+        return run([sys.executable, "manage.py", *args], env=self.env, cwd=repo_root)
 
     def connection(self) -> http.client.HTTPConnection:
         address, port = self.host.rsplit(":", 1)
@@ -61,6 +72,10 @@ class LiveRegistry:
 
     def request(self, method: str, path: str, body=None, headers: dict | None = None) -> Response:
         """One request on a fresh connection; `body` may be bytes or an iterable (chunked)."""
+        headers = dict(headers or {})
+        if self.credentials and "Authorization" not in headers:
+            user, password = self.credentials
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         conn = self.connection()
         try:
             return send(conn, method, path, body, headers)
@@ -95,10 +110,10 @@ def require_tool(name: str) -> str:
     return path
 
 
-def run(args: list[str], env: dict | None = None) -> str:
+def run(args: list, env: dict | None = None, cwd: Path | None = None) -> str:
     """Run a client command and return its stdout; a failure shows the command and stderr."""
     result = subprocess.run(
-        [str(a) for a in args], env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT
+        [str(a) for a in args], env=env, cwd=cwd, capture_output=True, text=True, timeout=COMMAND_TIMEOUT
     )
     if result.returncode != 0:
         raise AssertionError(

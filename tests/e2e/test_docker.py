@@ -1,4 +1,4 @@
-"""The docker CLI and engine against the live registry: push, pull, --platform, login.
+"""The docker CLI and engine against the registry as installed (access control on): login, push, pull, --platform.
 
 A private dockerd runs per module (per xdist worker) with its own data and exec roots, vfs
 storage and no networking of its own, as /work/shared/REAL-CLIENTS.md describes. It
@@ -107,6 +107,18 @@ def dockerd() -> Dockerd:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def registry(dockerd, secured_registry):
+    """The registry as installed (access control on), with this daemon logged in as admin."""
+    user, password = secured_registry.credentials
+    output = subprocess.run(
+        ["docker", "login", secured_registry.host, "-u", user, "--password-stdin"],
+        input=password, env=dockerd.env, capture_output=True, text=True, timeout=60,
+    )
+    assert output.returncode == 0, output.stderr
+    return secured_registry
+
+
 def _load(dockerd: Dockerd, tmp_path: Path, img: builders.Image, tag: str) -> str:
     """`docker load` the image under `tag`; returns its ID (the config digest)."""
     archive = builders.docker_archive(tmp_path / "image.tar", img, [tag])
@@ -122,23 +134,23 @@ def _pushed_digest(output: str) -> str:
     return match.group(1)
 
 
-def test_push_then_pull_round_trip(dockerd, live_registry, tmp_path):
+def test_push_then_pull_round_trip(dockerd, registry, tmp_path):
     img = builders.image("docker-app", layer_count=2, docker=True)
     image_id = _load(dockerd, tmp_path, img, "e2e/docker-app:latest")
-    ref = f"{live_registry.host}/team/app:v1"
+    ref = f"{registry.host}/team/app:v1"
     dockerd("tag", "e2e/docker-app:latest", ref)
 
     digest = _pushed_digest(dockerd("push", ref))
-    served = live_registry.manifest("team/app", "v1", accept=builders.DOCKER_MANIFEST)
+    served = registry.manifest("team/app", "v1", accept=builders.DOCKER_MANIFEST)
     assert served.status == 200
     assert served.headers["Docker-Content-Digest"] == digest == sha256(served.body)
     manifest = json.loads(served.body)
     assert manifest["mediaType"] == builders.DOCKER_MANIFEST
     assert manifest["config"]["digest"] == image_id
     for layer in manifest["layers"]:
-        blob = live_registry.request("GET", f"/v2/team/app/blobs/{layer['digest']}")
+        blob = registry.request("GET", f"/v2/team/app/blobs/{layer['digest']}")
         assert blob.status == 200 and sha256(blob.body) == layer["digest"]
-    assert f"{live_registry.host}/team/app@{digest}" in dockerd.inspect(ref)["RepoDigests"]
+    assert f"{registry.host}/team/app@{digest}" in dockerd.inspect(ref)["RepoDigests"]
 
     dockerd("image", "rm", ref, "e2e/docker-app:latest")
     assert not dockerd.has_image(image_id)
@@ -147,34 +159,34 @@ def test_push_then_pull_round_trip(dockerd, live_registry, tmp_path):
     assert f"Digest: {digest}" in pulled
     inspected = dockerd.inspect(ref)
     assert inspected["Id"] == image_id
-    assert inspected["RepoDigests"] == [f"{live_registry.host}/team/app@{digest}"]
+    assert inspected["RepoDigests"] == [f"{registry.host}/team/app@{digest}"]
     assert inspected["RootFS"]["Layers"] == json.loads(img.config.data)["rootfs"]["diff_ids"]
 
 
-def test_push_to_second_repository_mounts_layers(dockerd, live_registry, tmp_path):
+def test_push_to_second_repository_mounts_layers(dockerd, registry, tmp_path):
     img = builders.image("docker-mount", layer_count=2, docker=True)
     _load(dockerd, tmp_path, img, "e2e/docker-mount:latest")
-    first, second = f"{live_registry.host}/team/base:v1", f"{live_registry.host}/team/derived:v1"
+    first, second = f"{registry.host}/team/base:v1", f"{registry.host}/team/derived:v1"
     dockerd("tag", "e2e/docker-mount:latest", first)
     dockerd("tag", "e2e/docker-mount:latest", second)
     first_digest = _pushed_digest(dockerd("push", first))
-    log_start = live_registry.log.size()
+    log_start = registry.log.size()
 
     assert _pushed_digest(dockerd("push", second)) == first_digest
 
-    log = live_registry.log.read(log_start)
-    layers = json.loads(live_registry.manifest("team/derived", "v1", accept=builders.DOCKER_MANIFEST).body)["layers"]
+    log = registry.log.read(log_start)
+    layers = json.loads(registry.manifest("team/derived", "v1", accept=builders.DOCKER_MANIFEST).body)["layers"]
     for layer in layers:
         assert f"mount blob repository=team/derived from=team/base digest={layer['digest']}" in log
         assert f"push blob repository=team/derived digest={layer['digest']}" not in log
 
 
-def test_pull_platform_picks_child_of_index(dockerd, live_registry, tmp_path):
+def test_pull_platform_picks_child_of_index(dockerd, registry, tmp_path):
     amd64 = builders.image("docker-multi", architecture="amd64")
     arm64 = builders.image("docker-multi", architecture="arm64")
     layout, idx = builders.index_layout(tmp_path / "src", "v1", [amd64, arm64])
-    ref = f"{live_registry.host}/team/multi:v1"
-    skopeo_push(f"oci:{layout}:v1", f"docker://{ref}", "--all")
+    ref = f"{registry.host}/team/multi:v1"
+    skopeo_push(f"oci:{layout}:v1", f"docker://{ref}", "--all", "--dest-creds", ":".join(registry.credentials))
 
     for platform, img in (("linux/arm64", arm64), ("linux/amd64", amd64)):
         dockerd("pull", "--platform", platform, ref)
@@ -182,15 +194,23 @@ def test_pull_platform_picks_child_of_index(dockerd, live_registry, tmp_path):
         assert inspected["Architecture"] == platform.split("/")[1]
         assert inspected["Id"] == img.config.digest
         # docker records the digest of what the tag names: the index, byte for byte as pushed.
-        assert inspected["RepoDigests"] == [f"{live_registry.host}/team/multi@{idx.digest}"]
+        assert inspected["RepoDigests"] == [f"{registry.host}/team/multi@{idx.digest}"]
         dockerd("image", "rm", ref)
 
 
-def test_login_succeeds_against_open_registry(dockerd, live_registry):
-    # live_registry runs with REGISTRY_AUTH_ENABLED=false, so GET /v2/ answers 200 without
-    # a challenge and docker accepts any credentials. When access control is switched on
-    # for these tests, this becomes a real login with a wrong-password counterpart.
-    output = dockerd("login", live_registry.host, "-u", "x", "-p", "y")
-    assert "Login Succeeded" in output
-    config = json.loads((Path(dockerd.env["DOCKER_CONFIG"]) / "config.json").read_text())
-    assert live_registry.host in config["auths"]
+def test_login_with_wrong_password_fails_and_right_one_stores_a_refresh_token(dockerd, secured_registry):
+    config_dir = Path(dockerd.env["DOCKER_CONFIG"])
+    other_env = {**dockerd.env, "DOCKER_CONFIG": str(config_dir.parent / "cfg-login-test")}
+    wrong = subprocess.run(
+        ["docker", "login", secured_registry.host, "-u", "admin", "--password-stdin"],
+        input="not-the-password", env=other_env, capture_output=True, text=True, timeout=60,
+    )
+    assert wrong.returncode != 0 and "unauthorized" in wrong.stderr.lower()
+    right = subprocess.run(
+        ["docker", "login", secured_registry.host, "-u", "admin", "--password-stdin"],
+        input=secured_registry.credentials[1], env=other_env, capture_output=True, text=True, timeout=60,
+    )
+    assert right.returncode == 0 and "Login Succeeded" in right.stdout, right.stderr
+    entry = json.loads((config_dir.parent / "cfg-login-test" / "config.json").read_text())["auths"][secured_registry.host]
+    # docker keeps the refresh token (`offline_token=true`), not the password.
+    assert entry.get("identitytoken", "").count(".") == 2
