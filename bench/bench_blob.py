@@ -11,6 +11,7 @@ the idle RSS, the peak and the growth. Every digest pushed and pulled is verifie
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import os
@@ -24,6 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
+# Access control stays on, as installed; requests carry HTTP Basic credentials.
+BENCH_PASSWORD = "bench-password"
+AUTHORIZATION = "Basic " + base64.b64encode(f"admin:{BENCH_PASSWORD}".encode()).decode()
 BLOB_MIB = int(os.environ.get("BENCH_BLOB_MIB", "1024"))
 CHUNK_MIB = int(os.environ.get("BENCH_CHUNK_MIB", "16"))
 
@@ -85,7 +89,8 @@ class RssSampler(threading.Thread):
 
 def start_server(data_dir: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "REGISTRY_DATA_DIR": data_dir, "REGISTRY_BIND": f"127.0.0.1:{port}",
-           "REGISTRY_LOG_LEVEL": "WARNING", "REGISTRY_ACCESS_LOG": "off"}
+           "REGISTRY_LOG_LEVEL": "WARNING", "REGISTRY_ACCESS_LOG": "off",
+           "REGISTRY_ADMIN_PASSWORD": BENCH_PASSWORD}
     python = str(ROOT / ".venv" / "bin" / "python")
     subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     proc = subprocess.Popen(
@@ -95,7 +100,7 @@ def start_server(data_dir: str, port: int) -> subprocess.Popen:
     for _ in range(200):
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/v2/")
+            conn.request("GET", "/v2/", headers={"Authorization": AUTHORIZATION})
             if conn.getresponse().status == 200:
                 return proc
         except OSError:
@@ -106,7 +111,7 @@ def start_server(data_dir: str, port: int) -> subprocess.Popen:
 
 def request(conn, method, path, body=None, headers=None, expect=(200, 201, 202, 204)):
     conn.putrequest(method, path, skip_accept_encoding=True)
-    for k, v in (headers or {}).items():
+    for k, v in {"Authorization": AUTHORIZATION, **(headers or {})}.items():
         conn.putheader(k, v)
     conn.endheaders()
     if body is not None:
@@ -163,7 +168,7 @@ def _chain(*iterables):
 
 def pull(port, repo, digest):
     conn = http.client.HTTPConnection("127.0.0.1", port)
-    conn.request("GET", f"/v2/{repo}/blobs/{digest}")
+    conn.request("GET", f"/v2/{repo}/blobs/{digest}", headers={"Authorization": AUTHORIZATION})
     resp = conn.getresponse()
     h = hashlib.sha256()
     n = 0

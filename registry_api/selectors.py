@@ -93,15 +93,14 @@ def _fallback_tag_referrers(repository_name: str, digest: str) -> list[dict]:
     ]
 
 
-def registry_summary() -> dict:
-    """Counts for the portal's front page; storage is deduplicated (each blob once)."""
+def registry_summary(*, repositories: QuerySet) -> dict:
+    """Counts over the repositories a caller may see; storage is deduplicated (each blob once)."""
+    blobs = Blob.objects.filter(repository_links__repository__in=repositories).distinct()
     return {
-        "repositories": Repository.objects.count(),
-        "tags": Tag.objects.count(),
-        "manifests": Manifest.objects.count(),
-        "blobs": Blob.objects.count(),
-        "blob_bytes": Blob.objects.aggregate(total=Sum("size"))["total"] or 0,
-        "recent_repositories": list(
-            Repository.objects.order_by("-created_at").values_list("name", flat=True)[:20]
-        ),
+        "repositories": repositories.count(),
+        "tags": Tag.objects.filter(repository__in=repositories).count(),
+        "manifests": Manifest.objects.filter(repository__in=repositories).count(),
+        "blobs": blobs.count(),
+        "blob_bytes": Blob.objects.filter(pk__in=blobs.values("pk")).aggregate(total=Sum("size"))["total"] or 0,
+        "recent_repositories": list(repositories.order_by("-created_at").values_list("name", flat=True)[:20]),
     }

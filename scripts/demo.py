@@ -6,7 +6,7 @@ prints what the API answers (/v2/, catalog, tags, manifest) and where the portal
 """
 from __future__ import annotations
 
-import json
+import base64
 import os
 import shutil
 import socket
@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -23,6 +24,10 @@ sys.path.insert(0, str(ROOT))
 from tests import builders  # noqa: E402  (real OCI content with true digests)
 
 
+DEMO_PASSWORD = "demo-password"
+CREDS = f"admin:{DEMO_PASSWORD}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -30,7 +35,10 @@ def free_port() -> int:
 
 
 def show(title: str, url: str, accept: str | None = None) -> bytes:
-    req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    headers = {"Authorization": "Basic " + base64.b64encode(CREDS.encode()).decode()}
+    if accept:
+        headers["Accept"] = accept
+    req = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(req) as resp:
         body = resp.read()
         print(f"\n== {title}: GET {url} -> {resp.status}")
@@ -50,7 +58,7 @@ def main() -> int:
     python = str(ROOT / ".venv" / "bin" / "python")
     with tempfile.TemporaryDirectory(prefix="registry-demo") as tmp:
         env = {**os.environ, "REGISTRY_DATA_DIR": f"{tmp}/data", "REGISTRY_BIND": host,
-               "REGISTRY_ACCESS_LOG": "off"}
+               "REGISTRY_ACCESS_LOG": "off", "REGISTRY_ADMIN_PASSWORD": DEMO_PASSWORD}
         subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         server = subprocess.Popen(
             [python, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],
@@ -61,16 +69,24 @@ def main() -> int:
                 try:
                     urllib.request.urlopen(f"http://{host}/v2/")
                     break
+                except urllib.error.HTTPError:
+                    break  # 401: up, and asking for credentials
                 except OSError:
                     time.sleep(0.1)
             image = builders.image("demo", layer_count=3)
             layout = builders.image_layout(Path(tmp) / "layout", "v1", image)
             print(f"Registry running at http://{host}/ (data in a temporary directory)")
+            print(f"Signed in as admin / {DEMO_PASSWORD} (make run prints or stores its own password)")
+            unauthenticated = urllib.request.Request(f"http://{host}/v2/demo/hello/tags/list")
+            try:
+                urllib.request.urlopen(unauthenticated)
+            except urllib.error.HTTPError as exc:
+                print(f"\n== Without credentials: {exc.code}, WWW-Authenticate: {exc.headers['WWW-Authenticate']}")
             print(f"\n== Pushing a generated 3-layer image as {host}/demo/hello:v1 with skopeo")
-            subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:v1",
+            subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", CREDS, f"oci:{layout}:v1",
                             f"docker://{host}/demo/hello:v1"], check=True)
             print("\n== Pulling it back")
-            subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{host}/demo/hello:v1",
+            subprocess.run(["skopeo", "copy", "--src-tls-verify=false", "--src-creds", CREDS, f"docker://{host}/demo/hello:v1",
                             f"oci:{tmp}/pulled:v1"], check=True)
             show("API version check", f"http://{host}/v2/")
             show("Catalog", f"http://{host}/v2/_catalog")
@@ -79,7 +95,7 @@ def main() -> int:
             same = body == image.manifest.data
             print(f"\nManifest served byte for byte as pushed: {same}")
             print(f"Portal: http://{host}/  Admin: http://{host}/admin/")
-            print("With the docker CLI:  docker push <host>:5000/team/app:v1  (see README.md)")
+            print(f"With the docker CLI:  docker login {host} -u admin  then  docker push {host}/team/app:v1")
             if not sys.stdin.isatty() or os.environ.get("CI"):
                 return 0 if same else 1
             input("\nPress Enter to stop the demo registry...")
