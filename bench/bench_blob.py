@@ -92,7 +92,7 @@ def start_server(data_dir: str, port: int) -> subprocess.Popen:
            "REGISTRY_LOG_LEVEL": "WARNING", "REGISTRY_ACCESS_LOG": "off",
            "REGISTRY_ADMIN_PASSWORD": BENCH_PASSWORD}
     python = str(ROOT / ".venv" / "bin" / "python")
-    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, capture_output=True)
     proc = subprocess.Popen(
         [python, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
