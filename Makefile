@@ -2,8 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-REGISTRY_BIND ?= 0.0.0.0:5000
-export REGISTRY_BIND
 
 .PHONY: run test bench demo migrate clean-venv
 
