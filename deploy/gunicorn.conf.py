@@ -20,11 +20,31 @@ threads = int(os.environ.get("REGISTRY_THREADS", "8"))
 timeout = int(os.environ.get("REGISTRY_WORKER_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 75
-# "-" logs each request to stderr; set REGISTRY_ACCESS_LOG=off to disable.
-_access = os.environ.get("REGISTRY_ACCESS_LOG", "-")
+# The application logs every request itself (JSON, with user, repository, bytes, duration),
+# so gunicorn's own access log is off unless asked for ("-" = stderr, or a path).
+_access = os.environ.get("REGISTRY_ACCESS_LOG", "off")
 accesslog = None if _access == "off" else _access
 errorlog = "-"
 loglevel = os.environ.get("REGISTRY_LOG_LEVEL", "info").lower()
 # gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), which
 # several instances on one host would fight over; nothing here uses it.
 control_socket_disable = True
+
+
+# Prometheus counters of all workers are summed through files in this directory, emptied
+# when the master starts (prometheus-client's multiprocess mode).
+_data_dir = Path(os.environ.get("REGISTRY_DATA_DIR", Path(__file__).resolve().parent.parent / "data"))
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_data_dir / "prometheus"))
+
+
+def on_starting(server):
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

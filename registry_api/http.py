@@ -65,6 +65,8 @@ def iter_body(request: HttpRequest, chunk_size: int = CHUNK_SIZE) -> Iterator[by
             return
         if remaining is not None:
             remaining -= len(chunk)
+        # Counted for the request log and the bytes-in metric.
+        request.registry_bytes_in = getattr(request, "registry_bytes_in", 0) + len(chunk)
         yield chunk
 
 

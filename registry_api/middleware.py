@@ -42,3 +42,21 @@ class RegistryErrorMiddleware:
             return error_response([RegistryError("unknown API endpoint", code="UNSUPPORTED", status=404)])
         logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
         return error_response([RegistryError(code="UNKNOWN")])
+
+
+class ForwardedClientMiddleware:
+    """Behind a reverse proxy (REGISTRY_BEHIND_PROXY): the client address is the one the
+    proxy appended last to X-Forwarded-For, so login throttling and the /metrics allow-list
+    see real clients rather than the proxy. Off by default: a client could forge the header."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        if settings.REGISTRY_BEHIND_PROXY:
+            forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+            if forwarded:
+                request.META["REMOTE_ADDR"] = forwarded.rsplit(",", 1)[-1].strip()
+        return self.get_response(request)

@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "registry_api.middleware.ForwardedClientMiddleware",
+    "registry_api.requestlog.RequestLogMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "registry_api.middleware.RegistryErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -85,6 +87,12 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Behind a TLS-terminating reverse proxy (deploy/nginx.conf): trust its X-Forwarded-Proto (so
+# Location headers and the token realm say https) and X-Forwarded-For (client addresses).
+REGISTRY_BEHIND_PROXY = env.bool("REGISTRY_BEHIND_PROXY", default=False)
+if REGISTRY_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # /v2/ paths are not redirected to a trailing slash: clients use them exactly as sent.
 APPEND_SLASH = False
@@ -161,6 +169,9 @@ REGISTRY_MANIFEST_MAX_BYTES = env.int("REGISTRY_MANIFEST_MAX_BYTES", default=4 *
 REGISTRY_CHUNK_MIN_LENGTH = env.int("REGISTRY_CHUNK_MIN_LENGTH", default=1024 * 1024)
 # Whether DELETE of manifests, tags and blobs is allowed (405 UNSUPPORTED otherwise).
 REGISTRY_DELETE_ENABLED = env.bool("REGISTRY_DELETE_ENABLED", default=True)
+# Behind nginx: the internal location (e.g. /_blobs/) aliased to <data dir>/blobs/, so blob
+# GETs are answered with X-Accel-Redirect and nginx sends the file. Empty = we send it.
+REGISTRY_X_ACCEL_REDIRECT = env.str("REGISTRY_X_ACCEL_REDIRECT", default="")
 # Most entries one tags/list or _catalog page returns; larger `n` is capped (tags)
 # or refused with PAGINATION_NUMBER_INVALID (catalog), as the reference registry does.
 REGISTRY_PAGE_MAX = env.int("REGISTRY_PAGE_MAX", default=1000)
@@ -220,11 +231,23 @@ CORS_EXPOSE_HEADERS = [
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.str("REGISTRY_LOG_LEVEL", default="INFO").upper()
+# "json" (one object per line, for log shippers) or "plain".
+LOG_FORMAT = env.str("REGISTRY_LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "registry_api.requestlog.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "registry_api.requestlog.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # 404s are the normal answer to a client's "do you have this blob?"; logging each
@@ -232,3 +255,11 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Operations endpoints ------------------------------------------------------------------
+# Serve /metrics (Prometheus text format).
+REGISTRY_METRICS_ENABLED = env.bool("REGISTRY_METRICS_ENABLED", default=True)
+# Client networks allowed to scrape /metrics without a token (comma separated CIDRs).
+REGISTRY_METRICS_ALLOWED_NETWORKS = env.list("REGISTRY_METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# When set, /metrics requires `Authorization: Bearer <token>` instead of an allowed address.
+REGISTRY_METRICS_TOKEN = secret("REGISTRY_METRICS_TOKEN")

@@ -58,7 +58,7 @@ def main() -> int:
     python = str(ROOT / ".venv" / "bin" / "python")
     with tempfile.TemporaryDirectory(prefix="registry-demo") as tmp:
         env = {**os.environ, "REGISTRY_DATA_DIR": f"{tmp}/data", "REGISTRY_BIND": host,
-               "REGISTRY_ACCESS_LOG": "off", "REGISTRY_ADMIN_PASSWORD": DEMO_PASSWORD}
+               "REGISTRY_ADMIN_PASSWORD": DEMO_PASSWORD}
         subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         server = subprocess.Popen(
             [python, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],

@@ -194,6 +194,11 @@ class FilesystemStorage:
     def redirect_url(self, digest: str) -> str | None:
         return None
 
+    def relative_path(self, digest: str) -> str:
+        """The blob's path below the `blobs/` directory, for a web server's internal
+        redirect (nginx X-Accel-Redirect) that serves the file itself."""
+        return self._blob_path(digest).relative_to(self._blobs).as_posix()
+
     # -- uploads ---------------------------------------------------------------------------
     def start_upload(self, upload_id: str) -> FilesystemUploadWriter:
         directory = self._upload_dir(upload_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import BinaryIO
 
+from django.conf import settings
 from django.db import transaction
 
 from storage_backends import get_storage
@@ -44,6 +45,15 @@ def blob_open(*, blob: Blob, offset: int = 0) -> BinaryIO:
     except BlobNotFound:
         logger.error("blob %s is recorded but missing from storage", blob.digest)
         raise BlobUnknown(detail={"digest": blob.digest}) from None
+
+
+def blob_internal_location(*, blob: Blob) -> str | None:
+    """Where nginx serves this blob from disk (X-Accel-Redirect), when configured."""
+    prefix = settings.REGISTRY_X_ACCEL_REDIRECT
+    relative_path = getattr(get_storage(), "relative_path", None)
+    if not prefix or relative_path is None:
+        return None
+    return prefix.rstrip("/") + "/" + relative_path(blob.digest)
 
 
 def blob_delete(*, repository_name: str, digest: str) -> None:

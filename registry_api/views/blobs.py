@@ -7,7 +7,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 
 from ..errors import RangeNotSatisfiable
 from ..http import CHUNK_SIZE, BoundedFile, UnsatisfiableRange, parse_range
-from ..services.blobs import blob_delete, blob_linked, blob_open
+from ..services.blobs import blob_delete, blob_internal_location, blob_linked, blob_open
 from .common import empty, endpoint, require_delete_enabled, requires
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,10 @@ def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     headers = _headers(digest, size)
     if _not_modified(request, digest):
         return empty(304, headers)
+    location = blob_internal_location(blob=blob)
+    if location is not None:
+        logger.info("pull blob repository=%s digest=%s bytes=%d via=web-server", name, digest, size)
+        return _served_by_web_server(location, headers)
     status, start, length = 200, 0, size
     if "Range" in request.headers:
         try:
@@ -64,6 +68,16 @@ def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     # FileResponse measured "to end of file"; gunicorn's sendfile() sends this many bytes.
     response["Content-Length"] = str(length)
     logger.info("pull blob repository=%s digest=%s bytes=%d", name, digest, length)
+    return response
+
+
+def _served_by_web_server(location: str, headers: dict[str, str]) -> HttpResponse:
+    """Hand the body (and any Range) to nginx: it sends the file with sendfile, off our workers."""
+    response = HttpResponse(status=200)
+    for key, value in headers.items():
+        if key != "Content-Length":  # nginx sets it from the file
+            response[key] = value
+    response["X-Accel-Redirect"] = location
     return response
 
 

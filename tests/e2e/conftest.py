@@ -50,6 +50,9 @@ def _server_env(data_dir: Path, auth: bool) -> dict[str, str]:
         REGISTRY_ADMIN_PASSWORD=ADMIN_PASSWORD,
         REGISTRY_WORKERS="2",
         REGISTRY_LOG_LEVEL="INFO",
+        # Plain lines, and gunicorn's access log: the log checks below read both.
+        REGISTRY_LOG_FORMAT="plain",
+        REGISTRY_ACCESS_LOG="-",
     )
     return env
 
@@ -79,9 +82,9 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def _running_registry(root: Path, auth: bool):
+def _running_registry(root: Path, auth: bool, **extra_env: str):
     data_dir = root / "data"
-    env = _server_env(data_dir, auth)
+    env = {**_server_env(data_dir, auth), **extra_env}
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,

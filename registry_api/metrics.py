@@ -1,0 +1,64 @@
+"""Prometheus metrics: request counters fed by the request log, and stored totals read
+from the database at scrape time (so every worker and instance reports the same truth).
+
+Under gunicorn the counters of all workers are summed through prometheus-client's
+multiprocess mode: deploy/gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before any
+worker imports this module. Without it (tests, runserver) the process registry is used.
+"""
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REQUESTS = Counter(
+    "registry_http_requests_total", "HTTP requests answered, by route, method and status.",
+    ["route", "method", "status"],
+)
+DURATION = Histogram(
+    "registry_http_request_duration_seconds", "Time to produce the response (streams excluded).",
+    ["route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120),
+)
+BYTES_IN = Counter("registry_http_received_bytes_total", "Request body bytes received (uploads, manifests).", ["route"])
+BYTES_OUT = Counter("registry_http_sent_bytes_total", "Response body bytes sent (pulls).", ["route"])
+
+
+def observe_request(route: str, method: str, status: int, seconds: float, bytes_in: int, bytes_out: int) -> None:
+    REQUESTS.labels(route, method, str(status)).inc()
+    DURATION.labels(route).observe(seconds)
+    if bytes_in:
+        BYTES_IN.labels(route).inc(bytes_in)
+    if bytes_out:
+        BYTES_OUT.labels(route).inc(bytes_out)
+
+
+class StoredContent:
+    """Totals from the metadata database, computed when Prometheus scrapes."""
+
+    def collect(self):
+        from django.db.models import Count, Sum
+
+        from .models import Blob, Manifest, Repository, Tag, Upload
+
+        blobs = Blob.objects.aggregate(count=Count("id"), size=Sum("size"))
+        yield GaugeMetricFamily("registry_blobs", "Blobs stored (each once, whatever links it).", value=blobs["count"])
+        yield GaugeMetricFamily("registry_blob_bytes", "Bytes of stored blobs, deduplicated.", value=blobs["size"] or 0)
+        yield GaugeMetricFamily("registry_repositories", "Repositories.", value=Repository.objects.count())
+        yield GaugeMetricFamily("registry_manifests", "Manifests.", value=Manifest.objects.count())
+        yield GaugeMetricFamily("registry_tags", "Tags.", value=Tag.objects.count())
+        yield GaugeMetricFamily("registry_uploads_in_progress", "Upload sessions started and not finished.",
+                                value=Upload.objects.count())
+
+
+def render() -> bytes:
+    """The text exposition of every worker's counters plus the stored totals."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        for collector in (REQUESTS, DURATION, BYTES_IN, BYTES_OUT):
+            registry.register(collector)
+    registry.register(StoredContent())
+    return generate_latest(registry)
