@@ -71,3 +71,6 @@ class AccessTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset) -> None:
         count = queryset.update(revoked=True)
         self.message_user(request, f"{count} token(s) revoked.")
+
+
+from . import admin_events  # noqa: E402,F401  (audit trail and webhooks)

@@ -10,8 +10,10 @@ class RegistryApiConfig(AppConfig):
 
     def ready(self) -> None:
         from .auth.bootstrap import ensure_admin
+        from .events import signals
 
         post_migrate.connect(ensure_admin, sender=self)
+        signals.connect()
         checks.register(check_auth_settings)
 
 

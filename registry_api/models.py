@@ -210,3 +210,7 @@ class LoginThrottle(models.Model):
     key = models.CharField(max_length=200, unique=True)
     failures = models.PositiveIntegerField(default=0)
     window_started_at = models.DateTimeField()
+
+
+# The audit trail and webhook rows live beside the code that writes them.
+from .events.models import AuditEvent, Webhook, WebhookDelivery  # noqa: E402,F401

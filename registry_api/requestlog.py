@@ -23,6 +23,10 @@ _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", 
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def current_request_id() -> str:
+    return _request_id.get()
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get()

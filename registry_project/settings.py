@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "registry_api.events.context.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -255,6 +256,16 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Webhooks ---------------------------------------------------------------------------------
+# Send deliveries from a background thread of the serving process (else only the
+# `deliver_webhooks` command sends them).
+REGISTRY_WEBHOOK_SEND_IN_BACKGROUND = env.bool("REGISTRY_WEBHOOK_SEND_IN_BACKGROUND", default=True)
+# Attempts per delivery, the first retry's delay (doubling after each failure), and the
+# time one attempt may take, in seconds.
+REGISTRY_WEBHOOK_MAX_ATTEMPTS = env.int("REGISTRY_WEBHOOK_MAX_ATTEMPTS", default=6)
+REGISTRY_WEBHOOK_BACKOFF_SECONDS = env.float("REGISTRY_WEBHOOK_BACKOFF_SECONDS", default=10)
+REGISTRY_WEBHOOK_TIMEOUT = env.float("REGISTRY_WEBHOOK_TIMEOUT", default=10)
 
 # --- Operations endpoints ------------------------------------------------------------------
 # Serve /metrics (Prometheus text format).

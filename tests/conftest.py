@@ -4,3 +4,14 @@ tests/api, tests/services, tests/storage and tests/auth run in-process against t
 test client. tests/e2e starts gunicorn (and dockerd) and drives real clients over
 loopback; those tests carry the `e2e` marker, so `pytest -m "not e2e"` skips them.
 """
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """The test database is migrated with the data directory in a temporary place, so the
+    first-start bootstrap (admin password file, keys) never writes into the checkout's data/."""
+    from django.conf import settings
+
+    settings.DATA_DIR = tmp_path_factory.mktemp("session-data")

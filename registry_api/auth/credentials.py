@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..errors import RegistryError
+from ..events import record
 from ..models import AccessToken, LoginThrottle
 
 TOKEN_PREFIX = "drm_"
@@ -76,10 +77,13 @@ def _usable(token: AccessToken | None) -> bool:
     )
 
 
-def _touch(token: AccessToken) -> None:
+def _touch(token: AccessToken) -> bool:
+    """Record the token's use (at most once a minute); True when it was recorded."""
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return True
+    return False
 
 
 class _SuccessCache:
@@ -104,6 +108,10 @@ class _SuccessCache:
         if item and item[0] > time.monotonic():
             return item[1]
         return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
     def put(self, key: bytes, user_id: int) -> None:
         with self._lock:
@@ -146,8 +154,10 @@ def _record_failure(keys: list[str]) -> None:
 def _check_token(username: str, secret: str) -> Identity | None:
     token = AccessToken.objects.select_related("user").filter(key_hash=token_hash(secret)).first()
     if not _usable(token) or token.user.get_username() != username:
+        record(action="login_failed", actor=username[:150], detail={"via": "access token"})
         return None
-    _touch(token)
+    if _touch(token):  # a login per minute of use, not one per request
+        record(action="login", actor=username, detail={"via": "access token", "token": token.name})
     return Identity(token.user, f"token:{token.pk}", token.read_only)
 
 
@@ -158,10 +168,11 @@ def _check_password(username: str, password: str) -> Identity | None:
         user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
         if user is not None:
             return Identity(user, "password")
-    user = django_authenticate(username=username, password=password)
+    user = django_authenticate(username=username, password=password)  # failures: audited by signal
     if user is None or not user.is_active:
         return None
     _verified.put(key, user.pk)
+    record(action="login", actor=username, detail={"via": "password"})
     return Identity(user, "password")
 
 

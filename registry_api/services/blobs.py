@@ -10,6 +10,7 @@ from django.db import transaction
 from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 
+from .. import events
 from ..errors import BlobUnknown
 from ..models import Blob, Repository, RepositoryBlob
 from .repositories import repository_get
@@ -63,3 +64,4 @@ def blob_delete(*, repository_name: str, digest: str) -> None:
     if not deleted:
         raise BlobUnknown(detail={"digest": digest})
     logger.info("blob unlinked repository=%s digest=%s", repository_name, digest)
+    events.record(action="delete", repository=repository_name, target=digest, detail={"kind": "blob", "digest": digest})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from .. import mediatypes
+from .. import events, mediatypes
 from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
 from ..locking import lock_repository
 from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
@@ -114,6 +114,11 @@ def manifest_put(
         "push manifest repository=%s digest=%s size=%d tags=%s",
         repository_name, digest, len(payload), ",".join(tags) or "-",
     )
+    events.record(
+        action="push", repository=repository_name, target=tags[0] if tags else digest,
+        detail={"digest": digest, "tags": list(dict.fromkeys(tags)), "media_type": parsed.media_type,
+                "size": len(payload)},
+    )
     return PutResult(manifest=manifest, tags=list(dict.fromkeys(tags)), subject=parsed.subject)
 
 
@@ -129,3 +134,5 @@ def manifest_delete(*, repository_name: str, reference: str) -> None:
     if not deleted:
         raise ManifestUnknown(detail={"reference": reference})
     logger.info("delete repository=%s reference=%s", repository_name, reference)
+    kind = "manifest" if is_digest_reference(reference) else "tag"
+    events.record(action="delete", repository=repository_name, target=reference, detail={"kind": kind})

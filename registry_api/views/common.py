@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ..auth import access as access_control
+from ..events.context import set_actor
 from ..errors import BlobUploadUnknown, DigestInvalid, NameInvalid, TagInvalid, Unsupported
 from ..reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
 
@@ -67,6 +68,7 @@ def requires(action: str) -> Callable[[Handler], Handler]:
 def _authorize(request: HttpRequest, action: str, name: str | None) -> None:
     access = access_control.resolve(request)
     request.registry_access = access
+    set_actor(access.identity.subject, access_control.client_address(request))
     if action == "signed-in":
         access_control.require_signed_in(request, access)
     elif action == "catalog":

@@ -1,0 +1,32 @@
+"""Recording events: one audit row each, and webhook deliveries for pushes and deletes."""
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from ..requestlog import current_request_id
+from .context import current_actor
+from .models import AuditEvent
+
+logger = logging.getLogger(__name__)
+
+
+def record(*, action: str, repository: str = "", target: str = "", detail: dict | None = None,
+           actor: str | None = None) -> AuditEvent:
+    """Write the event; queue webhooks once the surrounding transaction commits."""
+    from . import webhooks  # webhooks imports models only; kept here to avoid a cycle
+
+    who = current_actor()
+    event = AuditEvent.objects.create(
+        action=action,
+        actor=(actor if actor is not None else who.name)[:150],
+        client_address=who.client_address[:64],
+        request_id=current_request_id()[:64],
+        repository=repository[:255],
+        target=target[:300],
+        detail=detail or {},
+    )
+    if action in webhooks.EVENTS and repository:
+        transaction.on_commit(lambda: webhooks.enqueue(event))
+    return event
