@@ -21,7 +21,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
-	$(PY) bench/bench_blob.py
+	$(PY) bench/run.py
 
 demo: $(VENV)/.installed
 	$(PY) scripts/demo.py

@@ -1,0 +1,170 @@
+"""What the benchmark does to a server: streamed blob pushes and pulls of a large blob,
+manifest HEADs at several concurrencies, and many small image pushes. Every digest pushed
+or pulled is verified; a failed request ends the run."""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import threading
+import time
+
+MIB = 1024 * 1024
+
+
+def blob_chunks(seed: int, total_mib: int):
+    """Incompressible content generated on the fly: a random MiB varied per index."""
+    block = bytearray(hashlib.sha256(str(seed).encode()).digest() * (MIB // 32))
+    for i in range(total_mib):
+        block[:8] = i.to_bytes(8, "big")
+        yield bytes(block)
+
+
+def digest_of(seed: int, total_mib: int) -> str:
+    h = hashlib.sha256()
+    for chunk in blob_chunks(seed, total_mib):
+        h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def _repo_of(path: str) -> str:
+    return path.split("/v2/", 1)[1].rsplit("/blobs/", 1)[0].rsplit("/manifests/", 1)[0]
+
+
+def request(server, conn, method, path, body=None, headers=None, expect=(200, 201, 202, 204)):
+    conn.putrequest(method, path, skip_accept_encoding=True)
+    for key, value in {**server.headers_for(_repo_of(path)), **(headers or {})}.items():
+        conn.putheader(key, value)
+    conn.endheaders()
+    for chunk in body or ():
+        conn.send(chunk)
+    response = conn.getresponse()
+    data = response.read()
+    if response.status not in expect:
+        raise SystemExit(f"{server.name}: {method} {path}: {response.status} {data[:300]!r}")
+    return response, data
+
+
+def _start(server, conn, repo):
+    response, _ = request(server, conn, "POST", f"/v2/{repo}/blobs/uploads/")
+    return response.getheader("Location")
+
+
+def push_monolithic(server, repo, seed, mib) -> float:
+    digest, conn = digest_of(seed, mib), server.connection()
+    location = _start(server, conn, repo)
+    sep = "&" if "?" in location else "?"
+    started = time.perf_counter()
+    request(server, conn, "PUT", f"{location}{sep}digest={digest}", blob_chunks(seed, mib),
+            {"Content-Length": str(mib * MIB), "Content-Type": "application/octet-stream"})
+    return mib / (time.perf_counter() - started)
+
+
+def push_chunked(server, repo, seed, mib, chunk_mib=16) -> float:
+    digest, conn = digest_of(seed, mib), server.connection()
+    location = _start(server, conn, repo)
+    chunks, offset = blob_chunks(seed, mib), 0
+    started = time.perf_counter()
+    while offset < mib * MIB:
+        part = [next(chunks) for _ in range(min(chunk_mib, mib - offset // MIB))]
+        size = sum(map(len, part))
+        response, _ = request(server, conn, "PATCH", location, part, {
+            "Content-Length": str(size), "Content-Range": f"{offset}-{offset + size - 1}",
+            "Content-Type": "application/octet-stream"})
+        location, offset = response.getheader("Location"), offset + size
+    sep = "&" if "?" in location else "?"
+    request(server, conn, "PUT", f"{location}{sep}digest={digest}", None, {"Content-Length": "0"})
+    return mib / (time.perf_counter() - started)
+
+
+def pull(server, repo, digest) -> int:
+    conn = server.connection()
+    conn.request("GET", f"/v2/{repo}/blobs/{digest}", headers=server.headers_for(repo))
+    response = conn.getresponse()
+    h, n = hashlib.sha256(), 0
+    while chunk := response.read(4 * MIB):
+        h.update(chunk)
+        n += len(chunk)
+    if "sha256:" + h.hexdigest() != digest:
+        raise SystemExit(f"{server.name}: pulled content of {digest} does not match")
+    return n
+
+
+def pull_parallel(server, repo, digest, streams) -> float:
+    sizes, started = [], time.perf_counter()
+    threads = [threading.Thread(target=lambda: sizes.append(pull(server, repo, digest))) for _ in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if len(sizes) != streams:
+        raise SystemExit(f"{server.name}: a parallel pull failed")
+    return sum(sizes) / MIB / (time.perf_counter() - started)
+
+
+def small_image(index: int) -> tuple[bytes, bytes, bytes]:
+    layer = hashlib.sha256(f"layer {index}".encode()).digest() * 64
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [
+        "sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(config),
+                   "digest": "sha256:" + hashlib.sha256(config).hexdigest()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "size": len(layer),
+                    "digest": "sha256:" + hashlib.sha256(layer).hexdigest()}],
+    }).encode()
+    return layer, config, manifest
+
+
+def push_small_images(server, prefix, count) -> float:
+    conn = server.connection()
+    started = time.perf_counter()
+    for i in range(count):
+        repo = f"{prefix}/small{i}"
+        layer, config, manifest = small_image(i)
+        for blob in (layer, config):
+            location = _start(server, conn, repo)
+            sep = "&" if "?" in location else "?"
+            digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+            request(server, conn, "PUT", f"{location}{sep}digest={digest}", [blob],
+                    {"Content-Length": str(len(blob)), "Content-Type": "application/octet-stream"})
+        response, _ = request(server, conn, "PUT", f"/v2/{repo}/manifests/latest", [manifest], {
+            "Content-Length": str(len(manifest)), "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        if response.getheader("Docker-Content-Digest") != "sha256:" + hashlib.sha256(manifest).hexdigest():
+            raise SystemExit(f"{server.name}: manifest digest mismatch")
+    return count / (time.perf_counter() - started)
+
+
+def manifest_heads(server, repo, concurrency, total) -> tuple[float, float, float]:
+    """HEAD by tag: requests/s, p50 and p99 latency in ms."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    auth = server.headers_for(repo)
+    per_thread = total // concurrency
+
+    def worker():
+        conn, mine = server.connection(), []
+        for _ in range(per_thread):
+            t = time.perf_counter()
+            conn.request("HEAD", f"/v2/{repo}/manifests/latest", headers={
+                **auth, "Accept": "application/vnd.oci.image.manifest.v1+json"})
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                raise SystemExit(f"{server.name}: HEAD manifest answered {response.status}")
+            mine.append(time.perf_counter() - t)
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if len(latencies) != per_thread * concurrency:
+        raise SystemExit(f"{server.name}: some manifest HEADs failed")
+    latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    return len(latencies) / elapsed, p(0.50), p(0.99)
