@@ -29,13 +29,15 @@ def manifest_digest(payload: bytes, algorithm: str = "sha256") -> str:
 
 
 def manifest_get(*, repository_name: str, reference: str) -> Manifest:
-    repository = repository_get(name=repository_name)
+    """One query on the hot path (pulls look manifests up by tag all day); a second only to
+    tell NAME_UNKNOWN from MANIFEST_UNKNOWN on a miss."""
+    manifests = Manifest.objects.filter(repository__name=repository_name)
     if is_digest_reference(reference):
-        manifest = Manifest.objects.filter(repository=repository, digest=reference).first()
+        manifest = manifests.filter(digest=reference).first()
     else:
-        tag = Tag.objects.select_related("manifest").filter(repository=repository, name=reference).first()
-        manifest = tag.manifest if tag else None
+        manifest = manifests.filter(tags__name=reference).first()  # a tag names a manifest of its own repository
     if manifest is None:
+        repository_get(name=repository_name)  # NAME_UNKNOWN if the repository is missing
         raise ManifestUnknown(detail={"reference": reference})
     return manifest
 
