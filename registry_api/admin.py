@@ -1,9 +1,10 @@
-"""Admin for access control: namespaces, grants and access tokens (the portal issue adds
-the image models' pages). A new token's secret is shown once, after saving."""
+"""Admin for access control: namespaces, grants and access tokens; the image models' pages
+are in `admin_images`. A new token's secret is shown once, after saving."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from .admin_images import TagInline, delete_repositories  # also registers the image models
 from .auth.credentials import access_token_create
 from .models import AccessToken, Grant, Namespace, Repository
 
@@ -17,7 +18,7 @@ class GrantInline(admin.TabularInline):
 
 @admin.register(Namespace)
 class NamespaceAdmin(admin.ModelAdmin):
-    list_display = ("name", "public", "description", "created_at")
+    list_display = ("name", "public", "description", "quota_bytes", "created_at")
     list_filter = ("public",)
     search_fields = ("name",)
     inlines = [GrantInline]
@@ -25,14 +26,22 @@ class NamespaceAdmin(admin.ModelAdmin):
 
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
-    list_display = ("name", "public", "created_at")
-    list_filter = ("public",)
+    list_display = ("name", "public", "immutable_tags", "created_at")
+    list_filter = ("public", "immutable_tags")
     search_fields = ("name",)
     readonly_fields = ("name", "created_at")
-    inlines = [GrantInline]
+    inlines = [GrantInline, TagInline]
 
     def has_add_permission(self, request) -> bool:
         return False  # repositories come into being by a push
+
+    # Deleting (the button and "Delete selected repositories") goes through the service the
+    # portal and the management API use: locked, upload sessions cancelled.
+    def delete_model(self, request, obj) -> None:
+        delete_repositories(self, request, [obj])
+
+    def delete_queryset(self, request, queryset) -> None:
+        delete_repositories(self, request, queryset)
 
 
 @admin.register(Grant)
@@ -74,3 +83,4 @@ class AccessTokenAdmin(admin.ModelAdmin):
 
 
 from . import admin_events  # noqa: E402,F401  (audit trail and webhooks)
+from . import admin_housekeeping  # noqa: E402,F401  (garbage collection, uploads, quotas, retention)

@@ -5,9 +5,12 @@ RepositoryBlob link, as in the reference registry. Manifests keep the exact byte
 """
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -18,6 +21,10 @@ class Repository(models.Model):
     name = models.CharField(max_length=255, unique=True)
     # Anyone, signed in or not, may pull from a public repository.
     public = models.BooleanField(default=False)
+    immutable_tags = models.BooleanField(
+        default=False,
+        help_text="A push may not move an existing tag to another manifest (re-pushing the same digest is fine).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -110,6 +117,9 @@ class Tag(models.Model):
     name = models.CharField(max_length=128)
     manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="tags")
     updated_at = models.DateTimeField(auto_now=True)
+    # Last manifest GET through this tag (or of its digest), written at most once a
+    # minute per tag: a criterion of retention policies.
+    last_pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repository", "name"], name="tag_unique_name")]
@@ -124,6 +134,10 @@ class Upload(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="uploads")
     started_at = models.DateTimeField(auto_now_add=True)
+    # Set (and committed) just before the verified bytes are moved into place under this
+    # digest, cleared with the row once the blob is registered: garbage collection never
+    # deletes a blob that a session is committing (services/gc.py explains the race).
+    digest = models.CharField(max_length=200, blank=True, default="", db_index=True, editable=False)
 
     def __str__(self) -> str:
         return f"{self.repository.name} upload {self.id}"
@@ -138,6 +152,10 @@ class Namespace(models.Model):
     name = models.CharField(max_length=255, unique=True)
     public = models.BooleanField(default=False, help_text="Anyone may pull every repository in it.")
     description = models.CharField(max_length=500, blank=True, default="")
+    quota_bytes = models.BigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(0)],
+        help_text="Most bytes its repositories may hold, each blob counted once in the namespace; empty = unlimited.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -210,6 +228,87 @@ class LoginThrottle(models.Model):
     key = models.CharField(max_length=200, unique=True)
     failures = models.PositiveIntegerField(default=0)
     window_started_at = models.DateTimeField()
+
+
+# --- Housekeeping -------------------------------------------------------------------------
+
+
+def validate_tag_pattern(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"not a regular expression: {exc}") from None
+
+
+class RetentionPolicy(models.Model):
+    """Which tags `manage.py retention` deletes in a namespace or in one repository.
+
+    Among the tags whose whole name matches `tag_pattern`, a tag is kept when any `keep_*`
+    rule keeps it and deleted otherwise; services/retention.py applies it.
+    """
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, null=True, blank=True, related_name="retention_policies")
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, null=True, blank=True, related_name="retention_policies")
+    tag_pattern = models.CharField(
+        max_length=255, default=".*", validators=[validate_tag_pattern],
+        help_text="Python regular expression matched against the whole tag name; other tags are left alone.",
+    )
+    keep_last = models.PositiveIntegerField(null=True, blank=True, help_text="Keep the N most recently pushed matching tags.")
+    keep_pushed_days = models.PositiveIntegerField(null=True, blank=True, help_text="Keep matching tags pushed in the last D days.")
+    keep_pulled_days = models.PositiveIntegerField(null=True, blank=True, help_text="Keep matching tags pulled in the last D days.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(namespace__isnull=False, repository__isnull=True) | Q(namespace__isnull=True, repository__isnull=False),
+                name="retention_on_namespace_xor_repository",
+            ),
+            models.CheckConstraint(
+                condition=Q(keep_last__isnull=False) | Q(keep_pushed_days__isnull=False) | Q(keep_pulled_days__isnull=False),
+                name="retention_has_a_rule",
+                violation_error_message="Set at least one of keep last, keep pushed days, keep pulled days.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        rules = []
+        if self.keep_last is not None:
+            rules.append(f"keep last {self.keep_last}")
+        if self.keep_pushed_days is not None:
+            rules.append(f"keep pushed < {self.keep_pushed_days}d")
+        if self.keep_pulled_days is not None:
+            rules.append(f"keep pulled < {self.keep_pulled_days}d")
+        return f"{self.namespace or self.repository} /{self.tag_pattern}/: {', '.join(rules)}"
+
+
+class GarbageCollection(Blob):
+    """No table: the admin's garbage-collection page (admin_housekeeping.py) hangs on it."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "garbage collection"
+        verbose_name_plural = "garbage collection"
+
+
+class StaleUpload(Upload):
+    """No table: the admin's "purge stale uploads" page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "stale upload"
+        verbose_name_plural = "stale uploads"
+
+
+class NamespaceUsage(Namespace):
+    """No table: the admin's storage-by-namespace page (usage beside quota)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "storage by namespace"
+        verbose_name_plural = "storage by namespace"
 
 
 # The audit trail and webhook rows live beside the code that writes them.

@@ -159,6 +159,11 @@ STORAGES = {
 # Serve static files straight from the app directories, so no collectstatic is needed.
 WHITENOISE_USE_FINDERS = True
 
+# The portal signs people in with Django auth (webui/views/auth.py).
+LOGIN_URL = "webui:login"
+LOGIN_REDIRECT_URL = "webui:home"
+LOGOUT_REDIRECT_URL = "webui:home"
+
 # --- Registry ---------------------------------------------------------------------------
 # Dotted path of the blob storage backend class.
 REGISTRY_STORAGE_BACKEND = env.str(
@@ -168,7 +173,7 @@ REGISTRY_STORAGE_BACKEND = env.str(
 REGISTRY_MANIFEST_MAX_BYTES = env.int("REGISTRY_MANIFEST_MAX_BYTES", default=4 * 1024 * 1024)
 # Chunk size advertised to clients in OCI-Chunk-Min-Length.
 REGISTRY_CHUNK_MIN_LENGTH = env.int("REGISTRY_CHUNK_MIN_LENGTH", default=1024 * 1024)
-# Whether DELETE of manifests, tags and blobs is allowed (405 UNSUPPORTED otherwise).
+# Whether deletes are allowed: /v2/ DELETE (405 UNSUPPORTED otherwise), portal and /api/ (403).
 REGISTRY_DELETE_ENABLED = env.bool("REGISTRY_DELETE_ENABLED", default=True)
 # Behind nginx: the internal location (e.g. /_blobs/) aliased to <data dir>/blobs/, so blob
 # GETs are answered with X-Accel-Redirect and nginx sends the file. Empty = we send it.
@@ -176,6 +181,14 @@ REGISTRY_X_ACCEL_REDIRECT = env.str("REGISTRY_X_ACCEL_REDIRECT", default="")
 # Most entries one tags/list or _catalog page returns; larger `n` is capped (tags)
 # or refused with PAGINATION_NUMBER_INVALID (catalog), as the reference registry does.
 REGISTRY_PAGE_MAX = env.int("REGISTRY_PAGE_MAX", default=1000)
+
+# --- Housekeeping (garbage collection, upload purge, retention) --------------------------------
+# Seconds a manifest, a repository link or a blob is left alone by garbage collection after
+# it was pushed or mounted: the time a client may take between pushing layers and the
+# manifest naming them (services/gc.py).
+REGISTRY_GC_GRACE_PERIOD = env.int("REGISTRY_GC_GRACE_PERIOD", default=3600)
+# Seconds without a written byte after which `purge_uploads` drops an upload session.
+REGISTRY_UPLOAD_PURGE_AGE = env.int("REGISTRY_UPLOAD_PURGE_AGE", default=24 * 3600)
 
 # --- Access control (Docker token auth) ------------------------------------------------
 # Off = an open registry where anyone may push and delete: for a throw-away dev box only.

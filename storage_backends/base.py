@@ -5,8 +5,9 @@ Backends raise the typed errors below; the registry turns them into OCI errors.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 
 class StorageError(Exception):
@@ -37,6 +38,16 @@ class DigestMismatch(StorageError):
 @dataclass(frozen=True)
 class BlobInfo:
     size: int
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One entry of `walk`: a blob (name = its digest) or an upload session (name = its id)."""
+
+    name: str
+    size: int
+    # POSIX time of the last write: housekeeping leaves recent entries alone.
+    modified_at: float
 
 
 class UploadWriter(Protocol):
@@ -87,3 +98,7 @@ class BlobStorage(Protocol):
 
     def redirect_url(self, digest: str) -> str | None:
         """Where clients may fetch the blob directly, or None to stream it through us."""
+
+    def walk(self, area: Literal["blobs", "uploads"]) -> Iterator[StoredItem]:
+        """Everything stored in one area, in no particular order, for housekeeping (fsck,
+        upload purge, backup): the only way to find bytes the database does not know."""

@@ -24,10 +24,11 @@ import shutil
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
-from .base import BlobInfo, BlobNotFound, DigestMismatch, InvalidOffset, UploadNotFound
+from .base import BlobInfo, BlobNotFound, DigestMismatch, InvalidOffset, StoredItem, UploadNotFound
 
 _DIGEST_RE = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 READ_BLOCK = 1024 * 1024
@@ -198,6 +199,49 @@ class FilesystemStorage:
         """The blob's path below the `blobs/` directory, for a web server's internal
         redirect (nginx X-Accel-Redirect) that serves the file itself."""
         return self._blob_path(digest).relative_to(self._blobs).as_posix()
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def walk(self, area: Literal["blobs", "uploads"]) -> Iterator[StoredItem]:
+        if area == "blobs":
+            yield from self._walk_blobs()
+        elif area == "uploads":
+            yield from self._walk_uploads()
+        else:
+            raise ValueError(f"unknown storage area {area!r}")
+
+    def _walk_blobs(self) -> Iterator[StoredItem]:
+        # Only names that are digests in their right directory: anything else (an editor's
+        # backup file, a half-copied restore) is not a blob and is never reported as one.
+        for path in self._blobs.glob("*/*/*"):
+            digest = f"{path.parent.parent.name}:{path.name}"
+            if not _DIGEST_RE.fullmatch(digest) or path.parent.name != path.name[:2]:
+                continue
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue  # deleted while we walked
+            yield StoredItem(digest, st.st_size, st.st_mtime)
+
+    def _walk_uploads(self) -> Iterator[StoredItem]:
+        if not self._uploads.is_dir():
+            return
+        for directory in self._uploads.iterdir():
+            try:
+                canonical = str(uuid.UUID(directory.name))
+            except ValueError:
+                continue
+            if canonical != directory.name:
+                continue
+            try:
+                st = (directory / "data").stat()
+            except FileNotFoundError:
+                try:
+                    st = directory.stat()  # a session whose data file is gone: the directory's age
+                except FileNotFoundError:
+                    continue
+                yield StoredItem(canonical, 0, st.st_mtime)
+                continue
+            yield StoredItem(canonical, st.st_size, st.st_mtime)
 
     # -- uploads ---------------------------------------------------------------------------
     def start_upload(self, upload_id: str) -> FilesystemUploadWriter:

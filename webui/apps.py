@@ -1,4 +1,4 @@
-"""The management portal (browsing images; grows in the portal issue)."""
+"""The management portal: dashboard, repositories, manifests, deletes, sign-in (issue #4)."""
 from django.apps import AppConfig
 
 

@@ -1,9 +1,29 @@
-"""Portal routes."""
-from django.urls import path
+"""Portal routes. Repository names contain slashes; see `converters` for how routes stay
+unambiguous (`/-/` before the portal's own words, digests recognised by their colon)."""
+from django.urls import path, register_converter
 
-from . import views
+from .converters import DigestConverter, RepositoryNameConverter, TagConverter
+from .views import api, auth, dashboard, deletes, manifests, repositories
+
+register_converter(RepositoryNameConverter, "repository_name")
+register_converter(DigestConverter, "digest")
+register_converter(TagConverter, "tag")
 
 app_name = "webui"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", dashboard.home, name="home"),
+    path("api/summary", dashboard.summary, name="summary"),
+    path("api/repositories/<repository_name:name>", api.repository, name="api_repository"),
+    path("login/", auth.login, name="login"),
+    path("logout/", auth.logout, name="logout"),
+    path("repositories/", repositories.repository_list, name="repositories"),
+    path("repositories/<repository_name:name>/", repositories.repository_detail, name="repository"),
+    path("repositories/<repository_name:name>/-/compare/", repositories.compare, name="compare"),
+    path("repositories/<repository_name:name>/-/delete/", deletes.repository_delete, name="repository_delete"),
+    path("repositories/<repository_name:name>/-/tags/<tag:tag>/delete/", deletes.tag_delete, name="tag_delete"),
+    path("repositories/<repository_name:name>/manifests/<digest:digest>/", manifests.manifest_detail, name="manifest_detail"),
+    path(
+        "repositories/<repository_name:name>/manifests/<digest:digest>/delete/",
+        deletes.manifest_delete, name="manifest_delete",
+    ),
 ]

@@ -6,6 +6,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
@@ -13,16 +14,22 @@ from storage_backends.base import BlobNotFound
 from .. import events
 from ..errors import BlobUnknown
 from ..models import Blob, Repository, RepositoryBlob
+from .quotas import quota_check
 from .repositories import repository_get
 
 logger = logging.getLogger(__name__)
 
 
 def blob_register(*, repository: Repository, digest: str, size: int) -> Blob:
-    """Record a committed blob and make it visible in `repository`."""
+    """Record a committed blob and make it visible in `repository`; DENIED over quota."""
     with transaction.atomic():
+        quota_check(repository_name=repository.name, digest=digest, size=size, lock=True)
         blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
-        RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
+        link, created = RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
+        if not created:
+            # Pushed or mounted again: the link's age restarts, so garbage collection's grace
+            # period covers the manifest that the client is about to push (services/gc.py).
+            RepositoryBlob.objects.filter(pk=link.pk).update(created_at=timezone.now())
     return blob
 
 

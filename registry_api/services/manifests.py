@@ -4,10 +4,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
 from .. import events, mediatypes
+from ..auth.access import Denied
 from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
 from ..locking import lock_repository
 from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
@@ -15,6 +19,9 @@ from ..reference import is_digest_reference, parse_digest
 from .repositories import repository_ensure, repository_get
 
 logger = logging.getLogger(__name__)
+
+# Tag.last_pulled_at is written at most this often per tag.
+PULL_RECORD_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass
@@ -35,11 +42,32 @@ def manifest_get(*, repository_name: str, reference: str) -> Manifest:
     if is_digest_reference(reference):
         manifest = manifests.filter(digest=reference).first()
     else:
-        manifest = manifests.filter(tags__name=reference).first()  # a tag names a manifest of its own repository
+        # A tag names a manifest of its own repository; the annotation reuses the join and
+        # lets `manifest_pulled` skip its write without a query.
+        manifest = manifests.filter(tags__name=reference).annotate(tag_pulled_at=F("tags__last_pulled_at")).first()
     if manifest is None:
         repository_get(name=repository_name)  # NAME_UNKNOWN if the repository is missing
         raise ManifestUnknown(detail={"reference": reference})
     return manifest
+
+
+def manifest_pulled(*, manifest: Manifest, reference: str) -> None:
+    """Note a pull on the tag pulled (by digest: on every tag of that manifest), at most
+    once a minute per tag: a write per pull would queue pulls behind SQLite's one writer.
+    Best effort: a pull never fails because its time could not be written."""
+    now = timezone.now()
+    stale = Q(last_pulled_at__isnull=True) | Q(last_pulled_at__lt=now - PULL_RECORD_INTERVAL)
+    try:
+        if is_digest_reference(reference):
+            tags = list(Tag.objects.filter(stale, manifest=manifest).values_list("pk", flat=True))  # a read
+            if tags:
+                Tag.objects.filter(stale, pk__in=tags).update(last_pulled_at=now)
+            return
+        seen = getattr(manifest, "tag_pulled_at", None)
+        if seen is None or seen < now - PULL_RECORD_INTERVAL:
+            Tag.objects.filter(stale, repository_id=manifest.repository_id, name=reference).update(last_pulled_at=now)
+    except DatabaseError:
+        logger.warning("could not record a pull: repository_id=%s reference=%s", manifest.repository_id, reference, exc_info=True)
 
 
 def _check_references(repository: Repository | None, parsed: mediatypes.ParsedManifest) -> list[Blob]:
@@ -71,6 +99,19 @@ def _check_references(repository: Repository | None, parsed: mediatypes.ParsedMa
     return list(linked.values())
 
 
+def _check_immutable(repository: Repository, tags: list[str], digest: str) -> None:
+    """In a repository with immutable tags, a tag once pushed keeps its manifest."""
+    if not repository.immutable_tags:
+        return
+    moved = Tag.objects.filter(repository=repository, name__in=tags).exclude(manifest__digest=digest)
+    for name, current in moved.values_list("name", "manifest__digest")[:1]:
+        raise Denied(
+            f"tag {name} is immutable in repository {repository.name}: it already points at {current}; "
+            "push under a new tag",
+            detail={"tag": name, "digest": current},
+        )
+
+
 def manifest_put(
     *, repository_name: str, reference: str, payload: bytes, content_type: str, extra_tags: list[str] = ()
 ) -> PutResult:
@@ -88,11 +129,17 @@ def manifest_put(
         parsed = mediatypes.parse_manifest(payload, content_type)
     except mediatypes.InvalidManifest as exc:
         raise ManifestInvalid(str(exc)) from None
-    # Checked before the repository is created, so a rejected push leaves no empty repository.
-    blobs = _check_references(Repository.objects.filter(name=repository_name).first(), parsed)
-    repository = repository_ensure(name=repository_name)
+    repository = Repository.objects.filter(name=repository_name).first()
+    if repository is None:
+        # Checked before the repository is created, so a rejected push leaves no empty repository.
+        _check_references(None, parsed)
+        repository = repository_ensure(name=repository_name)
     with transaction.atomic():
-        lock_repository(repository.pk)
+        repository = lock_repository(repository.pk)
+        # Under the lock garbage collection takes to unlink blobs: the manifest lands before
+        # they go (and the collector sees it) or is refused; never naming a blob that is gone.
+        blobs = _check_references(repository, parsed)
+        _check_immutable(repository, tags, digest)
         manifest, created = Manifest.objects.get_or_create(
             repository=repository,
             digest=digest,

@@ -1,8 +1,19 @@
-"""Finding and creating repositories."""
+"""Finding, creating and deleting repositories."""
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from storage_backends import get_storage
+
+from .. import events
 from ..errors import NameUnknown
-from ..models import Repository
+from ..locking import lock_repository
+from ..models import Manifest, Repository, Tag, Upload
+
+logger = logging.getLogger(__name__)
 
 
 def repository_get(*, name: str) -> Repository:
@@ -16,3 +27,35 @@ def repository_ensure(*, name: str) -> Repository:
     """The repository called `name`, created by the first push into it."""
     repository, _ = Repository.objects.get_or_create(name=name)
     return repository
+
+
+@dataclass
+class RepositoryDeleted:
+    name: str
+    tags: int
+    manifests: int
+
+
+def repository_delete(*, name: str) -> RepositoryDeleted:
+    """Delete a repository with its tags, manifests, blob links, upload sessions and the
+    grants given on it. Blob bytes stay until garbage collection finds them unused, as
+    after any other delete; the staged bytes of unfinished uploads go now."""
+    repository = repository_get(name=name)
+    with transaction.atomic():
+        lock_repository(repository.pk)
+        deleted = RepositoryDeleted(
+            name=name,
+            tags=Tag.objects.filter(repository=repository).count(),
+            manifests=Manifest.objects.filter(repository=repository).count(),
+        )
+        upload_ids = [str(pk) for pk in Upload.objects.filter(repository=repository).values_list("pk", flat=True)]
+        repository.delete()
+    # After the commit: file removal is slow I/O and must not hold the write lock.
+    for upload_id in upload_ids:
+        get_storage().cancel_upload(upload_id)
+    logger.info("delete repository=%s tags=%d manifests=%d", name, deleted.tags, deleted.manifests)
+    events.record(
+        action="delete", repository=name, target=name,
+        detail={"kind": "repository", "tags": deleted.tags, "manifests": deleted.manifests},
+    )
+    return deleted

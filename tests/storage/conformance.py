@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import uuid
 
 import pytest
@@ -284,3 +285,29 @@ class StorageConformance:
         self.commit(storage, self.upload(storage, data), digest_of(data))
         assert storage.stat(digest_of(data)) == BlobInfo(size=1234)
         assert self.reopen(storage).stat(digest_of(data)) == BlobInfo(size=1234)
+
+    # --- walk (housekeeping) ------------------------------------------------------------------
+    def test_walk_lists_every_blob_with_its_size_and_age(self, storage):
+        small = DATA[:10]
+        self.commit(storage, self.upload(storage, DATA), DIGEST)
+        self.commit(storage, self.upload(storage, small), digest_of(small))
+        items = {item.name: item for item in self.reopen(storage).walk("blobs")}
+        assert set(items) == {DIGEST, digest_of(small)}
+        assert items[DIGEST].size == len(DATA) and items[digest_of(small)].size == 10
+        assert abs(items[DIGEST].modified_at - time.time()) < 60
+
+    def test_walk_lists_upload_sessions_but_not_committed_ones(self, storage):
+        staged = new_id()
+        writer = storage.start_upload(staged)
+        writer.write(DATA[:100])
+        writer.close()
+        self.commit(storage, self.upload(storage, DATA), DIGEST)
+        items = list(storage.walk("uploads"))
+        assert [(i.name, i.size) for i in items] == [(staged, 100)]
+
+    def test_walk_of_an_empty_store(self, storage):
+        assert list(storage.walk("blobs")) == [] and list(storage.walk("uploads")) == []
+
+    def test_walk_of_an_unknown_area_is_an_error(self, storage):
+        with pytest.raises(ValueError):
+            list(storage.walk("elsewhere"))

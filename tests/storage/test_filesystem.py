@@ -112,3 +112,11 @@ def test_a_session_continued_in_another_process_is_rehashed(storage, monkeypatch
     assert writer.commit(DIGEST).size == len(DATA)
     assert len(calls) == 1
     assert read_all(storage.open(DIGEST)) == DATA
+
+
+def test_walk_ignores_files_that_are_not_blobs_or_sessions(storage, tmp_path):
+    (tmp_path / "blobs" / "sha256" / "ab").mkdir(parents=True)
+    (tmp_path / "blobs" / "sha256" / "ab" / "not-a-digest").write_bytes(b"x")
+    (tmp_path / "blobs" / "sha256" / "ab" / ("cd" + "0" * 62)).write_bytes(b"x")  # wrong directory
+    (tmp_path / "uploads" / "not-a-uuid").mkdir(parents=True)
+    assert list(storage.walk("blobs")) == [] and list(storage.walk("uploads")) == []

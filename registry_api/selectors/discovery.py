@@ -1,16 +1,16 @@
-"""Read-side queries shared by /v2/ discovery and the portal."""
+"""Read-side queries of /v2/ discovery: tag lists, the catalog, referrers."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from django.db.models.functions import Collate
 
-from . import mediatypes
-from .models import Blob, Manifest, Repository, Tag
-from .services.repositories import repository_get
+from .. import mediatypes
+from ..models import Manifest, Tag
+from ..services.repositories import repository_get
 
 
 @dataclass
@@ -92,15 +92,3 @@ def _fallback_tag_referrers(repository_name: str, digest: str) -> list[dict]:
         if isinstance(e, dict) and isinstance(e.get("digest"), str) and "mediaType" in e and "size" in e
     ]
 
-
-def registry_summary(*, repositories: QuerySet) -> dict:
-    """Counts over the repositories a caller may see; storage is deduplicated (each blob once)."""
-    blobs = Blob.objects.filter(repository_links__repository__in=repositories).distinct()
-    return {
-        "repositories": repositories.count(),
-        "tags": Tag.objects.filter(repository__in=repositories).count(),
-        "manifests": Manifest.objects.filter(repository__in=repositories).count(),
-        "blobs": blobs.count(),
-        "blob_bytes": Blob.objects.filter(pk__in=blobs.values("pk")).aggregate(total=Sum("size"))["total"] or 0,
-        "recent_repositories": list(repositories.order_by("-created_at").values_list("name", flat=True)[:20]),
-    }

@@ -1,0 +1,112 @@
+"""Figures for the portal's dashboard, over the repositories a caller may see.
+
+Everything is computed by the database in a fixed number of queries, whatever the size of
+the registry; storage is counted from the metadata (blob sizes), each blob once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection
+from django.db.models import Case, Count, F, QuerySet, Sum, Value, When
+from django.db.models.functions import Left, StrIndex, TruncDate
+from django.utils import timezone
+
+from ..models import Blob, Manifest, RepositoryBlob, Tag
+
+# Namespaces drawn in the storage chart; the rest are summed into "other".
+CHART_NAMESPACES = 8
+PUSH_DAYS = 14
+RECENT_PUSHES = 10
+
+
+def namespace_expression(field: str = "name"):
+    """The first component of a repository name, computed by the database."""
+    return Case(
+        When(**{f"{field}__contains": "/"}, then=Left(field, StrIndex(field, Value("/")) - 1)),
+        default=F(field),
+    )
+
+
+def registry_summary(*, repositories: QuerySet) -> dict:
+    """Counts over the repositories a caller may see; storage is deduplicated (each blob once)."""
+    blobs = Blob.objects.filter(repository_links__repository__in=repositories).distinct()
+    return {
+        "repositories": repositories.count(),
+        "tags": Tag.objects.filter(repository__in=repositories).count(),
+        "manifests": Manifest.objects.filter(repository__in=repositories).count(),
+        "blobs": blobs.count(),
+        "blob_bytes": Blob.objects.filter(pk__in=blobs.values("pk")).aggregate(total=Sum("size"))["total"] or 0,
+    }
+
+
+@dataclass
+class NamespaceUsage:
+    namespace: str
+    bytes: int
+
+
+def storage_by_namespace(*, repositories: QuerySet) -> list[NamespaceUsage]:
+    """Bytes per namespace, largest first; a blob shared inside a namespace counts once.
+
+    The ORM cannot sum over a DISTINCT subquery, so its SQL is wrapped in one plain query
+    (portable: the inner SQL is Django's own, the outer is standard).
+    """
+    pairs = (
+        RepositoryBlob.objects.filter(repository__in=repositories)
+        .annotate(ns=namespace_expression("repository__name"), blob_size=F("blob__size"))
+        .values("ns", "blob_id", "blob_size")
+        .distinct()
+    )
+    inner, params = pairs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ns, SUM(blob_size) AS total FROM ({inner}) AS pairs GROUP BY ns ORDER BY total DESC, ns",
+            params,
+        )
+        rows = cursor.fetchall()
+    usage = [NamespaceUsage(ns, int(total)) for ns, total in rows]
+    if len(usage) > CHART_NAMESPACES:
+        rest = sum(u.bytes for u in usage[CHART_NAMESPACES - 1:])
+        usage = usage[: CHART_NAMESPACES - 1] + [NamespaceUsage("other", rest)]
+    return usage
+
+
+@dataclass
+class DayCount:
+    day: date
+    count: int
+
+
+def pushes_per_day(*, repositories: QuerySet, days: int = PUSH_DAYS) -> list[DayCount]:
+    """Manifests first pushed on each of the last `days` days (today included), oldest first.
+
+    Manifest.created_at is the only push time kept for untagged content; a re-push of the
+    same digest is not a new manifest and is not counted.
+    """
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    # A bound on the column itself, not on its date: no per-row date conversion to filter.
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    rows = (
+        Manifest.objects.filter(repository__in=repositories, created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+    )
+    counts = {row["day"]: row["n"] for row in rows}
+    return [DayCount(first + timedelta(days=i), counts.get(first + timedelta(days=i), 0)) for i in range(days)]
+
+
+def recent_pushes(*, repositories: QuerySet, limit: int = RECENT_PUSHES) -> list[dict]:
+    """The tags pushed (or moved) last: repository, tag, digest, time."""
+    tags = (
+        Tag.objects.filter(repository__in=repositories)
+        .order_by("-updated_at", "-id")
+        .values("repository__name", "name", "manifest__digest", "updated_at")[:limit]
+    )
+    return [
+        {"repository": t["repository__name"], "tag": t["name"], "digest": t["manifest__digest"], "pushed_at": t["updated_at"]}
+        for t in tags
+    ]

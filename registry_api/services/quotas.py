@@ -1,0 +1,94 @@
+"""Storage quotas per namespace, and what namespaces use.
+
+A namespace's usage is the sum of the sizes of the distinct blobs linked into its
+repositories: a layer shared by ten of its repositories counts once, and what is only
+staged (unfinished or failed uploads) never counts. `Namespace.quota_bytes` caps it; a
+namespace without a row, or with no quota, is unlimited.
+
+The check runs where a blob becomes linked (`blob_register`, for uploads and mounts), in
+that transaction with the namespace row locked, so two pushes cannot both squeeze under
+the limit; uploads also check early, before reading a body whose size is declared.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, Sum
+
+from ..auth.access import Denied
+from ..models import Blob, Namespace, RepositoryBlob
+from ..units import format_bytes
+
+
+def namespace_of(repository_name: str) -> str:
+    return repository_name.split("/", 1)[0]
+
+
+def _in_namespace(namespace: str, field: str = "repository__name") -> Q:
+    return Q(**{field: namespace}) | Q(**{f"{field}__startswith": namespace + "/"})
+
+
+def namespace_usage(*, namespace: str) -> int:
+    """Bytes the namespace holds, each blob once."""
+    blob_ids = RepositoryBlob.objects.filter(_in_namespace(namespace)).values("blob_id")
+    return Blob.objects.filter(pk__in=blob_ids).aggregate(total=Sum("size"))["total"] or 0
+
+
+def quota_check(*, repository_name: str, digest: str | None, size: int, lock: bool = False) -> None:
+    """DENIED if linking `size` bytes of blob `digest` (None: not known yet) into the
+    repository would take its namespace over quota. `lock` (inside a transaction) holds
+    the namespace row until the caller commits."""
+    namespace = namespace_of(repository_name)
+    rows = Namespace.objects.filter(name=namespace)
+    if lock:
+        rows = rows.select_for_update()
+    quota = rows.values_list("quota_bytes", flat=True).first()
+    if quota is None:
+        return
+    if digest and RepositoryBlob.objects.filter(_in_namespace(namespace), blob__digest=digest).exists():
+        return  # already held in the namespace: linking it again costs nothing
+    used = namespace_usage(namespace=namespace)
+    if used + size > quota:
+        raise Denied(
+            f"storage quota of namespace {namespace} exceeded: {format_bytes(used)} of "
+            f"{format_bytes(quota)} used, this blob needs {format_bytes(size)} more",
+            detail={"namespace": namespace, "quota_bytes": quota, "used_bytes": used, "blob_bytes": size},
+        )
+
+
+@dataclass
+class NamespaceStorage:
+    namespace: str
+    quota_bytes: int | None
+    # Each blob once within the namespace: what the quota counts.
+    attributed_bytes: int
+    # Blobs no other namespace holds: what deleting the namespace would free on disk.
+    exclusive_bytes: int
+
+
+def storage_by_namespace() -> tuple[list[NamespaceStorage], int]:
+    """Every namespace holding blobs or having a row, and the physical total (each blob
+    on disk once, whatever holds it). One pass over the links, for the admin page."""
+    pairs = (
+        RepositoryBlob.objects.values_list("repository__name", "blob_id", "blob__size").distinct()
+    )
+    holders: dict[int, set[str]] = {}
+    sizes: dict[int, int] = {}
+    per_namespace: dict[str, set[int]] = {}
+    for name, blob_id, size in pairs.iterator(chunk_size=5000):
+        namespace = namespace_of(name)
+        holders.setdefault(blob_id, set()).add(namespace)
+        sizes[blob_id] = size
+        per_namespace.setdefault(namespace, set()).add(blob_id)
+    quotas = dict(Namespace.objects.values_list("name", "quota_bytes"))
+    result = [
+        NamespaceStorage(
+            namespace=namespace,
+            quota_bytes=quotas.get(namespace),
+            attributed_bytes=sum(sizes[b] for b in per_namespace.get(namespace, ())),
+            exclusive_bytes=sum(sizes[b] for b in per_namespace.get(namespace, ()) if len(holders[b]) == 1),
+        )
+        for namespace in sorted(set(per_namespace) | set(quotas))
+    ]
+    physical = Blob.objects.aggregate(total=Sum("size"))["total"] or 0
+    return result, physical

@@ -1,0 +1,88 @@
+"""The dashboard and its JSON refresh show figures over what the visitor may pull."""
+from __future__ import annotations
+
+import pytest
+
+from registry_api.models import Blob, Manifest, Tag
+
+from .conftest import Content
+
+pytestmark = pytest.mark.django_db
+
+
+def _figures(page: str) -> dict[str, str]:
+    import re
+
+    return dict(re.findall(r'data-figure="(\w+)">([^<]*)<', page))
+
+
+def test_anonymous_visitor_sees_public_repositories_only(client, content: Content):
+    page = client.get("/").content.decode()
+    assert _figures(page)["repositories"] == "1"
+    assert "pub/tool:1" in page and "team/app" not in page and "secret/box" not in page
+
+
+def test_signed_in_reader_sees_what_they_may_pull(as_person, content: Content):
+    page = as_person("reader").get("/").content.decode()
+    figures = _figures(page)
+    # team/app, team/copy, team/multi and the public pub/tool; never secret/box.
+    assert figures["repositories"] == "4"
+    assert figures["tags"] == str(Tag.objects.exclude(repository__name="secret/box").count())
+    assert figures["manifests"] == str(Manifest.objects.exclude(repository__name="secret/box").count())
+    assert "secret/box" not in page
+
+
+def test_summary_json_counts_each_blob_once(as_person, content: Content):
+    data = as_person("root").get("/api/summary").json()
+    # v1's blobs are in team/app and team/copy: counted once.
+    assert data["blobs"] == Blob.objects.count()
+    assert data["blob_bytes"] == sum(Blob.objects.values_list("size", flat=True))
+    assert data["repositories"] == 5 and data["tags"] == Tag.objects.count()
+    assert data["recent"][0] == {
+        "repository": "secret/box", "tag": "1", "digest": content.secret.manifest.digest,
+        "pushed_at": Tag.objects.get(repository__name="secret/box").updated_at.isoformat(),
+        "ago": data["recent"][0]["ago"],
+    }
+    assert "<svg" in data["charts_html"] and 'data-namespace="team"' in data["charts_html"]
+
+
+def test_summary_json_follows_permissions(client, content: Content):
+    data = client.get("/api/summary").json()
+    assert data["repositories"] == 1
+    assert [push["repository"] for push in data["recent"]] == ["pub/tool"]
+    assert 'data-namespace="team"' not in data["charts_html"]
+
+
+def test_storage_chart_counts_shared_blobs_once_per_namespace(as_person, content: Content):
+    from registry_api.models import Repository
+    from registry_api.selectors.dashboard import storage_by_namespace
+
+    usage = {u.namespace: u.bytes for u in storage_by_namespace(repositories=Repository.objects.all())}
+    team_blobs = {b.digest: len(b.data) for img in (content.v1, content.v2, content.amd64, content.arm64) for b in img.blobs}
+    assert usage["team"] == sum(team_blobs.values())
+    assert usage["pub"] == sum(len(b.data) for b in content.tool.blobs)
+    assert list(usage)[0] == "team"  # largest first
+
+
+def test_pushes_per_day_counts_todays_manifests(content: Content):
+    from registry_api.models import Repository
+    from registry_api.selectors.dashboard import pushes_per_day
+
+    days = pushes_per_day(repositories=Repository.objects.all(), days=7)
+    assert len(days) == 7 and [d.count for d in days[:-1]] == [0] * 6
+    assert days[-1].count == Manifest.objects.count()
+
+
+def test_page_and_charts_need_no_external_resources(as_person, content: Content):
+    page = as_person("root").get("/").content.decode()
+    assert "http://" not in page.replace(f"http://testserver", "") and "https://" not in page
+    assert "/static/webui/app.js" in page and "/static/webui/app.css" in page
+    assert page.count("<svg") == 2 and 'role="img"' in page
+
+
+def test_dashboard_queries_do_not_grow_with_the_registry(as_person, content: Content, django_assert_max_num_queries):
+    client = as_person("reader")
+    with django_assert_max_num_queries(14):
+        assert client.get("/").status_code == 200
+    with django_assert_max_num_queries(14):
+        assert client.get("/api/summary").status_code == 200

@@ -1,0 +1,48 @@
+"""Signing in and out of the portal with Django auth, throttled like `docker login`."""
+from __future__ import annotations
+
+import pytest
+
+from registry_api.auth.credentials import access_token_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sign_in_and_come_back_to_the_page(client, people):
+    assert client.get("/login/").status_code == 200
+    response = client.post("/login/", {"username": "reader", "password": "reader-pw", "next": "/repositories/team/app/"})
+    assert response.status_code == 302 and response["Location"] == "/repositories/team/app/"
+    assert "reader" in client.get("/").content.decode()
+
+
+def test_a_private_page_sends_anonymous_visitors_to_sign_in(client, people):
+    response = client.get("/repositories/team/app/")
+    assert response.status_code == 302 and response["Location"] == "/login/?next=/repositories/team/app/"
+
+
+def test_wrong_password_is_refused(client, people):
+    response = client.post("/login/", {"username": "reader", "password": "nope"})
+    assert response.status_code == 200 and "Please enter a correct username and password" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_access_tokens_do_not_open_a_session(client, people):
+    _, secret = access_token_create(user=people["root"], name="ci", read_only=True)
+    response = client.post("/login/", {"username": "root", "password": secret})
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+
+
+def test_failed_sign_ins_are_throttled(client, settings, people):
+    settings.REGISTRY_LOGIN_MAX_FAILURES = 2
+    for _ in range(2):
+        client.post("/login/", {"username": "reader", "password": "nope"})
+    response = client.post("/login/", {"username": "reader", "password": "reader-pw"})
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_sign_out(client, people):
+    client.force_login(people["reader"])
+    response = client.post("/logout/")
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert "Sign in" in client.get("/").content.decode()

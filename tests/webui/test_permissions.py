@@ -1,0 +1,159 @@
+"""Every portal page and action, for each kind of visitor.
+
+A repository the visitor may not pull does not exist for them (404 signed in; sent to sign
+in when anonymous); deleting needs the "delete" action (403 otherwise), CSRF and a POST.
+"""
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from registry_api.models import Manifest, Repository, Tag
+
+from .conftest import PEOPLE, Content
+
+pytestmark = pytest.mark.django_db
+
+OK, LOGIN, FORBIDDEN, MISSING = 200, "login", 403, 404
+# Expected answer per visitor: anonymous, reader, pusher, deleter, root.
+READ_TEAM = (LOGIN, OK, OK, OK, OK)
+READ_SECRET = (LOGIN, MISSING, MISSING, MISSING, OK)
+READ_PUBLIC = (OK, OK, OK, OK, OK)
+DELETE_TEAM = (LOGIN, FORBIDDEN, FORBIDDEN, OK, OK)
+DELETE_SECRET = (LOGIN, MISSING, MISSING, MISSING, OK)
+DELETE_PUBLIC = (FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
+
+
+def _outcome(response) -> int | str:
+    if response.status_code == 302 and response["Location"].startswith("/login/?next="):
+        return LOGIN
+    return response.status_code
+
+
+def _pages(content: Content) -> list[tuple[str, tuple]]:
+    v1 = content.v1.manifest.digest
+    pages = [("/", READ_PUBLIC), ("/api/summary", READ_PUBLIC), ("/repositories/", READ_PUBLIC)]
+    for name, tag, digest, read, delete in (
+        ("team/app", "v1", v1, READ_TEAM, DELETE_TEAM),
+        ("secret/box", "1", content.secret.manifest.digest, READ_SECRET, DELETE_SECRET),
+        ("pub/tool", "1", content.tool.manifest.digest, READ_PUBLIC, DELETE_PUBLIC),
+    ):
+        pages += [
+            (f"/repositories/{name}/", read),
+            (f"/repositories/{name}/manifests/{digest}/", read),
+            (f"/repositories/{name}/-/compare/?a={tag}&b={tag}", read),
+            (f"/repositories/{name}/-/tags/{tag}/delete/", delete),
+            (f"/repositories/{name}/manifests/{digest}/delete/", delete),
+            (f"/repositories/{name}/-/delete/", delete),
+        ]
+    return pages
+
+
+def test_every_page_for_every_visitor(as_person, content: Content):
+    failures = []
+    for index, person in enumerate(PEOPLE):
+        client = as_person(person)
+        for path, expected in _pages(content):
+            got = _outcome(client.get(path))
+            if got != expected[index]:
+                failures.append(f"{person} GET {path}: {got}, expected {expected[index]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_a_missing_repository_looks_like_a_forbidden_one(as_person, content: Content):
+    client = as_person("reader")
+    assert client.get("/repositories/secret/nothing/").status_code == 404
+    assert client.get("/repositories/secret/box/").status_code == 404
+    anonymous = as_person("anonymous")
+    assert _outcome(anonymous.get("/repositories/secret/nothing/")) == LOGIN
+
+
+def _delete_actions(content: Content):
+    """(path, form data, what must be gone afterwards) on team/app."""
+    digest = content.v2.manifest.digest
+    return [
+        ("/repositories/team/app/-/tags/v1/delete/", {}, lambda: Tag.objects.filter(repository__name="team/app", name="v1")),
+        (f"/repositories/team/app/manifests/{digest}/delete/", {}, lambda: Manifest.objects.filter(digest=digest)),
+        ("/repositories/team/app/-/delete/", {"confirm_name": "team/app"}, lambda: Repository.objects.filter(name="team/app")),
+    ]
+
+
+@pytest.mark.parametrize("person", ["anonymous", "reader", "pusher"])
+def test_deletes_are_refused_without_the_delete_right(as_person, content: Content, person):
+    client = as_person(person)
+    for path, data, remaining in _delete_actions(content):
+        assert _outcome(client.post(path, data)) == (LOGIN if person == "anonymous" else FORBIDDEN), path
+        assert remaining().exists(), path
+
+
+@pytest.mark.parametrize("person", ["deleter", "root"])
+def test_deletes_with_the_delete_right(as_person, content: Content, person):
+    client = as_person(person)
+    for path, data, remaining in _delete_actions(content):
+        response = client.post(path, data, follow=True)
+        assert response.status_code == 200, path
+        assert not remaining().exists(), path
+    assert "Deleted repository team/app (0 tags, 1 manifest)." in response.content.decode()
+    assert response.redirect_chain[-1][0] == "/repositories/"
+
+
+def test_tag_delete_keeps_the_manifest_and_says_so(as_person, content: Content):
+    response = as_person("deleter").post("/repositories/team/app/-/tags/v1/delete/", follow=True)
+    assert "Deleted tag v1." in response.content.decode()
+    assert Manifest.objects.filter(digest=content.v1.manifest.digest, repository__name="team/app").exists()
+
+
+def test_manifest_delete_takes_its_tags(as_person, content: Content):
+    digest = content.v1.manifest.digest
+    confirm = as_person("deleter").get(f"/repositories/team/app/manifests/{digest}/delete/").content.decode()
+    assert "the tag <strong>v1</strong>" in confirm
+    as_person("deleter").post(f"/repositories/team/app/manifests/{digest}/delete/")
+    assert not Tag.objects.filter(repository__name="team/app", name="v1").exists()
+    assert Manifest.objects.filter(digest=digest, repository__name="team/copy").exists()
+
+
+def test_repository_delete_needs_the_name_typed(as_person, content: Content):
+    response = as_person("deleter").post("/repositories/team/app/-/delete/", {"confirm_name": "team/ap"})
+    assert response.status_code == 200 and "Type the repository" in response.content.decode()
+    assert Repository.objects.filter(name="team/app").exists()
+
+
+def test_deleting_an_unknown_tag_is_404(as_person, content: Content):
+    client = as_person("deleter")
+    response = client.get("/repositories/team/app/-/tags/nope/delete/")
+    assert response.status_code == 404
+
+
+def test_deletes_need_a_csrf_token(people, content: Content):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(people["deleter"])
+    assert client.post("/repositories/team/app/-/tags/v1/delete/").status_code == 403
+    token = client.get("/repositories/team/app/-/tags/v1/delete/").context["csrf_token"]
+    assert client.post("/repositories/team/app/-/tags/v1/delete/", {"csrfmiddlewaretoken": str(token)}).status_code == 302
+    assert not Tag.objects.filter(repository__name="team/app", name="v1").exists()
+
+
+def test_delete_buttons_only_for_those_who_may(as_person, content: Content):
+    for person, shown in (("reader", False), ("pusher", False), ("deleter", True), ("root", True)):
+        page = as_person(person).get("/repositories/team/app/").content.decode()
+        assert ("Delete tag" in page) is shown, person
+        assert ("Delete repository" in page) is shown, person
+
+
+def test_deletes_follow_registry_delete_enabled(as_person, settings, content: Content):
+    settings.REGISTRY_DELETE_ENABLED = False
+    client = as_person("root")
+    assert "Delete tag" not in client.get("/repositories/team/app/").content.decode()
+    assert client.post("/repositories/team/app/-/tags/v1/delete/").status_code == 403
+    assert Tag.objects.filter(repository__name="team/app", name="v1").exists()
+
+
+def test_anonymous_pull_setting_opens_every_page_but_not_deletes(client, settings, content: Content):
+    settings.REGISTRY_ANONYMOUS_PULL = True
+    assert client.get("/repositories/secret/box/").status_code == 200
+    assert client.post("/repositories/secret/box/-/tags/1/delete/").status_code == 403
+
+
+def test_admin_link_for_staff_only(as_person, content: Content):
+    assert 'href="/admin/"' not in as_person("deleter").get("/").content.decode()
+    assert 'href="/admin/"' in as_person("root").get("/").content.decode()

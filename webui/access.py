@@ -1,0 +1,61 @@
+"""Who is looking at the portal and what they may do, using the registry's own rules
+(`registry_api.auth.permissions`), so a page shows exactly what `docker pull` would allow.
+
+A repository the visitor may not pull does not exist for them: signed-in visitors get a
+404 whether or not it exists, anonymous ones are sent to sign in. Deleting needs the
+"delete" action and deletes to be enabled (REGISTRY_DELETE_ENABLED), as on /v2/.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+
+from registry_api.auth.credentials import ANONYMOUS, Identity
+from registry_api.auth.permissions import allowed_actions, visible_repositories
+from registry_api.errors import NameUnknown
+from registry_api.services.repositories import repository_get
+
+
+def identity_of(request: HttpRequest) -> Identity:
+    return Identity(request.user, "session") if request.user.is_authenticated else ANONYMOUS
+
+
+def visible(request: HttpRequest) -> QuerySet:
+    """The repositories the visitor may pull."""
+    return visible_repositories(identity_of(request))
+
+
+def may_delete(actions: frozenset[str]) -> bool:
+    return settings.REGISTRY_DELETE_ENABLED and "delete" in actions
+
+
+def repository_view(action: str = "pull") -> Callable:
+    """Check the visitor's rights on the repository in the URL before the view runs, then
+    call it with the Repository; `request.can_delete` tells templates what to offer."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, name: str, **kwargs) -> HttpResponse:
+            actions = allowed_actions(identity_of(request), name)
+            if "pull" not in actions:
+                if not request.user.is_authenticated:
+                    return redirect_to_login(request.get_full_path())
+                raise Http404("No such repository.")
+            request.can_delete = may_delete(actions)
+            if action == "delete" and not request.can_delete:
+                raise PermissionDenied("You may not delete in this repository.")
+            try:
+                repository = repository_get(name=name)
+            except NameUnknown:
+                raise Http404("No such repository.") from None
+            return view(request, repository, **kwargs)
+
+        return wrapper
+
+    return decorate
