@@ -69,8 +69,13 @@ def _write(
     content_range: tuple[int, int] | None,
     declared_length: int | None,
 ) -> None:
-    """Append one chunk at the writer's end, refusing chunks that start anywhere else."""
+    """Append one chunk at the writer's end, refusing chunks that start anywhere else.
+
+    A chunk refused for any reason (longer or shorter than its Content-Range, a body that
+    broke off) is cut off again: the session stays as it was before the request.
+    """
     start = writer.size
+    expected = None
     if content_range is not None:
         if content_range[0] != start:
             raise ChunkOutOfOrder(
@@ -85,11 +90,17 @@ def _write(
             )
     try:
         for chunk in chunks:
+            if expected is not None and writer.size - start + len(chunk) > expected:
+                # Never written: a chunked body may run past what its Content-Range declared.
+                raise BlobUploadInvalid("chunk longer than its Content-Range", detail={"declared": expected})
             writer.write(chunk)
-    except BodyError as exc:
-        raise SizeInvalid(str(exc)) from None
-    if content_range is not None and writer.size - start != content_range[1] - content_range[0] + 1:
-        raise BlobUploadInvalid("chunk length does not match Content-Range")
+        if expected is not None and writer.size - start != expected:
+            raise BlobUploadInvalid("chunk length does not match Content-Range")
+    except Exception as exc:
+        writer.truncate(start)
+        if isinstance(exc, BodyError):
+            raise SizeInvalid(str(exc)) from None
+        raise
 
 
 def _range_header(size: int) -> str:
