@@ -19,18 +19,22 @@ class Page:
     has_more: bool
 
 
-def _bytewise(field: str):
-    """Order by raw bytes ("ASCIIbetical"), whatever the database's default collation."""
-    if connection.vendor == "postgresql":
-        return Collate(field, "C")
-    return field  # SQLite's default BINARY collation is already bytewise
+def _bytewise(field: str) -> Collate:
+    """The column compared by raw bytes ("ASCIIbetical"), whatever the database's default
+    collation (PostgreSQL's is often a locale's, which sorts "a" before "B")."""
+    return Collate(field, "C" if connection.vendor == "postgresql" else "BINARY")
 
 
 def _page(queryset: QuerySet, field: str, n: int, last: str | None) -> Page:
-    """At most `n` values after `last`, and whether more remain."""
+    """At most `n` values after `last`, and whether more remain.
+
+    `last` is compared in the collation of the order: compared in the default one while
+    ordered in "C", a page could start before or after where the previous one ended.
+    """
+    queryset = queryset.alias(page_key=_bytewise(field))
     if last:
-        queryset = queryset.filter(**{f"{field}__gt": last})
-    queryset = queryset.order_by(_bytewise(field)).values_list(field, flat=True)
+        queryset = queryset.filter(page_key__gt=last)
+    queryset = queryset.order_by("page_key").values_list(field, flat=True)
     items = list(queryset[: n + 1])
     return Page(items[:n], len(items) > n)
 
