@@ -23,7 +23,7 @@ import pytest
 from tests import builders
 from tests.builders import sha256
 
-from .support import ServerLog, require_tool, run, skopeo_push
+from .support import ServerLog, require_tool, run, skopeo_push, unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +70,7 @@ def dockerd() -> Dockerd:
     require_tool("docker")
     binary = require_tool("dockerd")
     if os.geteuid() != 0:
-        pytest.skip("dockerd needs root; run the e2e tests as root")
+        unavailable("dockerd needs root; run the e2e tests as root")
     # Unix socket paths are limited to 108 bytes: a short directory right under /tmp.
     root = Path(tempfile.mkdtemp(prefix="d", dir="/tmp"))
     socket_path = root / "docker.sock"
