@@ -14,7 +14,9 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-DIGEST_REGEX = r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$"
+# \Z, not $: on SQLite the check runs Python's re, where $ also matches before a final
+# newline ("sha256:…\n"); \A and \Z mean the ends of the string there and in PostgreSQL.
+DIGEST_REGEX = r"\A(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})\Z"
 
 
 class Repository(models.Model):
