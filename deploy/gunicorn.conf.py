@@ -4,6 +4,7 @@ gthread workers: a layer upload or download can stream for minutes; with threads
 worker's main loop keeps answering the arbiter's heartbeat while a request streams, so
 `timeout` never kills a slow multi-GB push. Blob GETs go out through gunicorn's sendfile().
 """
+import importlib
 import os
 from pathlib import Path
 
@@ -20,6 +21,16 @@ threads = int(os.environ.get("REGISTRY_THREADS", "8"))
 timeout = int(os.environ.get("REGISTRY_WORKER_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 75
+# A manifest PUT may carry the 100 `?tag=` the app accepts, each up to 128 characters:
+# about 13.5 KB of request line with the longest name and a sha512 digest. The app, not
+# gunicorn, must see one tag too many, to answer with its JSON 414 (gunicorn's own answer
+# is a bare text page no client can read). gunicorn clamps this limit to its
+# MAX_REQUEST_LINE (8190) unless it is 0, and 0 means any length, held in memory while it
+# arrives: so keep a bound and raise the clamp to it instead.
+limit_request_line = 16384
+_message = importlib.import_module("gunicorn.http.message")
+if getattr(_message, "MAX_REQUEST_LINE", limit_request_line) < limit_request_line:
+    _message.MAX_REQUEST_LINE = limit_request_line
 # The application logs every request itself (JSON, with user, repository, bytes, duration),
 # so gunicorn's own access log is off unless asked for ("-" = stderr, or a path).
 _access = os.environ.get("REGISTRY_ACCESS_LOG", "off")

@@ -194,17 +194,16 @@ class BlobAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Upload)
 class UploadAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "repository", "started_at")
+    list_display = ("id", "repository_name", "digest_algorithm", "started_at")
     list_filter = ("started_at",)
-    search_fields = ("id", "repository__name")
-    list_select_related = ("repository",)
-    readonly_fields = ("id", "repository", "started_at")
+    search_fields = ("id", "repository_name")
+    readonly_fields = ("id", "repository_name", "digest_algorithm", "started_at")
 
     def delete_model(self, request, obj: Upload) -> None:
         upload_cancel(upload=obj)
 
     def delete_queryset(self, request, queryset) -> None:
-        for upload in queryset.select_related("repository"):
+        for upload in queryset:
             upload_cancel(upload=upload)
 
 

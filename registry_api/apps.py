@@ -16,6 +16,7 @@ class RegistryApiConfig(AppConfig):
         signals.connect()
         checks.register(check_auth_settings)
         checks.register(check_housekeeping_settings)
+        checks.register(check_api_settings)
 
 
 def check_auth_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -50,4 +51,15 @@ def check_housekeeping_settings(app_configs=None, **kwargs) -> list[checks.Check
         messages.append(checks.Error(
             "REGISTRY_UPLOAD_PURGE_AGE must be at least 3600 seconds: slow pushes would lose their uploads.",
             id="registry_api.E003"))
+    return messages
+
+
+def check_api_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    from django.conf import settings
+
+    messages = []
+    for name in ("REGISTRY_PAGE_MAX", "REGISTRY_REFERRERS_PAGE_MAX"):
+        if getattr(settings, name) < 1:
+            # Pages of nothing would carry no Link either: clients would see empty lists.
+            messages.append(checks.Error(f"{name} must be at least 1.", id="registry_api.E004"))
     return messages

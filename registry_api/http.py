@@ -168,6 +168,17 @@ def file_size(f) -> int:
     return os.fstat(f.fileno()).st_size
 
 
+def if_none_match(header: str, etag: str) -> bool:
+    """Whether an `If-None-Match` value matches `etag` (a quoted entity tag): `*` matches
+    anything that exists, and the comparison is weak, so `W/"x"` matches `"x"` (RFC 9110
+    §13.1.2). Answered with 304 on GET and HEAD."""
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
+
+
 def next_link(path: str, n: int, last: str, **extra: str) -> str:
     """An RFC 5988 `Link` header value for the next page."""
     query = urlencode({**extra, "n": n, "last": last})

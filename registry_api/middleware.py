@@ -18,13 +18,18 @@ API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 JSON_PREFIXES = ("/v2/", "/auth/")
 
 
+def is_api_path(path: str) -> bool:
+    """/v2/… and /v2 itself (redirected to /v2/, never the portal's HTML 404)."""
+    return path == "/v2" or path.startswith("/v2/")
+
+
 class RegistryErrorMiddleware:
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        if request.path.startswith("/v2/"):
+        if is_api_path(request.path):
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
             if request.method == "HEAD" and not response.streaming:
                 # An error envelope has no place in a HEAD answer (docker and skopeo HEAD
@@ -34,7 +39,7 @@ class RegistryErrorMiddleware:
         return response
 
     def process_exception(self, request, exception):
-        if not request.path.startswith(JSON_PREFIXES):
+        if not (is_api_path(request.path) or request.path.startswith(JSON_PREFIXES)):
             return None
         if isinstance(exception, RegistryError):
             return error_response([exception])

@@ -14,7 +14,9 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-DIGEST_REGEX = r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$"
+# \Z, not $: on SQLite the check runs Python's re, where $ also matches before a final
+# newline ("sha256:…\n"); \A and \Z mean the ends of the string there and in PostgreSQL.
+DIGEST_REGEX = r"\A(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})\Z"
 
 
 class Repository(models.Model):
@@ -129,10 +131,17 @@ class Tag(models.Model):
 
 
 class Upload(models.Model):
-    """An upload session; its bytes are staged by the storage backend under the same id."""
+    """An upload session; its bytes are staged by the storage backend under the same id.
+
+    It names its repository rather than referencing a row: the repository comes into being
+    with the first blob committed, mounted or manifest pushed into it, so a session that
+    never finishes leaves no empty repository in the catalog.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="uploads")
+    repository_name = models.CharField(max_length=255, db_index=True)
+    # What the client announced with `?digest-algorithm=`: the session hashes with it in flight.
+    digest_algorithm = models.CharField(max_length=16, default="sha256", editable=False)
     started_at = models.DateTimeField(auto_now_add=True)
     # Set (and committed) just before the verified bytes are moved into place under this
     # digest, cleared with the row once the blob is registered: garbage collection never
@@ -140,7 +149,7 @@ class Upload(models.Model):
     digest = models.CharField(max_length=200, blank=True, default="", db_index=True, editable=False)
 
     def __str__(self) -> str:
-        return f"{self.repository.name} upload {self.id}"
+        return f"{self.repository_name} upload {self.id}"
 
 
 # --- Access control ---------------------------------------------------------------------

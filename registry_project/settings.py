@@ -181,6 +181,9 @@ REGISTRY_X_ACCEL_REDIRECT = env.str("REGISTRY_X_ACCEL_REDIRECT", default="")
 # Most entries one tags/list or _catalog page returns; larger `n` is capped (tags)
 # or refused with PAGINATION_NUMBER_INVALID (catalog), as the reference registry does.
 REGISTRY_PAGE_MAX = env.int("REGISTRY_PAGE_MAX", default=1000)
+# Most descriptors one referrers response lists; more are paged with `Link: rel="next"`
+# (a signed, attested image can gather thousands of referrers over time).
+REGISTRY_REFERRERS_PAGE_MAX = env.int("REGISTRY_REFERRERS_PAGE_MAX", default=1000)
 
 # --- Housekeeping (garbage collection, upload purge, retention) --------------------------------
 # Seconds a manifest, a repository link or a blob is left alone by garbage collection after

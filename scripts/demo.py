@@ -3,6 +3,8 @@
 Starts the registry under gunicorn on a free loopback port with a throw-away data
 directory, pushes a small generated multi-layer image with skopeo, pulls it back, and
 prints what the API answers (/v2/, catalog, tags, manifest) and where the portal is.
+It then waits for Enter on a terminal; without one (or with CI set) it stops at once, and
+exits non-zero if anything did not work (tests/e2e/test_newcomer.py runs it so).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from tests import builders  # noqa: E402  (real OCI content with true digests)
 
 DEMO_PASSWORD = "demo-password"
 CREDS = f"admin:{DEMO_PASSWORD}"
+STARTUP_TIMEOUT = 60
 
 
 def free_port() -> int:
@@ -49,30 +52,45 @@ def show(title: str, url: str, accept: str | None = None) -> bytes:
         return body
 
 
+def wait_until_up(server: subprocess.Popen, host: str, log: Path) -> None:
+    """Until /v2/ answers (a 401 is an answer: up, asking for credentials)."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the registry exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(f"http://{host}/v2/", timeout=5)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the registry did not answer within {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}")
+
+
 def main() -> int:
     if not shutil.which("skopeo"):
         print("make demo needs skopeo: apt-get install -y skopeo")
         return 1
     port = free_port()
     host = f"127.0.0.1:{port}"
-    python = str(ROOT / ".venv" / "bin" / "python")
+    # The interpreter make runs this with (.venv's): the same one that has gunicorn.
+    python = sys.executable
     with tempfile.TemporaryDirectory(prefix="registry-demo") as tmp:
+        # Everything that says where data goes is set here, so a .env or DATABASE_URL of a
+        # real installation is never what the demo migrates and writes into.
         env = {**os.environ, "REGISTRY_DATA_DIR": f"{tmp}/data", "REGISTRY_BIND": host,
+               "DATABASE_URL": f"sqlite:///{tmp}/data/registry.sqlite3", "REGISTRY_AUTH_ENABLED": "true",
                "REGISTRY_ADMIN_PASSWORD": DEMO_PASSWORD}
         subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-        server = subprocess.Popen(
-            [python, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],
-            cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
-        )
+        log = Path(tmp) / "gunicorn.log"
+        with log.open("wb") as log_file:
+            server = subprocess.Popen(
+                [python, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],
+                cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            )
         try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"http://{host}/v2/")
-                    break
-                except urllib.error.HTTPError:
-                    break  # 401: up, and asking for credentials
-                except OSError:
-                    time.sleep(0.1)
+            wait_until_up(server, host, log)
             image = builders.image("demo", layer_count=3)
             layout = builders.image_layout(Path(tmp) / "layout", "v1", image)
             print(f"Registry running at http://{host}/ (data in a temporary directory)")

@@ -58,6 +58,10 @@ class UploadWriter(Protocol):
 
     def write(self, chunk: bytes) -> None: ...
 
+    def truncate(self, size: int) -> None:
+        """Drop what was staged after the first `size` bytes (a refused chunk must not stay);
+        InvalidOffset if `size` is negative or past the end."""
+
     def commit(self, expected_digest: str) -> BlobInfo:
         """Verify the content against `expected_digest` and make it readable under it.
 
@@ -86,9 +90,11 @@ class BlobStorage(Protocol):
 
     def delete(self, digest: str) -> None: ...
 
-    def start_upload(self, upload_id: str) -> UploadWriter: ...
+    def start_upload(self, upload_id: str, algorithm: str = "sha256") -> UploadWriter:
+        """A new staging area. `algorithm` is the digest the client announced it will commit
+        with (`?digest-algorithm=`): a hint for hashing in flight; commit verifies any."""
 
-    def resume_upload(self, upload_id: str) -> UploadWriter:
+    def resume_upload(self, upload_id: str, algorithm: str = "sha256") -> UploadWriter:
         """Reopen a session's staged bytes, possibly in another process; UploadNotFound if gone."""
 
     def upload_size(self, upload_id: str) -> int:

@@ -83,14 +83,16 @@ def _hash_file(path: Path, algorithm: str) -> str:
 
 
 class FilesystemUploadWriter:
-    def __init__(self, storage: "FilesystemStorage", upload_id: str, path: Path, hasher) -> None:
+    def __init__(self, storage: "FilesystemStorage", upload_id: str, path: Path, hasher, algorithm: str) -> None:
         self._storage = storage
         self._upload_id = upload_id
         self._path = path
         self._file = open(path, "ab", buffering=0)
         self._size = self._file.seek(0, os.SEEK_END)
         # None once the running hash no longer covers the whole staged file.
-        self._hasher = hasher if hasher is not None else (hashlib.sha256() if self._size == 0 else None)
+        if hasher is None and self._size == 0:
+            hasher = hashlib.new(algorithm)
+        self._hasher = hasher
 
     @property
     def size(self) -> int:
@@ -105,6 +107,17 @@ class FilesystemUploadWriter:
         if self._hasher is not None:
             self._hasher.update(chunk)
 
+    def truncate(self, size: int) -> None:
+        if size < 0 or size > self._size:
+            raise InvalidOffset(size)
+        if size == self._size:
+            return
+        self._file.truncate(size)  # appends continue at the new end ("ab" mode)
+        self._size = size
+        # The running hash covered the dropped bytes and cannot be rewound: re-hash at commit
+        # (refusals are rare; copying the hasher before every chunk would cost every push).
+        self._hasher = None
+
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
@@ -115,8 +128,8 @@ class FilesystemUploadWriter:
         algorithm = expected_digest.partition(":")[0]
         os.fdatasync(self._file.fileno())
         self._file.close()
-        if self._hasher is not None and algorithm == "sha256":
-            actual = f"sha256:{self._hasher.hexdigest()}"
+        if self._hasher is not None and self._hasher.name == algorithm:
+            actual = f"{algorithm}:{self._hasher.hexdigest()}"
         else:
             actual = _hash_file(self._path, algorithm)
         if actual != expected_digest:
@@ -244,17 +257,17 @@ class FilesystemStorage:
             yield StoredItem(canonical, st.st_size, st.st_mtime)
 
     # -- uploads ---------------------------------------------------------------------------
-    def start_upload(self, upload_id: str) -> FilesystemUploadWriter:
+    def start_upload(self, upload_id: str, algorithm: str = "sha256") -> FilesystemUploadWriter:
         directory = self._upload_dir(upload_id)
         directory.mkdir(parents=True, exist_ok=False)
-        return FilesystemUploadWriter(self, upload_id, directory / "data", hashlib.sha256())
+        return FilesystemUploadWriter(self, upload_id, directory / "data", None, algorithm)
 
-    def resume_upload(self, upload_id: str) -> FilesystemUploadWriter:
+    def resume_upload(self, upload_id: str, algorithm: str = "sha256") -> FilesystemUploadWriter:
         path = self._upload_dir(upload_id) / "data"
         if not path.exists():
             raise UploadNotFound(upload_id)
         hasher = self._hashers.take(upload_id, path.stat().st_size)
-        return FilesystemUploadWriter(self, upload_id, path, hasher)
+        return FilesystemUploadWriter(self, upload_id, path, hasher, algorithm)
 
     def upload_size(self, upload_id: str) -> int:
         try:

@@ -15,3 +15,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     from django.conf import settings
 
     settings.DATA_DIR = tmp_path_factory.mktemp("session-data")
+
+
+@pytest.fixture
+def data_dir_in_tmp(settings, tmp_path):
+    """DATA_DIR (blobs, uploads) under tmp_path; the cached backend instance is rebuilt for
+    it, and again afterwards so no other test sees this one's directory."""
+    from storage_backends import get_storage
+
+    settings.DATA_DIR = tmp_path
+    get_storage.cache_clear()
+    yield tmp_path
+    get_storage.cache_clear()

@@ -6,6 +6,8 @@
 - `manifests`: one manifest with its layers, index children, config and referrers; tag comparison.
 """
 from .dashboard import registry_summary
-from .discovery import Page, catalog_page, referrers_of, tag_list_page
+from .discovery import Page, ReferrersPage, catalog_page, referrers_of, referrers_page, tag_list_page
 
-__all__ = ["Page", "catalog_page", "referrers_of", "registry_summary", "tag_list_page"]
+__all__ = [
+    "Page", "ReferrersPage", "catalog_page", "referrers_of", "referrers_page", "registry_summary", "tag_list_page",
+]

@@ -48,7 +48,10 @@ def repository_delete(*, name: str) -> RepositoryDeleted:
             tags=Tag.objects.filter(repository=repository).count(),
             manifests=Manifest.objects.filter(repository=repository).count(),
         )
-        upload_ids = [str(pk) for pk in Upload.objects.filter(repository=repository).values_list("pk", flat=True)]
+        # Sessions name their repository (no cascade): they go in the same transaction.
+        uploads = Upload.objects.filter(repository_name=name)
+        upload_ids = [str(pk) for pk in uploads.values_list("pk", flat=True)]
+        uploads.delete()
         repository.delete()
     # After the commit: file removal is slow I/O and must not hold the write lock.
     for upload_id in upload_ids:

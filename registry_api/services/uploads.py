@@ -1,7 +1,9 @@
 """Blob upload sessions: start, append chunks, commit as a digest, cancel; and mounts.
 
 The bytes are written and verified by the storage backend before any row says the blob
-exists; the database work after a commit is one short transaction.
+exists; the database work after a commit is one short transaction. A session only names
+its repository: the repository is created when the first blob lands in it (or a mount, or
+a manifest push), so sessions that never finish leave nothing in the catalog.
 """
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from storage_backends import get_storage
 from storage_backends.base import DigestMismatch, UploadNotFound, UploadWriter
 
 from ..auth.access import Denied
-from ..errors import BlobUploadInvalid, BlobUploadUnknown, ChunkOutOfOrder, DigestInvalid, SizeInvalid
+from ..errors import BlobUploadInvalid, BlobUploadUnknown, ChunkOutOfOrder, DigestInvalid, SizeInvalid, Unsupported
 from ..http import BodyError
 from ..models import Blob, Repository, RepositoryBlob, Upload
+from ..reference import ALGORITHMS
 from .blobs import blob_register
 from .gc import blob_file_discard
 from .quotas import quota_check
@@ -30,20 +33,27 @@ logger = logging.getLogger(__name__)
 
 def upload_get(*, repository_name: str, upload_id: str) -> Upload:
     """The session, only if it belongs to this repository (ids are not shared secrets)."""
-    upload = (
-        Upload.objects.select_related("repository")
-        .filter(pk=upload_id, repository__name=repository_name)
-        .first()
-    )
+    upload = Upload.objects.filter(pk=upload_id, repository_name=repository_name).first()
     if upload is None:
         raise BlobUploadUnknown(detail={"uuid": upload_id})
     return upload
 
 
-def upload_start(*, repository_name: str) -> Upload:
-    repository = repository_ensure(name=repository_name)
-    upload = Upload.objects.create(repository=repository)
-    get_storage().start_upload(str(upload.id)).close()
+def digest_algorithm_check(algorithm: str) -> str:
+    """`?digest-algorithm=` on POST: one we can verify, else 400 UNSUPPORTED before any byte
+    is sent (the spec's reason for the parameter: fail fast rather than after the upload)."""
+    if algorithm not in ALGORITHMS:
+        raise Unsupported(
+            f"digest algorithm {algorithm[:50]!r} is not supported",
+            status=400, detail={"digest-algorithm": algorithm[:50], "supported": sorted(ALGORITHMS)},
+        )
+    return algorithm
+
+
+def upload_start(*, repository_name: str, digest_algorithm: str = "sha256") -> Upload:
+    """A new session. No repository row yet: it is created by the first commit or mount."""
+    upload = Upload.objects.create(repository_name=repository_name, digest_algorithm=digest_algorithm)
+    get_storage().start_upload(str(upload.id), algorithm=digest_algorithm).close()
     return upload
 
 
@@ -57,7 +67,7 @@ def upload_size(*, upload: Upload) -> int:
 
 def _resume(upload: Upload) -> UploadWriter:
     try:
-        return get_storage().resume_upload(str(upload.id))
+        return get_storage().resume_upload(str(upload.id), algorithm=upload.digest_algorithm)
     except UploadNotFound:
         upload.delete()
         raise BlobUploadUnknown(detail={"uuid": str(upload.id)}) from None
@@ -69,8 +79,13 @@ def _write(
     content_range: tuple[int, int] | None,
     declared_length: int | None,
 ) -> None:
-    """Append one chunk at the writer's end, refusing chunks that start anywhere else."""
+    """Append one chunk at the writer's end, refusing chunks that start anywhere else.
+
+    A chunk refused for any reason (longer or shorter than its Content-Range, a body that
+    broke off) is cut off again: the session stays as it was before the request.
+    """
     start = writer.size
+    expected = None
     if content_range is not None:
         if content_range[0] != start:
             raise ChunkOutOfOrder(
@@ -85,11 +100,17 @@ def _write(
             )
     try:
         for chunk in chunks:
+            if expected is not None and writer.size - start + len(chunk) > expected:
+                # Never written: a chunked body may run past what its Content-Range declared.
+                raise BlobUploadInvalid("chunk longer than its Content-Range", detail={"declared": expected})
             writer.write(chunk)
-    except BodyError as exc:
-        raise SizeInvalid(str(exc)) from None
-    if content_range is not None and writer.size - start != content_range[1] - content_range[0] + 1:
-        raise BlobUploadInvalid("chunk length does not match Content-Range")
+        if expected is not None and writer.size - start != expected:
+            raise BlobUploadInvalid("chunk length does not match Content-Range")
+    except Exception as exc:
+        writer.truncate(start)
+        if isinstance(exc, BodyError):
+            raise SizeInvalid(str(exc)) from None
+        raise
 
 
 def _range_header(size: int) -> str:
@@ -131,7 +152,7 @@ def _announce_commit(upload: Upload, digest: str) -> None:
 def _quota_or_cancel(upload: Upload, writer: UploadWriter, digest: str, size: int) -> None:
     """The early quota check: over quota, the session and its bytes go (nothing counts)."""
     try:
-        quota_check(repository_name=upload.repository.name, digest=digest, size=size)
+        quota_check(repository_name=upload.repository_name, digest=digest, size=size)
     except Denied:
         writer.cancel()
         Upload.objects.filter(pk=upload.pk).delete()
@@ -151,7 +172,6 @@ def upload_commit(
     A digest mismatch drops the session and its bytes: nothing is left behind.
     """
     writer = _resume(upload)
-    repository = upload.repository
     try:
         if declared_length is not None:  # refused before the body is read
             _quota_or_cancel(upload, writer, digest, writer.size + declared_length)
@@ -168,7 +188,10 @@ def upload_commit(
     finally:
         writer.close()
     try:
-        blob = blob_register(repository=repository, digest=digest, size=info.size)
+        # One transaction: a push refused here (quota) leaves no empty repository behind.
+        with transaction.atomic():
+            repository = repository_ensure(name=upload.repository_name)
+            blob = blob_register(repository=repository, digest=digest, size=info.size)
     except Denied:
         # Another push took the last of the quota after our early check; our file is in
         # place without a row: drop the session's claim, then the file if nobody else's.
@@ -176,7 +199,7 @@ def upload_commit(
         blob_file_discard(digest=digest)
         raise
     Upload.objects.filter(pk=upload.pk).delete()
-    logger.info("push blob repository=%s digest=%s size=%d", repository.name, digest, info.size)
+    logger.info("push blob repository=%s digest=%s size=%d", upload.repository_name, digest, info.size)
     return blob
 
 
@@ -187,7 +210,7 @@ def upload_monolithic(
     if declared_length is not None:
         # Known to be over quota: refused before the body is read or a session made.
         quota_check(repository_name=repository_name, digest=digest, size=declared_length)
-    upload = upload_start(repository_name=repository_name)
+    upload = upload_start(repository_name=repository_name, digest_algorithm=digest.partition(":")[0])
     try:
         return upload_commit(upload=upload, digest=digest, chunks=chunks, declared_length=declared_length)
     except Exception:

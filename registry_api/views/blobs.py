@@ -6,7 +6,7 @@ import logging
 from django.http import FileResponse, HttpRequest, HttpResponse
 
 from ..errors import RangeNotSatisfiable
-from ..http import CHUNK_SIZE, BoundedFile, UnsatisfiableRange, parse_range
+from ..http import CHUNK_SIZE, BoundedFile, UnsatisfiableRange, if_none_match, parse_range
 from ..services.blobs import blob_delete, blob_internal_location, blob_linked, blob_open
 from .common import empty, endpoint, require_delete_enabled, requires
 
@@ -28,7 +28,7 @@ def _headers(digest: str, size: int) -> dict[str, str]:
 
 
 def _not_modified(request: HttpRequest, digest: str) -> bool:
-    return f'"{digest}"' in request.headers.get("If-None-Match", "")
+    return if_none_match(request.headers.get("If-None-Match", ""), f'"{digest}"')
 
 
 @requires("pull")

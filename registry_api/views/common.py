@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ..auth import access as access_control
 from ..events.context import set_actor
-from ..errors import BlobUploadUnknown, DigestInvalid, NameInvalid, TagInvalid, Unsupported
+from ..errors import BlobUploadUnknown, DigestInvalid, NameInvalid, PaginationNumberInvalid, TagInvalid, Unsupported
 from ..reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
 
 Handler = Callable[..., HttpResponse]
@@ -102,6 +102,21 @@ def endpoint(**handlers: Handler):
         return handler(request, **kwargs)
 
     return view
+
+
+def page_size(request: HttpRequest, maximum: int, cap: bool) -> int:
+    """`n` as an int, `maximum` when absent; above it capped, or refused when not `cap`."""
+    value = request.GET.get("n")
+    if value is None or value == "":
+        return maximum
+    if not (value.isascii() and value.isdigit()):  # str.isdigit() also takes "²" and "٣"
+        raise PaginationNumberInvalid(detail={"n": value[:50]})
+    n = int(value)
+    if n > maximum:
+        if not cap:
+            raise PaginationNumberInvalid(detail={"n": n, "max": maximum})
+        n = maximum
+    return n
 
 
 def require_delete_enabled() -> None:

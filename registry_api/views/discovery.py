@@ -5,25 +5,9 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from ..auth.permissions import visible_repositories
-from ..errors import PaginationNumberInvalid
 from ..http import next_link
 from ..selectors import Page, catalog_page, tag_list_page
-from .common import endpoint, requires
-
-
-def _page_size(request: HttpRequest, cap: bool) -> int:
-    """`n` as an int, the page maximum when absent; above it capped, or refused when not `cap`."""
-    value = request.GET.get("n")
-    if value is None or value == "":
-        return settings.REGISTRY_PAGE_MAX
-    if not (value.isascii() and value.isdigit()):  # str.isdigit() also takes "²" and "٣"
-        raise PaginationNumberInvalid(detail={"n": value[:50]})
-    n = int(value)
-    if n > settings.REGISTRY_PAGE_MAX:
-        if not cap:
-            raise PaginationNumberInvalid(detail={"n": n, "max": settings.REGISTRY_PAGE_MAX})
-        n = settings.REGISTRY_PAGE_MAX
-    return n
+from .common import endpoint, page_size, requires
 
 
 def _respond(request: HttpRequest, body: dict, page: Page, n: int) -> JsonResponse:
@@ -36,7 +20,7 @@ def _respond(request: HttpRequest, body: dict, page: Page, n: int) -> JsonRespon
 @requires("pull")
 def _tags(request: HttpRequest, name: str) -> JsonResponse:
     """200 `{"name", "tags"}` in bytewise order, Link when more remain; 404 NAME_UNKNOWN; 400."""
-    n = _page_size(request, cap=True)
+    n = page_size(request, settings.REGISTRY_PAGE_MAX, cap=True)
     page = tag_list_page(repository_name=name, n=n, last=request.GET.get("last"))
     return _respond(request, {"name": name, "tags": page.items}, page, n)
 
@@ -44,7 +28,7 @@ def _tags(request: HttpRequest, name: str) -> JsonResponse:
 @requires("catalog")
 def _catalog(request: HttpRequest) -> JsonResponse:
     """200 `{"repositories"}` in bytewise order, Link when more remain; 400 PAGINATION_NUMBER_INVALID."""
-    n = _page_size(request, cap=False)
+    n = page_size(request, settings.REGISTRY_PAGE_MAX, cap=False)
     visible = visible_repositories(request.registry_access.identity)
     page = catalog_page(repositories=visible, n=n, last=request.GET.get("last"))
     return _respond(request, {"repositories": page.items}, page, n)

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from ..errors import ManifestTooLarge, RegistryError, TagInvalid
-from ..http import BodyError, BodyTooLarge, read_small_body
+from ..http import BodyError, BodyTooLarge, if_none_match, read_small_body
 from ..models import Manifest
 from ..reference import InvalidReference, is_digest_reference, validate_tag
 from ..services.manifests import manifest_delete, manifest_get, manifest_pulled, manifest_put
@@ -33,7 +33,7 @@ def _read(request: HttpRequest, name: str, reference: str, with_body: bool) -> H
     if with_body:  # a GET, answered 200 or 304, is a pull; a HEAD only looks
         manifest_pulled(manifest=manifest, reference=reference)
     headers = _headers(manifest)
-    if f'"{manifest.digest}"' in request.headers.get("If-None-Match", ""):
+    if if_none_match(request.headers.get("If-None-Match", ""), headers["ETag"]):
         # A 304 may carry Content-Length only as the 200 would (RFC 9110 §8.6), never 0.
         return empty(304, headers)
     response = HttpResponse(bytes(manifest.payload) if with_body else b"", status=200)
@@ -46,7 +46,8 @@ def _read(request: HttpRequest, name: str, reference: str, with_body: bool) -> H
 
 @requires("pull")
 def _get(request: HttpRequest, name: str, reference: str) -> HttpResponse:
-    """200 with the exact stored bytes and their media type; 304; 404 MANIFEST/NAME_UNKNOWN."""
+    """200 with the exact stored bytes and their media type; 304 (If-None-Match with its
+    digest, or `*`); 404 MANIFEST/NAME_UNKNOWN."""
     return _read(request, name, reference, with_body=True)
 
 

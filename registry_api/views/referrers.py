@@ -3,26 +3,35 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from .. import mediatypes
-from ..selectors import referrers_of
-from .common import endpoint, requires
+from ..http import next_link
+from ..selectors import referrers_page
+from .common import endpoint, page_size, requires, validate_digest
 
 
 @requires("pull")
 def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """200 with an image index of the manifests whose subject is `digest` (empty when none,
-    never 404); `OCI-Filters-Applied: artifactType` when filtered; 400 DIGEST_INVALID."""
+    never 404), at most REGISTRY_REFERRERS_PAGE_MAX (or `n`) by digest with `Link: rel="next"`
+    when more remain; `OCI-Filters-Applied: artifactType` when filtered; 400 DIGEST_INVALID
+    or PAGINATION_NUMBER_INVALID."""
     artifact_type = request.GET.get("artifactType") or None
-    index = {
-        "schemaVersion": 2,
-        "mediaType": mediatypes.OCI_INDEX,
-        "manifests": referrers_of(repository_name=name, digest=digest, artifact_type=artifact_type),
-    }
+    last = request.GET.get("last") or None
+    n = page_size(request, settings.REGISTRY_REFERRERS_PAGE_MAX, cap=True)
+    page = referrers_page(
+        repository_name=name, digest=digest, artifact_type=artifact_type, n=n,
+        last=validate_digest(last) if last else None,
+    )
+    index = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": page.descriptors}
     response = HttpResponse(json.dumps(index), content_type=mediatypes.OCI_INDEX)
     if artifact_type:
         response["OCI-Filters-Applied"] = "artifactType"
+    if page.has_more and page.descriptors:
+        extra = {"artifactType": artifact_type} if artifact_type else {}
+        response["Link"] = next_link(request.path, n, page.descriptors[-1]["digest"], **extra)
     return response
 
 

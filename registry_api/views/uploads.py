@@ -18,7 +18,7 @@ from .common import empty, endpoint, requires, validate_digest
 
 
 def _location(upload: Upload) -> str:
-    return f"/v2/{upload.repository.name}/blobs/uploads/{upload.id}"
+    return f"/v2/{upload.repository_name}/blobs/uploads/{upload.id}"
 
 
 def _session_headers(upload: Upload, size: int) -> dict[str, str]:
@@ -57,7 +57,9 @@ def _mount_source(request: HttpRequest) -> str | None:
 
 @requires("push")
 def _start(request: HttpRequest, name: str) -> HttpResponse:
-    """201 after a mount or a single-POST upload; 202 with a new session; 400 DIGEST_INVALID."""
+    """201 after a mount or a single-POST upload; 202 with a new session; 400 DIGEST_INVALID;
+    400 UNSUPPORTED for a `digest-algorithm` we cannot verify."""
+    algorithm = service.digest_algorithm_check(request.GET.get("digest-algorithm", "sha256"))
     if "mount" in request.GET:
         digest = validate_digest(request.GET["mount"])
         source = _mount_source(request)
@@ -70,7 +72,7 @@ def _start(request: HttpRequest, name: str) -> HttpResponse:
             declared_length=declared_length(request),
         )
         return _created(name, digest)
-    upload = service.upload_start(repository_name=name)
+    upload = service.upload_start(repository_name=name, digest_algorithm=algorithm)
     return empty(202, _session_headers(upload, 0))
 
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from storage_backends import get_storage
 from tests import builders
 
 from .support import Registry
 
 
 @pytest.fixture(autouse=True)
-def storage_root(db, settings, tmp_path):
-    """Blobs and uploads under tmp_path; the cached backend instance is rebuilt for it."""
-    settings.DATA_DIR = tmp_path
+def storage_root(db, settings, data_dir_in_tmp):
+    """Blobs and uploads under tmp_path (tests/conftest.py)."""
     # These tests are about the protocol; access control has its own suite (tests/auth).
     settings.REGISTRY_AUTH_ENABLED = False
-    get_storage.cache_clear()
-    yield tmp_path
-    get_storage.cache_clear()
+    return data_dir_in_tmp
 
 
 @pytest.fixture

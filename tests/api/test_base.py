@@ -54,3 +54,19 @@ def test_wrong_method_is_405_unsupported_with_allow(client, method, path, allowe
     response = getattr(client, method)(path)
     assert_error(response, 405, "UNSUPPORTED")
     assert response["Allow"] == allowed
+
+
+def test_v2_without_the_slash_redirects_to_the_version_check(client):
+    response = client.get("/v2")
+    assert response.status_code == 301
+    assert response["Location"] == "/v2/"
+    assert response[VERSION[0]] == VERSION[1]
+    assert client.get("/v2", follow=True).json() == {}
+    assert client.head("/v2").status_code == 301
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete", "patch"])
+def test_v2_without_the_slash_answers_other_methods_with_the_envelope(client, method):
+    response = getattr(client, method)("/v2")
+    assert_error(response, 405, "UNSUPPORTED")
+    assert response[VERSION[0]] == VERSION[1]

@@ -77,3 +77,14 @@ def test_without_n_the_maximum_applies_with_a_link(client, settings, repositorie
     response = client.get("/v2/_catalog")
     assert response.json()["repositories"] == repositories[:5]
     assert "Link" in response
+
+
+def test_sessions_that_never_finish_are_not_listed(client, registry, repositories):
+    """A bare POST, or a mount that fell back to a session, must not invent a repository."""
+    client.post("/v2/never/pushed/blobs/uploads/")
+    digest = registry.push_blob("zeta", b"mounted nowhere")
+    response = client.post(f"/v2/mount/fallback/blobs/uploads/?mount={digest}&from=nowhere/here")
+    assert response.status_code == 202
+    assert client.get("/v2/_catalog").json() == {"repositories": repositories}
+    assert_error(client.get("/v2/never/pushed/tags/list"), 404, "NAME_UNKNOWN")
+    assert_error(client.get("/v2/mount/fallback/tags/list"), 404, "NAME_UNKNOWN")

@@ -65,6 +65,18 @@ def test_if_none_match_with_the_digest_is_304(client, pushed_image):
     assert response.get("Content-Length") in (None, str(len(pushed_image.manifest.data)))
 
 
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_if_none_match_star_is_304_when_the_manifest_exists(client, pushed_image, method):
+    response = getattr(client, method)(f"/v2/{NAME}/manifests/latest", headers={"If-None-Match": "*"})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response["Docker-Content-Digest"] == pushed_image.manifest.digest
+
+
+def test_if_none_match_star_on_a_missing_manifest_is_still_404(client, pushed_image):
+    assert_error(client.get(f"/v2/{NAME}/manifests/nope", headers={"If-None-Match": "*"}), 404, "MANIFEST_UNKNOWN")
+
+
 def test_if_none_match_with_another_etag_is_200(client, pushed_image):
     response = client.get(f"/v2/{NAME}/manifests/latest", headers={"If-None-Match": f'"{sha256(b"x")}"'})
     assert response.status_code == 200

@@ -230,6 +230,28 @@ def test_foreign_layer_with_urls_need_not_be_pushed(client, registry, blobs_push
     assert registry.put_manifest(NAME, "win", manifest_blob(doc)).status_code == 201
 
 
+def test_foreign_layer_urls_are_neither_checked_nor_filtered(client, registry, blobs_pushed):
+    """README: no allow/deny list; the URLs are served back as pushed, never fetched."""
+    doc = document(blobs_pushed.manifest)
+    doc["layers"].append({
+        "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "digest": sha256(b"windows base"), "size": 12, "urls": ["http://10.0.0.1/anything", "ftp://x/y"],
+    })
+    blob = manifest_blob(doc)
+    assert registry.put_manifest(NAME, "win", blob).status_code == 201
+    assert client.get(f"/v2/{NAME}/manifests/win").content == blob.data
+
+
+def test_foreign_layer_without_urls_must_be_pushed(client, registry, blobs_pushed):
+    doc = document(blobs_pushed.manifest)
+    missing = sha256(b"windows base")
+    doc["layers"].append({
+        "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", "digest": missing, "size": 12,
+    })
+    entry = assert_error(registry.put_manifest(NAME, "win", manifest_blob(doc)), 400, "MANIFEST_BLOB_UNKNOWN")
+    assert entry["detail"] == {"digest": missing}
+
+
 def test_manifest_over_the_size_limit_is_413(client, registry, settings, blobs_pushed):
     doc = document(blobs_pushed.manifest)
     settings.REGISTRY_MANIFEST_MAX_BYTES = len(blobs_pushed.manifest.data) + 100

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
+from registry_api.apps import check_api_settings
 from tests import builders
 from tests.builders import Blob
 
@@ -137,7 +139,90 @@ def test_fallback_tag_index_entries_are_included_once(client, registry, pushed_i
     }).encode(), builders.OCI_INDEX)
     registry.push_manifest(NAME, subject.replace(":", "-"), fallback)
     _, manifests = referrers(client, subject)
-    assert [m["digest"] for m in manifests] == [native.manifest.digest, legacy.manifest.digest, foreign["digest"]]
+    # In digest order, the key pages are cut by (see the paging tests below).
+    assert [m["digest"] for m in manifests] == sorted([native.manifest.digest, legacy.manifest.digest, foreign["digest"]])
     response, filtered = referrers(client, subject, artifactType=SIG)
-    assert [m["digest"] for m in filtered] == [legacy.manifest.digest, foreign["digest"]]
+    assert [m["digest"] for m in filtered] == sorted([legacy.manifest.digest, foreign["digest"]])
     assert response["OCI-Filters-Applied"] == "artifactType"
+
+
+# --- paging: at most REGISTRY_REFERRERS_PAGE_MAX (or n) a response, Link to the next ------------
+
+LINK_RE = re.compile(r'^<(?P<url>/v2/[^>]+)>; rel="next"$')
+
+
+def walk(client, url: str) -> tuple[list[list[str]], list[str]]:
+    """Follow Link headers from `url`; returns the digests of each page and the links."""
+    pages, links = [], []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        pages.append([m["digest"] for m in response.json()["manifests"]])
+        url = None
+        if "Link" in response:
+            match = LINK_RE.match(response["Link"])
+            assert match, response["Link"]
+            url = match.group("url")
+            links.append(url)
+    return pages, links
+
+
+@pytest.fixture
+def many_referrers(registry, pushed_image):
+    """Seven referrers: five stored with a subject, two known only from the fallback index."""
+    stored = [
+        push_artifact(registry, NAME, pushed_image.manifest, f"ref{i}", artifact_type=SBOM if i % 2 else SIG)
+        for i in range(5)
+    ]
+    legacy = [builders.image(f"old{i}", layer_count=1, artifact_type=SIG) for i in range(2)]
+    for img in legacy:
+        registry.push_image(NAME, img.manifest.digest, img)
+    fallback = Blob(json.dumps({
+        "schemaVersion": 2, "mediaType": builders.OCI_INDEX,
+        "manifests": [stored[0].manifest.descriptor(artifactType=SIG)]
+        + [img.manifest.descriptor(artifactType=SIG) for img in legacy],
+    }).encode(), builders.OCI_INDEX)
+    registry.push_manifest(NAME, pushed_image.manifest.digest.replace(":", "-"), fallback)
+    return {img.manifest.digest: img for img in [*stored, *legacy]}
+
+
+def test_referrers_are_paged_by_the_setting_with_links(client, settings, pushed_image, many_referrers):
+    settings.REGISTRY_REFERRERS_PAGE_MAX = 3
+    pages, links = walk(client, f"/v2/{NAME}/referrers/{pushed_image.manifest.digest}")
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert [d for page in pages for d in page] == sorted(many_referrers)
+    assert all("n=3" in link and "last=sha256%3A" in link for link in links)
+
+
+def test_n_asks_for_smaller_pages_and_is_capped_by_the_setting(client, settings, pushed_image, many_referrers):
+    settings.REGISTRY_REFERRERS_PAGE_MAX = 4
+    subject = pushed_image.manifest.digest
+    assert [len(p) for p in walk(client, f"/v2/{NAME}/referrers/{subject}?n=2")[0]] == [2, 2, 2, 1]
+    assert [len(p) for p in walk(client, f"/v2/{NAME}/referrers/{subject}?n=50")[0]] == [4, 3]
+
+
+def test_the_artifact_type_filter_is_kept_across_pages(client, settings, pushed_image, many_referrers):
+    settings.REGISTRY_REFERRERS_PAGE_MAX = 2
+    pages, links = walk(client, f"/v2/{NAME}/referrers/{pushed_image.manifest.digest}?artifactType={SIG}")
+    wanted = sorted(d for d, img in many_referrers.items() if SIG in img.manifest.data.decode())
+    assert [d for page in pages for d in page] == wanted
+    assert all(f"artifactType={SIG.replace('/', '%2F')}" in link for link in links)
+
+
+def test_a_page_that_holds_the_rest_has_no_link(client, settings, pushed_image, many_referrers):
+    settings.REGISTRY_REFERRERS_PAGE_MAX = 7
+    response = client.get(f"/v2/{NAME}/referrers/{pushed_image.manifest.digest}")
+    assert len(response.json()["manifests"]) == 7 and "Link" not in response
+
+
+@pytest.mark.parametrize("query", ["n=-1", "n=x", "last=sha256:abc"])
+def test_bad_paging_parameters_are_400(client, pushed_image, query):
+    response = client.get(f"/v2/{NAME}/referrers/{pushed_image.manifest.digest}?{query}")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("name", ["REGISTRY_PAGE_MAX", "REGISTRY_REFERRERS_PAGE_MAX"])
+def test_a_page_maximum_below_one_is_a_system_check_error(settings, name):
+    assert check_api_settings() == []
+    setattr(settings, name, 0)
+    assert [m.id for m in check_api_settings()] == ["registry_api.E004"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests import builders
 
@@ -66,6 +68,18 @@ def test_last_is_exclusive_and_works_without_n(client, tagged):
     response = client.get(f"/v2/{NAME}/tags/list?last=Z")
     assert response.json()["tags"] == tagged[tagged.index("Z") + 1:]
     assert "Link" not in response
+
+
+def test_last_is_compared_in_the_collation_of_the_order(client, tagged):
+    """On PostgreSQL with a locale's collation ("a" < "B"), a `last` compared in the default
+    collation while the order is bytewise skipped tags (the paging tests above then fail
+    there); both must use the one collated expression, on every database."""
+    with CaptureQueriesContext(connection) as queries:
+        client.get(f"/v2/{NAME}/tags/list?n=2&last=B")
+    sql = next(q["sql"] for q in queries if '"registry_api_tag"' in q["sql"] and "ORDER BY" in q["sql"])
+    where, order = sql.split(" WHERE ", 1)[1].split(" ORDER BY ", 1)
+    collation = 'COLLATE "C"' if connection.vendor == "postgresql" else 'COLLATE "BINARY"'
+    assert collation in where.split(" > ")[0] and collation in order
 
 
 def test_last_that_is_not_a_tag_starts_after_it(client, tagged):

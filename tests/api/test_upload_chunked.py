@@ -245,3 +245,55 @@ def test_two_sessions_pushing_the_same_blob_both_succeed(client):
     assert client.put(f"{first}?digest={DIGEST}", DATA[5000:], content_type=OCTETS).status_code == 201
     assert client.put(f"{second}?digest={DIGEST}", DATA[5000:], content_type=OCTETS).status_code == 201
     assert Blob.objects.filter(digest=DIGEST).count() == 1
+
+
+# --- refused chunks leave the session as it was ------------------------------------------------
+
+
+def patch_streamed_with_range(client, location: str, data: bytes, content_range: str, method: str = "PATCH"):
+    """A chunked-encoding body (no Content-Length) that says one length and sends another."""
+    return client.generic(
+        method, location, CONTENT_TYPE=OCTETS, HTTP_TRANSFER_ENCODING="chunked",
+        HTTP_CONTENT_RANGE=content_range, **{"wsgi.input": io.BytesIO(data)},
+    )
+
+
+def staged_size(root) -> int:
+    return sum(p.stat().st_size for p in staged(root))
+
+
+def test_chunk_longer_than_its_content_range_is_refused_and_not_kept(client, location, storage_root):
+    response = patch_streamed_with_range(client, location, DATA[:20], "0-9")
+    assert_error(response, 400, "BLOB_UPLOAD_INVALID")
+    assert client.get(location)["Range"] == "0-0"
+    assert staged_size(storage_root) == 0
+    assert patch(client, location, DATA[:10], "0-9")["Range"] == "0-9"
+
+
+def test_chunk_shorter_than_its_content_range_is_refused_and_not_kept(client, location, storage_root):
+    patch(client, location, DATA[:100], "0-99")
+    response = patch_streamed_with_range(client, location, DATA[100:105], "100-199")
+    assert_error(response, 400, "BLOB_UPLOAD_INVALID")
+    assert client.get(location)["Range"] == "0-99"
+    assert staged_size(storage_root) == 100
+
+
+def test_body_ending_before_its_content_length_is_refused_and_not_kept(client, location, storage_root):
+    patch(client, location, DATA[:100], "0-99")
+    response = client.generic(
+        "PATCH", location, CONTENT_TYPE=OCTETS, CONTENT_LENGTH="1000", **{"wsgi.input": io.BytesIO(DATA[100:600])},
+    )
+    assert_error(response, 400, "SIZE_INVALID")
+    assert client.get(location)["Range"] == "0-99"
+    assert staged_size(storage_root) == 100
+
+
+def test_refused_final_chunk_in_put_keeps_the_session_as_it_was(client, location, storage_root):
+    patch(client, location, DATA[:4000], "0-3999")
+    response = patch_streamed_with_range(client, f"{location}?digest={DIGEST}", DATA[4000:], "4000-4999", "PUT")
+    assert_error(response, 400, "BLOB_UPLOAD_INVALID")
+    assert not Blob.objects.exists()
+    assert client.get(location)["Range"] == "0-3999"
+    assert staged_size(storage_root) == 4000
+    # The client can still finish the upload properly.
+    assert client.put(f"{location}?digest={DIGEST}", DATA[4000:], content_type=OCTETS).status_code == 201

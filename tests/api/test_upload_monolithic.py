@@ -1,10 +1,14 @@
 """Whole-blob uploads: POST then PUT with the body, and the single POST with ?digest=."""
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 
-from registry_api.models import Blob, RepositoryBlob, Upload
+import pytest
+
+from registry_api.models import Blob, Repository, RepositoryBlob, Upload
+from registry_api.services.repositories import repository_delete
 
 from .support import assert_error, sha256
 
@@ -146,8 +150,6 @@ def test_push_creates_the_repository(client, registry):
 
 
 def test_sha512_digest_is_accepted(client):
-    import hashlib
-
     digest = "sha512:" + hashlib.sha512(DATA).hexdigest()
     response = client.post(
         f"/v2/library/app/blobs/uploads/?digest={digest}", DATA, content_type="application/octet-stream"
@@ -155,3 +157,74 @@ def test_sha512_digest_is_accepted(client):
     assert response.status_code == 201
     assert response["Docker-Content-Digest"] == digest
     assert b"".join(client.get(f"/v2/library/app/blobs/{digest}").streaming_content) == DATA
+
+
+# --- ?digest-algorithm= on POST (distribution-spec: 400 for an algorithm we cannot verify) ----
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+def test_digest_algorithm_we_verify_starts_a_session_for_it(client, algorithm):
+    response = client.post(f"/v2/library/app/blobs/uploads/?digest-algorithm={algorithm}")
+    assert response.status_code == 202
+    assert Upload.objects.get(pk=response["Docker-Upload-UUID"]).digest_algorithm == algorithm
+    digest = f"{algorithm}:{hashlib.new(algorithm, DATA).hexdigest()}"
+    done = client.put(f"{response['Location']}?digest={digest}", DATA, content_type="application/octet-stream")
+    assert done.status_code == 201
+    assert done["Docker-Content-Digest"] == digest
+    assert b"".join(client.get(f"/v2/library/app/blobs/{digest}").streaming_content) == DATA
+
+
+@pytest.mark.parametrize("algorithm", ["md5", "sha384", "SHA256", "blake3", "", "sha256/../x"])
+def test_digest_algorithm_we_cannot_verify_is_400_unsupported_and_starts_nothing(client, storage_root, algorithm):
+    response = client.post(f"/v2/library/app/blobs/uploads/?digest-algorithm={algorithm}")
+    entry = assert_error(response, 400, "UNSUPPORTED")
+    assert entry["detail"]["supported"] == ["sha256", "sha512"]
+    assert not Upload.objects.exists() and not Repository.objects.exists()
+    assert stored_files(storage_root, "uploads") == []
+
+
+def test_unsupported_digest_algorithm_refuses_a_single_post_before_its_body(client, storage_root):
+    response = client.post(
+        f"/v2/library/app/blobs/uploads/?digest-algorithm=md5&digest={DIGEST}", DATA,
+        content_type="application/octet-stream",
+    )
+    assert_error(response, 400, "UNSUPPORTED")
+    assert not Blob.objects.exists()
+    assert stored_files(storage_root, "blobs") == []
+
+
+# --- the repository comes with its first blob, not with a session --------------------------------
+
+
+def test_bare_post_creates_no_repository(client):
+    location = client.post("/v2/team/fresh/blobs/uploads/")["Location"]
+    assert client.get("/v2/_catalog").json() == {"repositories": []}
+    assert_error(client.get("/v2/team/fresh/tags/list"), 404, "NAME_UNKNOWN")
+    assert not Repository.objects.exists()
+    # The session works without the row, and its commit creates the repository.
+    assert client.patch(location, DATA, content_type="application/octet-stream").status_code == 202
+    assert client.put(f"{location}?digest={DIGEST}").status_code == 201
+    assert client.get("/v2/_catalog").json() == {"repositories": ["team/fresh"]}
+    assert client.get("/v2/team/fresh/tags/list").json() == {"name": "team/fresh", "tags": []}
+
+
+def test_cancelled_and_failed_uploads_create_no_repository(client):
+    location = client.post("/v2/team/fresh/blobs/uploads/")["Location"]
+    assert client.delete(location).status_code == 204
+    wrong = sha256(b"something else")
+    response = client.post(f"/v2/team/fresh/blobs/uploads/?digest={wrong}", DATA, content_type="application/octet-stream")
+    assert_error(response, 400, "DIGEST_INVALID")
+    location = client.post("/v2/team/fresh/blobs/uploads/")["Location"]
+    assert_error(client.put(f"{location}?digest={wrong}", DATA, content_type="application/octet-stream"), 400, "DIGEST_INVALID")
+    assert not Repository.objects.exists()
+    assert_error(client.get("/v2/team/fresh/tags/list"), 404, "NAME_UNKNOWN")
+
+
+def test_deleting_a_repository_cancels_its_sessions(client, registry, storage_root):
+    registry.push_blob("team/app", DATA)
+    location = client.post("/v2/team/app/blobs/uploads/")["Location"]
+    client.patch(location, DATA[:10], content_type="application/octet-stream")
+    repository_delete(name="team/app")
+    assert not Upload.objects.exists()
+    assert stored_files(storage_root, "uploads") == []
+    assert_error(client.get(location), 404, "BLOB_UPLOAD_UNKNOWN")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from .daemons import Dockerd, running_dockerd
 from .support import LiveRegistry, ServerLog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,10 @@ def _server_env(data_dir: Path, auth: bool) -> dict[str, str]:
         # Plain lines, and gunicorn's access log: the log checks below read both.
         REGISTRY_LOG_FORMAT="plain",
         REGISTRY_ACCESS_LOG="-",
+        # Every client of every test comes from 127.0.0.1, and several tests try a wrong
+        # password on purpose: the per-address login throttle would otherwise lock out the
+        # rest of the session (tests/auth checks the throttle itself).
+        REGISTRY_LOGIN_MAX_FAILURES="1000",
     )
     return env
 
@@ -122,6 +127,13 @@ def secured_registry(tmp_path_factory) -> LiveRegistry:
     """The registry as installed: access control on, `admin` with ADMIN_PASSWORD."""
     with _running_registry(tmp_path_factory.mktemp("secured"), auth=True) as registry:
         yield registry
+
+
+@pytest.fixture(scope="module")
+def dockerd() -> Dockerd:
+    """A private docker engine (and its containerd) for the module (tests/e2e/daemons.py)."""
+    with running_dockerd() as daemon:
+        yield daemon
 
 
 @pytest.fixture(autouse=True)

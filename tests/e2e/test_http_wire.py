@@ -6,6 +6,7 @@ tests speak HTTP/1.1 to gunicorn with the standard library's http.client.
 """
 from __future__ import annotations
 
+import http.client
 import os
 
 import pytest
@@ -150,3 +151,34 @@ def test_manifest_put_with_tags_sends_one_oci_tag_header_per_tag(live_registry):
     assert tags == {"name": "wire/tags", "tags": ["a", "b", "v1.0"]}
     for tag in ("a", "b", "v1.0"):
         assert live_registry.manifest("wire/tags", tag).body == img.manifest.data
+
+
+def _put_with_tags(live_registry, name: str, img: builders.Image, tags: list[str]):
+    query = "&".join(f"tag={tag}" for tag in tags)
+    return live_registry.request(
+        "PUT", f"/v2/{name}/manifests/{img.manifest.digest}?{query}", img.manifest.data,
+        {"Content-Type": img.manifest.media_type},
+    )
+
+
+def test_one_tag_too_many_gets_the_apps_json_414_not_gunicorns(live_registry, monkeypatch):
+    """100 tags of 128 characters make a ~13.5 KB request line, over gunicorn's default
+    limit (4094) and its usual cap (8190): deploy/gunicorn.conf.py raises both."""
+    monkeypatch.setattr(http.client, "_MAXHEADERS", 300)  # 100 OCI-Tag headers come back
+    img = builders.image("wire-many-tags")
+    for blob in img.blobs:
+        live_registry.push_blob("wire/many-tags", blob.data)
+    tags = [f"{i:03d}-" + "x" * 124 for i in range(101)]
+    assert all(len(tag) == 128 for tag in tags)
+
+    refused = _put_with_tags(live_registry, "wire/many-tags", img, tags)
+    assert refused.status == 414, refused.body[:300]
+    assert refused.headers["Content-Type"].startswith("application/json")
+    assert refused.json()["errors"][0]["code"] == "TAG_INVALID"
+
+    for count in (20, 100):
+        response = _put_with_tags(live_registry, "wire/many-tags", img, tags[:count])
+        assert response.status == 201, response.body[:300]
+        assert response.headers.get_all("OCI-Tag") == tags[:count]
+    listed = live_registry.request("GET", "/v2/wire/many-tags/tags/list").json()["tags"]
+    assert listed == tags[:100]

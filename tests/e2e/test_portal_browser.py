@@ -7,6 +7,7 @@ images' own digests). Screenshots go to test-artifacts/screenshots/ (kept by CI)
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import re
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from tests import builders
 
 from .conftest import ADMIN_PASSWORD, REPO_ROOT
-from .support import skopeo_push
+from .support import skopeo_push, unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -33,8 +34,11 @@ NAME = "portal/webapp"
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("chromium is not installed (.ci/run installs it from Debian)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
+        unavailable("chromium is not installed (.ci/run installs it from Debian)")
+    try:
+        playwright_api = importlib.import_module("playwright.sync_api")
+    except ImportError:
+        unavailable("playwright is not installed (requirements.txt)")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser

@@ -156,3 +156,74 @@ def test_copy_between_repositories_mounts_blobs(live_registry, app_image, app_la
         # Mounted, not uploaded again (skopeo still uploads the small config blob).
         assert f"push blob repository=e2e/mount-dst digest={layer.digest}" not in log
     assert skopeo_raw(target) == app_image.manifest.data
+
+
+def _children(live_registry, name: str, index: dict) -> dict[str, dict]:
+    """Each child manifest of a served list, by architecture, checked against its digest."""
+    children = {}
+    for entry in index["manifests"]:
+        served = live_registry.manifest(name, entry["digest"], accept=entry["mediaType"])
+        assert served.status == 200 and sha256(served.body) == entry["digest"]
+        assert served.headers["Content-Type"] == entry["mediaType"]
+        children[entry["platform"]["architecture"]] = json.loads(served.body)
+    return children
+
+
+def test_copy_all_with_format_v2s2_makes_a_docker_manifest_list(live_registry, tmp_path):
+    images = {arch: builders.image("skopeo-list", architecture=arch) for arch in ("amd64", "arm64")}
+    layout, _ = builders.index_layout(tmp_path / "src", "v1", list(images.values()))
+    ref = _ref(live_registry, "e2e/v2s2-list", "v1")
+    skopeo_push(f"oci:{layout}:v1", ref, "--all", "--format", "v2s2")
+
+    raw = skopeo_raw(ref)
+    served = live_registry.manifest("e2e/v2s2-list", "v1", accept=builders.DOCKER_LIST)
+    assert served.headers["Content-Type"] == builders.DOCKER_LIST
+    assert served.headers["Docker-Content-Digest"] == sha256(raw) and served.body == raw
+    docker_list = json.loads(raw)
+    assert docker_list["mediaType"] == builders.DOCKER_LIST
+    assert {m["mediaType"] for m in docker_list["manifests"]} == {builders.DOCKER_MANIFEST}
+    for arch, child in _children(live_registry, "e2e/v2s2-list", docker_list).items():
+        original = images[arch]
+        assert child["config"] == {**original.config.descriptor(), "mediaType": builders.DOCKER_CONFIG}
+        assert [layer["digest"] for layer in child["layers"]] == [b.digest for b in original.layers]
+        assert {layer["mediaType"] for layer in child["layers"]} == {builders.DOCKER_LAYER}
+
+    # Copied back as it is (no conversion), skopeo keeps the list and its children byte for byte.
+    out = tmp_path / "out"
+    skopeo("copy", "--quiet", "--all", "--src-tls-verify=false", ref, f"dir:{out}")
+    assert (out / "manifest.json").read_bytes() == raw
+    for entry in docker_list["manifests"]:
+        child_file = out / f"{entry['digest'].split(':', 1)[1]}.manifest.json"
+        assert sha256(child_file.read_bytes()) == entry["digest"]
+
+
+def test_format_oci_keeps_an_oci_image_and_converts_a_docker_one(live_registry, tmp_path, app_image, app_layout):
+    # An OCI image copied with an explicit --format oci needs no conversion: same bytes.
+    ref = _ref(live_registry, "e2e/format-oci", "v1")
+    skopeo_push(f"oci:{app_layout}:v1", ref, "--format", "oci")
+    assert skopeo_raw(ref) == app_image.manifest.data
+
+    # A Docker schema2 image in the registry, copied to another repository as OCI.
+    docker_ref = _ref(live_registry, "e2e/format-docker", "v1")
+    skopeo_push(f"oci:{app_layout}:v1", docker_ref, "--format", "v2s2")
+    converted = _ref(live_registry, "e2e/format-converted", "v1")
+    skopeo("copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", "--format", "oci", docker_ref, converted)
+    raw = skopeo_raw(converted)
+    served = live_registry.manifest("e2e/format-converted", "v1", accept=builders.OCI_MANIFEST)
+    assert served.headers["Content-Type"] == builders.OCI_MANIFEST and served.body == raw
+    manifest = json.loads(raw)
+    assert manifest["mediaType"] == builders.OCI_MANIFEST
+    assert manifest["config"]["mediaType"] == builders.OCI_CONFIG
+    assert [layer["digest"] for layer in manifest["layers"]] == [b.digest for b in app_image.layers]
+    for blob in app_image.layers:
+        assert live_registry.request("GET", f"/v2/e2e/format-converted/blobs/{blob.digest}").body == blob.data
+    # skopeo writes the config anew for OCI (its digest changes), with the same image in it.
+    config = live_registry.request("GET", f"/v2/e2e/format-converted/blobs/{manifest['config']['digest']}")
+    assert sha256(config.body) == manifest["config"]["digest"]
+    original = json.loads(app_image.config.data)
+    assert json.loads(config.body)["rootfs"] == original["rootfs"]
+    assert json.loads(config.body)["architecture"] == original["architecture"]
+
+    out = tmp_path / "out"
+    skopeo("copy", "--quiet", "--src-tls-verify=false", converted, f"oci:{out}:v1")
+    assert layout_blob(out, sha256(raw)) == raw

@@ -6,15 +6,7 @@ from django.db import connection
 
 from storage_backends import get_storage
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    get_storage.cache_clear()
-    yield
-    get_storage.cache_clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("data_dir_in_tmp")]
 
 
 def test_liveness_needs_no_credentials(client, settings):

@@ -179,6 +179,70 @@ class StorageConformance:
         with pytest.raises(UploadNotFound):
             storage.upload_size(upload_id)
 
+    # --- refused chunks (truncate) ------------------------------------------------------------
+    def test_truncate_drops_a_refused_chunk(self, storage):
+        upload_id = self.upload(storage, DATA[:5000])
+        writer = storage.resume_upload(upload_id)
+        writer.write(b"a chunk the registry refused")
+        writer.truncate(5000)
+        assert writer.size == 5000
+        writer.close()
+        other = self.reopen(storage)
+        assert other.upload_size(upload_id) == 5000
+        writer = other.resume_upload(upload_id)
+        writer.write(DATA[5000:])
+        assert writer.commit(DIGEST).size == len(DATA)
+        assert read_all(storage.open(DIGEST)) == DATA
+
+    def test_truncate_then_write_in_the_same_writer_still_verifies(self, storage):
+        """The running hash saw the dropped bytes: the commit must not trust it."""
+        writer = storage.start_upload(new_id())
+        writer.write(DATA[:100])
+        writer.write(b"x" * 50)
+        writer.truncate(100)
+        writer.write(DATA[100:])
+        assert writer.commit(DIGEST).size == len(DATA)
+        with pytest.raises(DigestMismatch):
+            writer = storage.start_upload(new_id())
+            writer.write(DATA[:100] + b"x" * 50)
+            writer.truncate(100)
+            writer.write(DATA[100:] + b"y")
+            writer.commit(DIGEST)
+
+    def test_truncate_to_the_current_size_is_a_no_op(self, storage):
+        writer = storage.start_upload(new_id())
+        writer.write(DATA)
+        writer.truncate(len(DATA))
+        assert writer.commit(DIGEST).size == len(DATA)
+
+    @pytest.mark.parametrize("size", [-1, len(DATA) + 1])
+    def test_truncate_outside_the_staged_bytes_is_invalid_offset(self, storage, size):
+        writer = storage.start_upload(new_id())
+        writer.write(DATA)
+        with pytest.raises(InvalidOffset):
+            writer.truncate(size)
+        writer.cancel()
+
+    # --- the announced digest algorithm ---------------------------------------------------------
+    @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+    def test_session_started_for_an_algorithm_commits_with_it(self, storage, algorithm):
+        writer = storage.start_upload(upload_id := new_id(), algorithm=algorithm)
+        writer.write(DATA[:3000])
+        writer.close()
+        writer = self.reopen(storage).resume_upload(upload_id, algorithm=algorithm)
+        writer.write(DATA[3000:])
+        assert writer.commit(digest_of(DATA, algorithm)).size == len(DATA)
+
+    def test_the_announced_algorithm_is_only_a_hint(self, storage):
+        """A client that announced sha512 and closes with a sha256 digest is still verified."""
+        writer = storage.start_upload(new_id(), algorithm="sha512")
+        writer.write(DATA)
+        assert writer.commit(DIGEST).size == len(DATA)
+        writer = storage.start_upload(new_id(), algorithm="sha512")
+        writer.write(DATA)
+        with pytest.raises(DigestMismatch):
+            writer.commit(digest_of(DATA + b"!", "sha512"))
+
     # --- duplicates and concurrency ------------------------------------------------------------
     def test_duplicate_commit_from_two_sessions_keeps_one_copy(self, storage):
         first, second = self.upload(storage, DATA), self.upload(storage, DATA)

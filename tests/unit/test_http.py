@@ -13,6 +13,7 @@ from registry_api.http import (
     ByteRange,
     UnsatisfiableRange,
     declared_length,
+    if_none_match,
     iter_body,
     next_link,
     parse_content_range,
@@ -184,3 +185,21 @@ def test_read_small_body_refuses_a_chunked_body_over_the_limit():
         read_small_body(request, 10)
     request = _request(HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input": io.BytesIO(b"x" * 10)})
     assert read_small_body(request, 10) == b"x" * 10
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ('"sha256:a"', True),
+        ("*", True),
+        ('W/"sha256:a"', True),
+        ('"sha256:b", "sha256:a"', True),
+        ('"sha256:b",*', True),
+        ('"sha256:b"', False),
+        ("", False),
+        ('"sha256:ab"', False),
+        ("sha256:a", False),  # not quoted: not an entity tag
+    ],
+)
+def test_if_none_match(header, expected):
+    assert if_none_match(header, '"sha256:a"') is expected
