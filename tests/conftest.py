@@ -15,3 +15,17 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     from django.conf import settings
 
     settings.DATA_DIR = tmp_path_factory.mktemp("session-data")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_proxy_configuration():
+    """Each test sees the proxies and groups of its own database, and fetches its own
+    upstream tokens: both are cached per process in the server."""
+    from registry_api.proxy.upstream import token_cache_clear
+    from registry_api.routing import config_cache_clear
+
+    config_cache_clear()
+    token_cache_clear()
+    yield
+    config_cache_clear()
+    token_cache_clear()

@@ -92,16 +92,26 @@ def resolve(request: HttpRequest) -> RequestAccess:
     return RequestAccess(ANONYMOUS)
 
 
-def has_access(access: RequestAccess, name: str, action: str) -> bool:
-    """Whether the request may do `action` on repository `name` (no error raised)."""
-    if not settings.REGISTRY_AUTH_ENABLED:
-        return True
-    if access.token_grants is not None:
-        return action in access.token_grants.get(("repository", name), frozenset())
+def _allowed(access: RequestAccess, name: str) -> frozenset[str]:
     key = ("repository", name)
     if key not in access._cache:
         access._cache[key] = allowed_actions(access.identity, name)
-    return action in access._cache[key]
+    return access._cache[key]
+
+
+def has_access(access: RequestAccess, name: str, action: str, effective: str | None = None) -> bool:
+    """Whether the request may do `action` on repository `name` (no error raised).
+
+    `effective`: the repository the request really reads when that depends on more than
+    the name (a `?ns=` pull lands in a proxy); the identity's rights there must allow it too.
+    """
+    if not settings.REGISTRY_AUTH_ENABLED:
+        return True
+    if access.token_grants is not None:
+        if action not in access.token_grants.get(("repository", name), frozenset()):
+            return False
+        return effective is None or action in _allowed(access, effective)
+    return action in _allowed(access, effective or name)
 
 
 def _scope_for(name: str, action: str) -> str:
@@ -109,14 +119,14 @@ def _scope_for(name: str, action: str) -> str:
     return str(Scope("repository", name, frozenset(actions.split(","))))
 
 
-def require(request: HttpRequest, access: RequestAccess, name: str, action: str) -> None:
-    """Raise 401/403 unless the request may do `action` on repository `name`."""
-    if has_access(access, name, action):
+def require(request: HttpRequest, access: RequestAccess, name: str, action: str, effective: str | None = None) -> None:
+    """Raise 401/403 unless the request may do `action` on repository `name` (and `effective`)."""
+    if has_access(access, name, action, effective):
         return
     identity = access.identity
     if identity.is_anonymous:
         raise challenge(request, _scope_for(name, action))
-    if access.token_grants is not None and action in allowed_actions(identity, name):
+    if access.token_grants is not None and action in allowed_actions(identity, effective or name):
         # The user may, but this token was not asked for it: a new token will do.
         raise challenge(request, _scope_for(name, action), error="insufficient_scope")
     raise Denied(detail={"name": name, "action": action})

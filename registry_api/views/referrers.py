@@ -6,7 +6,7 @@ import json
 from django.http import HttpRequest, HttpResponse
 
 from .. import mediatypes
-from ..selectors import referrers_of
+from ..proxy.pull import referrers_for_pull
 from .common import endpoint, requires
 
 
@@ -18,7 +18,7 @@ def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     index = {
         "schemaVersion": 2,
         "mediaType": mediatypes.OCI_INDEX,
-        "manifests": referrers_of(repository_name=name, digest=digest, artifact_type=artifact_type),
+        "manifests": referrers_for_pull(route=request.registry_route, digest=digest, artifact_type=artifact_type),
     }
     response = HttpResponse(json.dumps(index), content_type=mediatypes.OCI_INDEX)
     if artifact_type:
