@@ -199,13 +199,3 @@ def permission_target(name: str, *, write: bool = False) -> Route | None:
     except NameInvalid:
         return None
 
-
-def namespace_names(name: str) -> list[str]:
-    """The cache repositories a `?ns=` pull of `name` could land in, one per mapped proxy."""
-    names = []
-    for proxy in namespace_proxies().values():
-        try:
-            names.append(_proxy_route(name, proxy, proxy.upstream_name(name)).local_name)
-        except NameInvalid:
-            continue
-    return names

@@ -103,15 +103,17 @@ def has_access(access: RequestAccess, name: str, action: str, effective: str | N
     """Whether the request may do `action` on repository `name` (no error raised).
 
     `effective`: the repository the request really reads when that depends on more than
-    the name (a `?ns=` pull lands in a proxy); the identity's rights there must allow it too.
+    the name: a `?ns=` pull lands in a proxy, while the client (containerd) asked its token
+    for the bare name. Then the token only says who is asking, and that identity's rights
+    on the proxy decide; a token granted for the bare name never opens the hosted one.
     """
     if not settings.REGISTRY_AUTH_ENABLED:
         return True
+    if effective is not None:
+        return action in _allowed(access, effective)
     if access.token_grants is not None:
-        if action not in access.token_grants.get(("repository", name), frozenset()):
-            return False
-        return effective is None or action in _allowed(access, effective)
-    return action in _allowed(access, effective or name)
+        return action in access.token_grants.get(("repository", name), frozenset())
+    return action in _allowed(access, name)
 
 
 def _scope_for(name: str, action: str) -> str:

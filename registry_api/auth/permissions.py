@@ -106,14 +106,7 @@ def grant_scopes(identity: Identity, requested: list[Scope]) -> list[Scope]:
             except InvalidReference:
                 continue
             actions = scope.actions & allowed_actions(identity, scope.name)
-            if "pull" in scope.actions and "pull" not in actions and _pull_through_namespace(identity, scope.name):
-                actions |= {"pull"}
             if actions:
                 granted.append(Scope("repository", scope.name, actions))
     return granted
 
-
-def _pull_through_namespace(identity: Identity, name: str) -> bool:
-    """A `?ns=` pull of `name` may land in a proxy (containerd asks its token without the
-    ns): grant pull when the identity may pull it there; /v2/ checks that proxy again."""
-    return any("pull" in allowed_actions(identity, local) for local in routing.namespace_names(name))

@@ -161,14 +161,13 @@ def proxy_blob_get(*, route: Route, digest: str) -> Blob | BlobStream:
     if blob is not None:
         proxy_record(proxy=route.proxy, kind="blob", outcome=HIT)
         return blob
-    repository = repository_ensure(name=route.local_name)
     for _ in range(ATTEMPTS):
         fetch = _claim(digest)
         if fetch is not None:
             # Stored by a fetch that ended just before our claim?
             found = proxy_blob_cached(route=route, digest=digest)
             if found is None:
-                return _fetch(route, repository, digest, fetch)
+                return _fetch(route, digest, fetch)
             ProxyFetch.objects.filter(pk=fetch.pk).delete()
         else:
             current = ProxyFetch.objects.filter(digest=digest).first()
@@ -190,9 +189,11 @@ def _claim(digest: str) -> ProxyFetch | None:
         return None
 
 
-def _fetch(route: Route, repository: Repository, digest: str, fetch: ProxyFetch) -> BlobStream:
+def _fetch(route: Route, digest: str, fetch: ProxyFetch) -> BlobStream:
+    """Ours to fetch: ask upstream, then hand out the tee. The cache repository is made
+    only once upstream has the blob, so failed pulls leave no empty repositories."""
     expected = PendingBlobReference.objects.filter(
-        manifest__repository=repository, digest=digest).values_list("size", flat=True).first()
+        manifest__repository__name=route.local_name, digest=digest).values_list("size", flat=True).first()
     path, scope = _blob_path(route, digest)
     response = None
     try:
@@ -213,7 +214,7 @@ def _fetch(route: Route, repository: Repository, digest: str, fetch: ProxyFetch)
     proxy_record(proxy=route.proxy, kind="blob", outcome=MISS)
     logger.info("proxy fetching blob repository=%s digest=%s size=%s upstream=%s",
                 route.local_name, digest, size if size is not None else "?", route.proxy.upstream_url)
-    return BlobStream(digest, size, _tee(route, repository, digest, upload, fetch.pk, response, size))
+    return BlobStream(digest, size, _tee(route, digest, upload, fetch.pk, response, size))
 
 
 def _verify(digest: str, hasher, total: int, size: int | None) -> None:
@@ -224,18 +225,18 @@ def _verify(digest: str, hasher, total: int, size: int | None) -> None:
         raise UpstreamUnavailable(f"upstream blob hashes to {actual}, not {digest}")
 
 
-def _commit(route: Route, repository: Repository, upload: Upload, digest: str) -> None:
+def _commit(route: Route, upload: Upload, digest: str) -> None:
     try:
         blob = upload_commit(upload=upload, digest=digest)
     except Denied as exc:
         # Verified already: the client gets its bytes; the cache just does not keep them.
         logger.warning("proxy blob not cached repository=%s digest=%s: %s", route.local_name, digest, exc.message)
         return
-    pending_resolve(repository=repository, blob=blob)
+    pending_resolve(repository=upload.repository, blob=blob)
     logger.info("proxy cached blob repository=%s digest=%s size=%d", route.local_name, digest, blob.size)
 
 
-def _tee(route, repository, digest, upload, fetch_pk, response, size) -> Iterator[bytes]:
+def _tee(route, digest, upload, fetch_pk, response, size) -> Iterator[bytes]:
     """Upstream → storage and client; see the module docstring."""
     writer = get_storage().resume_upload(str(upload.id))
     hasher = hashlib.new(digest.partition(":")[0])
@@ -260,7 +261,7 @@ def _tee(route, repository, digest, upload, fetch_pk, response, size) -> Iterato
             held = chunk
         _verify(digest, hasher, total, size)
         writer.close()
-        _commit(route, repository, upload, digest)
+        _commit(route, upload, digest)
         finished = True
         if held is not None and client:
             yield held
