@@ -103,6 +103,20 @@ def send(conn: http.client.HTTPConnection, method: str, path: str, body=None, he
     return Response(response.status, response.msg, response.read())
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 30) -> bool:
+    """Stop a server this test run started, by its Popen handle; True if it had to be killed."""
+    if proc.poll() is not None:
+        return False
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+        return False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return True
+
+
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:

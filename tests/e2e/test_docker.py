@@ -8,14 +8,8 @@ treats 127.0.0.0/8 registries as plain-HTTP ones by default. Images enter it wit
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import signal
 import subprocess
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,88 +17,16 @@ import pytest
 from tests import builders
 from tests.builders import sha256
 
-from .support import ServerLog, require_tool, run, skopeo_push
+from .dockerd import Dockerd, running_dockerd
+from .support import skopeo_push
 
 pytestmark = pytest.mark.e2e
-
-STARTUP_TIMEOUT = 60
-
-
-@dataclass
-class Dockerd:
-    root: Path
-    env: dict[str, str]
-    log: ServerLog
-
-    def __call__(self, *args: str | Path) -> str:
-        return run(["docker", *args], env=self.env)
-
-    def inspect(self, image: str) -> dict:
-        return json.loads(self("image", "inspect", image))[0]
-
-    def has_image(self, image: str) -> bool:
-        result = subprocess.run(["docker", "image", "inspect", image], env=self.env, capture_output=True, timeout=60)
-        return result.returncode == 0
-
-
-def _stop(proc: subprocess.Popen, root: Path) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()  # dockerd stops the containerd it started, then exits
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        # A killed dockerd leaves its own containerd behind; it wrote that child's pid here.
-        pid_file = root / "exec" / "containerd" / "containerd.pid"
-        if pid_file.exists():
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except (ValueError, ProcessLookupError):
-                pass
 
 
 @pytest.fixture(scope="module")
 def dockerd() -> Dockerd:
-    require_tool("docker")
-    binary = require_tool("dockerd")
-    if os.geteuid() != 0:
-        pytest.skip("dockerd needs root; run the e2e tests as root")
-    # Unix socket paths are limited to 108 bytes: a short directory right under /tmp.
-    root = Path(tempfile.mkdtemp(prefix="d", dir="/tmp"))
-    socket_path = root / "docker.sock"
-    (root / "daemon.json").write_text("{}")  # not the machine's /etc/docker/daemon.json
-    log = ServerLog(root / "dockerd.log")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env.update(DOCKER_HOST=f"unix://{socket_path}", DOCKER_CONFIG=str(root / "cfg"))
-    daemon = Dockerd(root, env, log)
-    with log.path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [
-                binary, "--config-file", root / "daemon.json",
-                "--data-root", root / "data", "--exec-root", root / "exec",
-                "-H", f"unix://{socket_path}", "--pidfile", root / "docker.pid",
-                "--storage-driver", "vfs", "--iptables=false", "--bridge=none",
-            ],
-            stdout=log_file, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"dockerd exited with {proc.returncode}:\n{log.read()}")
-            if socket_path.exists() and subprocess.run(
-                ["docker", "version"], env=env, capture_output=True, timeout=30
-            ).returncode == 0:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"dockerd did not answer within {STARTUP_TIMEOUT}s:\n{log.read()}")
-            time.sleep(0.2)
+    with running_dockerd() as daemon:
         yield daemon
-    finally:
-        _stop(proc, root)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

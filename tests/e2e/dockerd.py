@@ -1,0 +1,100 @@
+"""A private docker engine for end-to-end tests, as /work/shared/REAL-CLIENTS.md describes:
+its own data and exec roots under a short /tmp directory, vfs storage, no networking of
+its own, and the machine's /etc/docker/daemon.json left alone. The daemon writes its pid
+file under that directory; the process it names is our Popen child, stopped through that
+handle (never by name), and its containerd goes with it."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .support import ServerLog, require_tool, run, stop_process
+
+STARTUP_TIMEOUT = 60
+
+
+@dataclass
+class Dockerd:
+    root: Path
+    env: dict[str, str]
+    log: ServerLog
+
+    def __call__(self, *args: str | Path) -> str:
+        return run(["docker", *args], env=self.env)
+
+    def inspect(self, image: str) -> dict:
+        return json.loads(self("image", "inspect", image))[0]
+
+    def has_image(self, image: str) -> bool:
+        result = subprocess.run(["docker", "image", "inspect", image], env=self.env, capture_output=True, timeout=60)
+        return result.returncode == 0
+
+    @property
+    def containerd_socket(self) -> Path:
+        """The containerd dockerd started, for `ctr --address`."""
+        return self.root / "exec" / "containerd" / "containerd.sock"
+
+
+def _stop(proc: subprocess.Popen, root: Path) -> None:
+    # SIGTERM: dockerd stops the containerd it started, then exits and removes its pid file.
+    if stop_process(proc):
+        # A killed dockerd leaves its own containerd behind; it wrote that child's pid here.
+        containerd_pid = root / "exec" / "containerd" / "containerd.pid"
+        if containerd_pid.exists():
+            try:
+                os.kill(int(containerd_pid.read_text()), signal.SIGKILL)
+            except (ValueError, ProcessLookupError):
+                pass
+
+
+@contextlib.contextmanager
+def running_dockerd(*extra_args: str, daemon_config: dict | None = None):
+    """Start dockerd with `extra_args` (e.g. `--registry-mirror URL`); yield a Dockerd."""
+    require_tool("docker")
+    binary = require_tool("dockerd")
+    if os.geteuid() != 0:
+        pytest.skip("dockerd needs root; run the e2e tests as root")
+    # Unix socket paths are limited to 108 bytes: a short directory right under /tmp.
+    root = Path(tempfile.mkdtemp(prefix="d", dir="/tmp"))
+    socket_path = root / "docker.sock"
+    (root / "daemon.json").write_text(json.dumps(daemon_config or {}))
+    log = ServerLog(root / "dockerd.log")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env.update(DOCKER_HOST=f"unix://{socket_path}", DOCKER_CONFIG=str(root / "cfg"))
+    daemon = Dockerd(root, env, log)
+    with log.path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [
+                binary, "--config-file", root / "daemon.json",
+                "--data-root", root / "data", "--exec-root", root / "exec",
+                "-H", f"unix://{socket_path}", "--pidfile", root / "docker.pid",
+                "--storage-driver", "vfs", "--iptables=false", "--bridge=none", *extra_args,
+            ],
+            stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"dockerd exited with {proc.returncode}:\n{log.read()}")
+            if socket_path.exists() and subprocess.run(
+                ["docker", "version"], env=env, capture_output=True, timeout=30
+            ).returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dockerd did not answer within {STARTUP_TIMEOUT}s:\n{log.read()}")
+            time.sleep(0.2)
+        yield daemon
+    finally:
+        _stop(proc, root)
+        shutil.rmtree(root, ignore_errors=True)
