@@ -91,6 +91,8 @@ def pending_resolve(*, repository: Repository, blob: Blob) -> None:
 
 def proxy_blob_cached(*, route: Route, digest: str) -> Blob | None:
     """The blob if cached in the route's repository, or in another of the same proxy (then linked here)."""
+    if not route.upstream_name:  # the bare proxy namespace names no repository
+        raise BlobUnknown(detail={"digest": digest})
     link = RepositoryBlob.objects.select_related("blob").filter(
         repository__name=route.local_name, blob__digest=digest).first()
     if link is not None:

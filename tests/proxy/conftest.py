@@ -47,6 +47,16 @@ def alpine(upstream) -> builders.Image:
     return image
 
 
+def upstream_index(upstream, name: str, tag: str) -> tuple[builders.Image, builders.Image, builders.Blob]:
+    """A two-platform index under `tag` upstream, its children by digest only."""
+    amd64, arm64 = builders.image(name, architecture="amd64"), builders.image(name, architecture="arm64")
+    index = builders.index([amd64, arm64])
+    for image in (amd64, arm64):
+        upstream.add_image(f"library/{name}", None, image)
+    upstream.add_manifest(f"library/{name}", tag, index)
+    return amd64, arm64, index
+
+
 def body(response) -> bytes:
     """The body of a plain or a streaming response."""
     if response.streaming:

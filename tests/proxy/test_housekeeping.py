@@ -15,7 +15,7 @@ from registry_api.services.gc import gc_run
 from registry_api.services.retention import retention_apply
 from tests import builders
 
-from .conftest import body
+from .conftest import body, upstream_index
 
 OLD = timezone.now() - timedelta(days=40)
 
@@ -76,11 +76,7 @@ def test_a_manifest_pulled_by_digest_stays_while_pulled(client, cached):
 
 
 def test_children_of_a_kept_index_stay(client, hub, upstream):
-    amd64, arm64 = builders.image("m", architecture="amd64"), builders.image("m", architecture="arm64")
-    index = builders.index([amd64, arm64])
-    for image in (amd64, arm64):
-        upstream.add_image("library/m", None, image)
-    upstream.add_manifest("library/m", "1", index)
+    amd64, _, index = upstream_index(upstream, "m", "1")
     client.get("/v2/hub/m/manifests/1")
     client.get(f"/v2/hub/m/manifests/{amd64.manifest.digest}")
     Manifest.objects.exclude(digest=index.digest).update(created_at=OLD, last_pulled_at=OLD)

@@ -8,7 +8,7 @@ from registry_api.models import Blob, ManifestReference, PendingBlobReference, P
 from tests import builders
 from tests.api.support import assert_error
 
-from .conftest import body
+from .conftest import body, upstream_index
 
 
 def _counts() -> tuple[int, int]:
@@ -60,11 +60,7 @@ def test_a_blob_is_referenced_once_it_arrives(client, hub, alpine):
 
 
 def test_pull_by_digest_of_an_index_and_its_children(client, hub, upstream):
-    amd64, arm64 = builders.image("multi", architecture="amd64"), builders.image("multi", architecture="arm64")
-    index = builders.index([amd64, arm64])
-    for image in (amd64, arm64):
-        upstream.add_image("library/multi", None, image)
-    upstream.add_manifest("library/multi", "1", index)
+    amd64, arm64, index = upstream_index(upstream, "multi", "1")
 
     assert client.get("/v2/hub/multi/manifests/1").content == index.data
     child = client.get(f"/v2/hub/multi/manifests/{arm64.manifest.digest}")
@@ -210,3 +206,8 @@ def test_tags_list_merges_upstream_and_cache(client, hub, alpine, upstream):
 
 def test_the_proxy_namespace_alone_names_nothing(client, hub):
     assert_error(client.get("/v2/hub/manifests/latest"), 404, "MANIFEST_UNKNOWN")
+
+
+def test_the_proxy_namespace_alone_has_no_blobs(client, hub, upstream):
+    assert_error(client.get(f"/v2/hub/blobs/{builders.sha256(b'x')}"), 404, "BLOB_UNKNOWN")
+    assert not upstream.seen
