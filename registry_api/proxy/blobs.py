@@ -70,6 +70,27 @@ class BlobStream:
     chunks: Iterator[bytes]
 
 
+class _Started:
+    """The chunks of a BlobStream, with a way out for a response dropped before it sent a
+    byte: a generator closed unstarted runs none of its own cleanup, and the fetch row
+    would hold followers off until it went stale."""
+
+    def __init__(self, chunks: Iterator[bytes], abandon) -> None:
+        self._chunks, self._abandon, self._started = chunks, abandon, False
+
+    def __iter__(self) -> "_Started":
+        return self
+
+    def __next__(self) -> bytes:
+        self._started = True
+        return next(self._chunks)
+
+    def close(self) -> None:
+        if not self._started:
+            self._abandon()
+        self._chunks.close()
+
+
 def _stale_after() -> timedelta:
     return timedelta(seconds=settings.REGISTRY_PROXY_FETCH_STALE)
 
@@ -216,7 +237,11 @@ def _fetch(route: Route, digest: str, fetch: ProxyFetch) -> BlobStream:
     proxy_record(proxy=route.proxy, kind="blob", outcome=MISS)
     logger.info("proxy fetching blob repository=%s digest=%s size=%s upstream=%s",
                 route.local_name, digest, size if size is not None else "?", route.proxy.upstream_url)
-    return BlobStream(digest, size, _tee(route, digest, upload, fetch.pk, response, size))
+    def abandon() -> None:
+        response.close()
+        upload_cancel(upload=upload)  # the fetch row goes with the session
+
+    return BlobStream(digest, size, _Started(_tee(route, digest, upload, fetch.pk, response, size), abandon))
 
 
 def _verify(digest: str, hasher, total: int, size: int | None) -> None:
@@ -307,7 +332,8 @@ def _follow(route: Route, digest: str, fetch: ProxyFetch | None) -> Blob | BlobS
                 pass  # committed or failed just now: the row says which
             else:
                 logger.info("proxy following the fetch of %s in %s", digest, route.local_name)
-                return BlobStream(digest, fetch.size, _follow_chunks(stream, digest, fetch.size, fetch.pk))
+                chunks = _follow_chunks(stream, digest, fetch.size, fetch.pk)
+                return BlobStream(digest, fetch.size, _Started(chunks, stream.close))
         time.sleep(WAIT_POLL)
         fetch = ProxyFetch.objects.filter(pk=fetch.pk).first()
     return proxy_blob_cached(route=route, digest=digest)

@@ -129,3 +129,11 @@ def test_a_head_during_a_fetch_answers_its_size(client, hub, big, upstream):
     assert head.status_code == 200 and head["Content-Length"] == str(len(BIG))
     assert upstream.count("HEAD", "/blobs/") == 0
     body(first)
+
+
+def test_a_response_dropped_unsent_releases_the_fetch(client, hub, big, upstream):
+    response = client.get(f"/v2/hub/big/blobs/{big}")
+    assert ProxyFetch.objects.exists()
+    response.close()  # never iterated: e.g. the client went away before the body started
+    assert not ProxyFetch.objects.exists() and not Upload.objects.exists()
+    assert body(client.get(f"/v2/hub/big/blobs/{big}")) == BIG
