@@ -26,7 +26,7 @@ class NamespaceAdmin(admin.ModelAdmin):
 
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
-    list_display = ("name", "public", "immutable_tags", "created_at")
+    list_display = ("name", "source", "public", "immutable_tags", "created_at")
     list_filter = ("public", "immutable_tags")
     search_fields = ("name",)
     readonly_fields = ("name", "created_at")
@@ -34,6 +34,10 @@ class RepositoryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # repositories come into being by a push
+
+    @admin.display(description="source")
+    def source(self, repository: Repository) -> str:
+        return repository_source(repository)
 
     # Deleting (the button and "Delete selected repositories") goes through the service the
     # portal and the management API use: locked, upload sessions cancelled.
@@ -84,3 +88,4 @@ class AccessTokenAdmin(admin.ModelAdmin):
 
 from . import admin_events  # noqa: E402,F401  (audit trail and webhooks)
 from . import admin_housekeeping  # noqa: E402,F401  (garbage collection, uploads, quotas, retention)
+from .admin_proxy import repository_source  # noqa: E402  (proxy and group repositories)

@@ -1,4 +1,6 @@
 """The registry API app: /v2/ views, metadata models, domain services and access control."""
+import re
+
 from django.apps import AppConfig
 from django.core import checks
 from django.db.models.signals import post_migrate
@@ -12,11 +14,15 @@ class RegistryApiConfig(AppConfig):
         from .auth.bootstrap import ensure_admin
         from .events import signals
 
+        from .proxy import signals as proxy_signals
+
         post_migrate.connect(ensure_admin, sender=self)
         signals.connect()
+        proxy_signals.connect()
         checks.register(check_auth_settings)
         checks.register(check_housekeeping_settings)
         checks.register(check_api_settings)
+        checks.register(check_proxy_settings)
 
 
 def check_auth_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -62,4 +68,25 @@ def check_api_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         if getattr(settings, name) < 1:
             # Pages of nothing would carry no Link either: clients would see empty lists.
             messages.append(checks.Error(f"{name} must be at least 1.", id="registry_api.E004"))
+    return messages
+
+
+def check_proxy_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    from django.conf import settings
+
+    from .reference import NAME_COMPONENT
+
+    messages = []
+    if settings.REGISTRY_PROXY_FETCH_STALE < 15:
+        # A fetch beats every few seconds; below this a slow upstream looks dead and is
+        # fetched a second time by whoever comes next.
+        messages.append(checks.Error("REGISTRY_PROXY_FETCH_STALE must be at least 15 seconds.", id="registry_api.E006"))
+    names = [settings.REGISTRY_MIRROR_PROXY] if settings.REGISTRY_MIRROR_PROXY else []
+    for name in [*names, *settings.REGISTRY_MIRROR_NS.values()]:
+        if not re.fullmatch(NAME_COMPONENT, name):
+            messages.append(checks.Error(f"{name!r} is not a proxy namespace name (REGISTRY_MIRROR_PROXY / "
+                                         "REGISTRY_MIRROR_NS).", id="registry_api.E007"))
+    if settings.REGISTRY_MIRROR_UNHOSTED and not settings.REGISTRY_MIRROR_PROXY:
+        messages.append(checks.Warning("REGISTRY_MIRROR_UNHOSTED does nothing without REGISTRY_MIRROR_PROXY.",
+                                       id="registry_api.W002"))
     return messages

@@ -58,7 +58,9 @@ def render() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
-        for collector in (REQUESTS, DURATION, BYTES_IN, BYTES_OUT):
+        from .proxy.stats import OUTCOMES
+
+        for collector in (REQUESTS, DURATION, BYTES_IN, BYTES_OUT, OUTCOMES):
             registry.register(collector)
     registry.register(StoredContent())
     return generate_latest(registry)

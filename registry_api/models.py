@@ -81,6 +81,9 @@ class Manifest(models.Model):
     subject_digest = models.CharField(max_length=200, blank=True, default="", db_index=True)
     annotations = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Last GET through a proxy or group namespace, at most once a minute: proxy caches
+    # expire manifests on it (registry_api/proxy/expiry.py). Not written for hosted pulls.
+    last_pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -122,6 +125,9 @@ class Tag(models.Model):
     # Last manifest GET through this tag (or of its digest), written at most once a
     # minute per tag: a criterion of retention policies.
     last_pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # In a proxy cache: when upstream last confirmed this tag's digest; served without
+    # asking again for the proxy's manifest TTL. Null for hosted tags.
+    upstream_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repository", "name"], name="tag_unique_name")]
@@ -322,3 +328,7 @@ class NamespaceUsage(Namespace):
 
 # The audit trail and webhook rows live beside the code that writes them.
 from .events.models import AuditEvent, Webhook, WebhookDelivery  # noqa: E402,F401
+# Proxy and group namespaces, and the proxy cache's bookkeeping.
+from .proxy.models import (  # noqa: E402,F401
+    GroupMember, GroupNamespace, PendingBlobReference, ProxyFetch, ProxyNamespace,
+)

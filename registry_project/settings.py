@@ -193,6 +193,24 @@ REGISTRY_GC_GRACE_PERIOD = env.int("REGISTRY_GC_GRACE_PERIOD", default=3600)
 # Seconds without a written byte after which `purge_uploads` drops an upload session.
 REGISTRY_UPLOAD_PURGE_AGE = env.int("REGISTRY_UPLOAD_PURGE_AGE", default=24 * 3600)
 
+# --- Proxy, mirror and group repositories (registry_api/routing.py, registry_api/proxy/) ----
+# The proxy namespace (admin: Proxy repositories) that answers the docker daemon's
+# `registry-mirrors` requests, which name `library/<image>` with no prefix; empty = off.
+REGISTRY_MIRROR_PROXY = env.str("REGISTRY_MIRROR_PROXY", default="")
+# Also send pulls of names whose namespace is not hosted here to REGISTRY_MIRROR_PROXY.
+REGISTRY_MIRROR_UNHOSTED = env.bool("REGISTRY_MIRROR_UNHOSTED", default=False)
+# `?ns=<host>` values honoured, and the proxy each goes to (e.g. docker.io=hub,ghcr.io=ghcr);
+# docker.io goes to REGISTRY_MIRROR_PROXY unless listed.
+REGISTRY_MIRROR_NS = env.dict("REGISTRY_MIRROR_NS", default={})
+# Seconds to connect to an upstream registry, and to wait for each read from it.
+REGISTRY_PROXY_TIMEOUT = env.float("REGISTRY_PROXY_TIMEOUT", default=30)
+# Largest blob a proxy fetches from upstream, in bytes (0 = no limit).
+REGISTRY_PROXY_BLOB_MAX_BYTES = env.int("REGISTRY_PROXY_BLOB_MAX_BYTES", default=20 * 1024**3)
+# Seconds without progress after which another request takes over a blob fetch (>= 15).
+REGISTRY_PROXY_FETCH_STALE = env.int("REGISTRY_PROXY_FETCH_STALE", default=60)
+# Seconds each process keeps the proxy and group configuration before reading it again.
+REGISTRY_PROXY_CONFIG_TTL = env.float("REGISTRY_PROXY_CONFIG_TTL", default=5)
+
 # --- Access control (Docker token auth) ------------------------------------------------
 # Off = an open registry where anyone may push and delete: for a throw-away dev box only.
 REGISTRY_AUTH_ENABLED = env.bool("REGISTRY_AUTH_ENABLED", default=True)
@@ -244,6 +262,7 @@ CORS_EXPOSE_HEADERS = [
     "OCI-Tag",
     "OCI-Filters-Applied",
     "OCI-Chunk-Min-Length",
+    "OCI-Namespace",
 ]
 
 # --- Logging ---------------------------------------------------------------------------------

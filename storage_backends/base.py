@@ -102,6 +102,14 @@ class BlobStorage(Protocol):
 
     def cancel_upload(self, upload_id: str) -> None: ...
 
+    # Optional (`getattr(storage, "open_upload", None)`): a backend that cannot read staged
+    # bytes leaves it out, and a proxy pull waiting for another's fetch then waits for the
+    # commit instead of following the bytes as they arrive (registry_api/proxy/blobs.py).
+    def open_upload(self, upload_id: str) -> BinaryIO:
+        """A stream of the bytes a session has staged so far, which may still be growing;
+        reading on after the session commits yields the committed content. UploadNotFound
+        if the session has no staging area."""
+
     def redirect_url(self, digest: str) -> str | None:
         """Where clients may fetch the blob directly, or None to stream it through us."""
 

@@ -275,6 +275,14 @@ class FilesystemStorage:
         except FileNotFoundError:
             raise UploadNotFound(upload_id) from None
 
+    def open_upload(self, upload_id: str) -> BinaryIO:
+        # The descriptor keeps the inode: after the commit renames the file into blobs/,
+        # reading on returns the rest of the committed blob.
+        try:
+            return open(self._upload_dir(upload_id) / "data", "rb")
+        except FileNotFoundError:
+            raise UploadNotFound(upload_id) from None
+
     def cancel_upload(self, upload_id: str) -> None:
         self._hashers.drop(upload_id)
         shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)

@@ -27,3 +27,17 @@ def data_dir_in_tmp(settings, tmp_path):
     get_storage.cache_clear()
     yield tmp_path
     get_storage.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_proxy_configuration():
+    """Each test sees the proxies and groups of its own database, and fetches its own
+    upstream tokens: both are cached per process in the server."""
+    from registry_api.proxy.upstream import token_cache_clear
+    from registry_api.routing import config_cache_clear
+
+    config_cache_clear()
+    token_cache_clear()
+    yield
+    config_cache_clear()
+    token_cache_clear()

@@ -3,7 +3,7 @@ unambiguous (`/-/` before the portal's own words, digests recognised by their co
 from django.urls import path, register_converter
 
 from .converters import DigestConverter, RepositoryNameConverter, TagConverter
-from .views import api, auth, dashboard, deletes, manifests, repositories
+from .views import api, auth, dashboard, deletes, manifests, proxies, repositories
 
 register_converter(RepositoryNameConverter, "repository_name")
 register_converter(DigestConverter, "digest")
@@ -17,6 +17,7 @@ urlpatterns = [
     path("login/", auth.login, name="login"),
     path("logout/", auth.logout, name="logout"),
     path("repositories/", repositories.repository_list, name="repositories"),
+    path("proxies/", proxies.proxy_list, name="proxies"),
     path("repositories/<repository_name:name>/", repositories.repository_detail, name="repository"),
     path("repositories/<repository_name:name>/-/compare/", repositories.compare, name="compare"),
     path("repositories/<repository_name:name>/-/delete/", deletes.repository_delete, name="repository_delete"),

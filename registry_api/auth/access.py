@@ -92,16 +92,28 @@ def resolve(request: HttpRequest) -> RequestAccess:
     return RequestAccess(ANONYMOUS)
 
 
-def has_access(access: RequestAccess, name: str, action: str) -> bool:
-    """Whether the request may do `action` on repository `name` (no error raised)."""
-    if not settings.REGISTRY_AUTH_ENABLED:
-        return True
-    if access.token_grants is not None:
-        return action in access.token_grants.get(("repository", name), frozenset())
+def _allowed(access: RequestAccess, name: str) -> frozenset[str]:
     key = ("repository", name)
     if key not in access._cache:
         access._cache[key] = allowed_actions(access.identity, name)
-    return action in access._cache[key]
+    return access._cache[key]
+
+
+def has_access(access: RequestAccess, name: str, action: str, effective: str | None = None) -> bool:
+    """Whether the request may do `action` on repository `name` (no error raised).
+
+    `effective`: the repository the request really reads when that depends on more than
+    the name: a `?ns=` pull lands in a proxy, while the client (containerd) asked its token
+    for the bare name. Then the token only says who is asking, and that identity's rights
+    on the proxy decide; a token granted for the bare name never opens the hosted one.
+    """
+    if not settings.REGISTRY_AUTH_ENABLED:
+        return True
+    if effective is not None:
+        return action in _allowed(access, effective)
+    if access.token_grants is not None:
+        return action in access.token_grants.get(("repository", name), frozenset())
+    return action in _allowed(access, name)
 
 
 def _scope_for(name: str, action: str) -> str:
@@ -109,14 +121,14 @@ def _scope_for(name: str, action: str) -> str:
     return str(Scope("repository", name, frozenset(actions.split(","))))
 
 
-def require(request: HttpRequest, access: RequestAccess, name: str, action: str) -> None:
-    """Raise 401/403 unless the request may do `action` on repository `name`."""
-    if has_access(access, name, action):
+def require(request: HttpRequest, access: RequestAccess, name: str, action: str, effective: str | None = None) -> None:
+    """Raise 401/403 unless the request may do `action` on repository `name` (and `effective`)."""
+    if has_access(access, name, action, effective):
         return
     identity = access.identity
     if identity.is_anonymous:
         raise challenge(request, _scope_for(name, action))
-    if access.token_grants is not None and action in allowed_actions(identity, name):
+    if access.token_grants is not None and action in allowed_actions(identity, effective or name):
         # The user may, but this token was not asked for it: a new token will do.
         raise challenge(request, _scope_for(name, action), error="insufficient_scope")
     raise Denied(detail={"name": name, "action": action})

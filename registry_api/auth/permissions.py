@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from .. import routing
 from ..models import Grant, Namespace, Repository
 from ..reference import InvalidReference, validate_name
 from .credentials import Identity
@@ -38,7 +39,25 @@ def _is_public(repository_name: str) -> bool:
 
 
 def allowed_actions(identity: Identity, repository_name: str) -> frozenset[str]:
-    """The repository actions (pull, push, delete) the identity holds on `repository_name`."""
+    """The repository actions (pull, push, delete) the identity holds on `repository_name`.
+
+    Pull is judged on the repository a pull of the name reads (routing.py: a mirror name on
+    its proxy cache, a group on the group); push and delete only exist where the name is
+    hosted. Proxies and groups are read-only for everyone.
+    """
+    read = routing.permission_target(repository_name)
+    write = routing.permission_target(repository_name, write=True)
+    if read is None:
+        return frozenset()
+    pull = _granted(identity, read.local_name)
+    actions = pull & {"pull"}
+    if write is not None and not write.read_only:
+        actions |= (pull if write.local_name == read.local_name else _granted(identity, write.local_name)) - {"pull"}
+    return actions
+
+
+def _granted(identity: Identity, repository_name: str) -> frozenset[str]:
+    """What superuser status, public flags and grants give on exactly this name."""
     user = identity.user
     if not settings.REGISTRY_AUTH_ENABLED or (user is not None and user.is_superuser):
         actions = frozenset(REPOSITORY_ACTIONS)
@@ -90,3 +109,4 @@ def grant_scopes(identity: Identity, requested: list[Scope]) -> list[Scope]:
             if actions:
                 granted.append(Scope("repository", scope.name, actions))
     return granted
+

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 
 from ..errors import RangeNotSatisfiable
 from ..http import CHUNK_SIZE, BoundedFile, UnsatisfiableRange, if_none_match, parse_range
-from ..services.blobs import blob_delete, blob_internal_location, blob_linked, blob_open
+from ..proxy.blobs import BlobStream
+from ..proxy.pull import blob_for_pull, blob_size_for_pull
+from ..services.blobs import blob_delete, blob_internal_location, blob_open
 from .common import empty, endpoint, require_delete_enabled, requires
 
 logger = logging.getLogger(__name__)
@@ -34,15 +36,18 @@ def _not_modified(request: HttpRequest, digest: str) -> bool:
 @requires("pull")
 def _head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """200 with size and digest, no body; 304; 404 BLOB_UNKNOWN / NAME_UNKNOWN."""
-    blob = blob_linked(repository_name=name, digest=digest)
+    size = blob_size_for_pull(route=request.registry_route, digest=digest)
     status = 304 if _not_modified(request, digest) else 200
-    return empty(status, _headers(digest, blob.size))
+    return empty(status, _headers(digest, size))
 
 
 @requires("pull")
 def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
-    """200 whole blob; 206 a Range; 304; 416 with `Content-Range: bytes */size`; 404."""
-    blob = blob_linked(repository_name=name, digest=digest)
+    """200 whole blob; 206 a Range; 304; 416 with `Content-Range: bytes */size`; 404.
+    A proxy blob not cached yet is streamed whole (200) while it is fetched."""
+    blob = blob_for_pull(route=request.registry_route, digest=digest)
+    if isinstance(blob, BlobStream):
+        return _streamed(name, blob)
     size = blob.size
     headers = _headers(digest, size)
     if _not_modified(request, digest):
@@ -68,6 +73,19 @@ def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     # FileResponse measured "to end of file"; gunicorn's sendfile() sends this many bytes.
     response["Content-Length"] = str(length)
     logger.info("pull blob repository=%s digest=%s bytes=%d", name, digest, length)
+    return response
+
+
+def _streamed(name: str, stream: BlobStream) -> HttpResponse:
+    """A blob arriving from upstream: no Range, no sendfile; Content-Length when known."""
+    response = StreamingHttpResponse(stream.chunks, status=200)
+    headers = _headers(stream.digest, stream.size or 0)
+    if stream.size is None:
+        del headers["Content-Length"]
+    for key, value in headers.items():
+        response[key] = value
+    logger.info("pull blob repository=%s digest=%s bytes=%s via=upstream", name, stream.digest,
+                stream.size if stream.size is not None else "?")
     return response
 
 

@@ -8,7 +8,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from .. import routing
 from ..auth import access as access_control
+from ..auth.access import Denied
 from ..events.context import set_actor
 from ..errors import BlobUploadUnknown, DigestInvalid, NameInvalid, PaginationNumberInvalid, TagInvalid, Unsupported
 from ..reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
@@ -65,6 +67,21 @@ def requires(action: str) -> Callable[[Handler], Handler]:
     return mark
 
 
+WRITE_ACTIONS = ("push", "delete")
+
+
+def _route(request: HttpRequest, action: str, name: str) -> routing.Route:
+    """Where `name` leads (routing.py); pushes and deletes into anything but a hosted
+    namespace are DENIED whoever asks."""
+    write = action in WRITE_ACTIONS
+    route = routing.route(name, ns=None if write else request.GET.get("ns"), write=write)
+    request.registry_route = route
+    if write and route.read_only:
+        raise Denied(f"{route.describe()} is read-only: push to a hosted namespace",
+                     detail={"name": name, "action": action})
+    return route
+
+
 def _authorize(request: HttpRequest, action: str, name: str | None) -> None:
     access = access_control.resolve(request)
     request.registry_access = access
@@ -74,7 +91,9 @@ def _authorize(request: HttpRequest, action: str, name: str | None) -> None:
     elif action == "catalog":
         access_control.require_catalog(request, access)
     elif action != "nothing":
-        access_control.require(request, access, name, action)
+        route = _route(request, action, name)
+        # A `?ns=` pull is governed by the rights on the proxy it lands in, besides the token.
+        access_control.require(request, access, name, action, effective=route.local_name if route.namespace else None)
 
 
 def endpoint(**handlers: Handler):

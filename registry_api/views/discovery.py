@@ -6,7 +6,8 @@ from django.http import HttpRequest, JsonResponse
 
 from ..auth.permissions import visible_repositories
 from ..http import next_link
-from ..selectors import Page, catalog_page, tag_list_page
+from ..proxy.pull import tags_for_pull
+from ..selectors import Page, catalog_page
 from .common import endpoint, page_size, requires
 
 
@@ -21,7 +22,7 @@ def _respond(request: HttpRequest, body: dict, page: Page, n: int) -> JsonRespon
 def _tags(request: HttpRequest, name: str) -> JsonResponse:
     """200 `{"name", "tags"}` in bytewise order, Link when more remain; 404 NAME_UNKNOWN; 400."""
     n = page_size(request, settings.REGISTRY_PAGE_MAX, cap=True)
-    page = tag_list_page(repository_name=name, n=n, last=request.GET.get("last"))
+    page = tags_for_pull(route=request.registry_route, n=n, last=request.GET.get("last"))
     return _respond(request, {"name": name, "tags": page.items}, page, n)
 
 

@@ -10,7 +10,8 @@ from ..errors import ManifestTooLarge, RegistryError, TagInvalid
 from ..http import BodyError, BodyTooLarge, if_none_match, read_small_body
 from ..models import Manifest
 from ..reference import InvalidReference, is_digest_reference, validate_tag
-from ..services.manifests import manifest_delete, manifest_get, manifest_pulled, manifest_put
+from ..proxy.pull import manifest_for_pull, manifest_pull_note
+from ..services.manifests import manifest_delete, manifest_put
 from .common import empty, endpoint, require_delete_enabled, requires
 
 logger = logging.getLogger(__name__)
@@ -29,9 +30,10 @@ def _headers(manifest: Manifest) -> dict[str, str]:
 
 
 def _read(request: HttpRequest, name: str, reference: str, with_body: bool) -> HttpResponse:
-    manifest = manifest_get(repository_name=name, reference=reference)
+    route = request.registry_route  # hosted, a proxy cache or a group (routing.py)
+    manifest = manifest_for_pull(route=route, reference=reference)
     if with_body:  # a GET, answered 200 or 304, is a pull; a HEAD only looks
-        manifest_pulled(manifest=manifest, reference=reference)
+        manifest_pull_note(route=route, manifest=manifest, reference=reference)
     headers = _headers(manifest)
     if if_none_match(request.headers.get("If-None-Match", ""), headers["ETag"]):
         # A 304 may carry Content-Length only as the 200 would (RFC 9110 §8.6), never 0.

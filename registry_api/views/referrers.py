@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .. import mediatypes
 from ..http import next_link
-from ..selectors import referrers_page
+from ..proxy.pull import referrers_for_pull
 from .common import endpoint, page_size, requires, validate_digest
 
 
@@ -21,8 +21,8 @@ def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     artifact_type = request.GET.get("artifactType") or None
     last = request.GET.get("last") or None
     n = page_size(request, settings.REGISTRY_REFERRERS_PAGE_MAX, cap=True)
-    page = referrers_page(
-        repository_name=name, digest=digest, artifact_type=artifact_type, n=n,
+    page = referrers_for_pull(
+        route=request.registry_route, digest=digest, artifact_type=artifact_type, n=n,
         last=validate_digest(last) if last else None,
     )
     index = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": page.descriptors}

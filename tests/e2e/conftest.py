@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from .daemons import Dockerd, running_dockerd
-from .support import LiveRegistry, ServerLog
+from .support import LiveRegistry, ServerLog, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -27,7 +27,10 @@ STARTUP_TIMEOUT = 30
 # Password of the `admin` superuser the first migrate creates.
 ADMIN_PASSWORD = "admin-e2e-password"
 # Fixtures whose servers' logs are checked and reported per test, with a label.
-SERVER_FIXTURES = {"live_registry": "gunicorn", "secured_registry": "gunicorn", "dockerd": "dockerd"}
+SERVER_FIXTURES = {
+    "live_registry": "gunicorn", "secured_registry": "gunicorn", "dockerd": "dockerd",
+    "upstream_registry": "gunicorn", "proxy_registry": "gunicorn", "mirror_dockerd": "dockerd",
+}
 # gunicorn's access-log line ends with `"<request line>" <status> <bytes> …`.
 SERVER_ERROR_RE = re.compile(r'HTTP/1\.[01]" 5\d\d ')
 # gunicorn's warning when the app puts a body on a HEAD, 204 or 304 answer.
@@ -76,16 +79,6 @@ def _wait_until_ready(proc: subprocess.Popen, registry: LiveRegistry) -> None:
     raise RuntimeError(f"gunicorn did not answer GET /v2/ within {STARTUP_TIMEOUT}s:\n{registry.log.read()}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @contextlib.contextmanager
 def _running_registry(root: Path, auth: bool, **extra_env: str):
     data_dir = root / "data"
@@ -112,7 +105,7 @@ def _running_registry(root: Path, auth: bool, **extra_env: str):
         _wait_until_ready(proc, registry)
         yield registry
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session")
@@ -134,6 +127,54 @@ def dockerd() -> Dockerd:
     """A private docker engine (and its containerd) for the module (tests/e2e/daemons.py)."""
     with running_dockerd() as daemon:
         yield daemon
+
+
+# The proxy server reads its proxies and groups afresh on every request, so what a test
+# configures through `manage.py shell` applies at once (REGISTRY_PROXY_CONFIG_TTL).
+PROXY_ENV = {"REGISTRY_PROXY_CONFIG_TTL": "0", "REGISTRY_MIRROR_PROXY": "hub", "REGISTRY_PROXY_TIMEOUT": "10"}
+
+
+def configure_proxy(registry: LiveRegistry, name: str, upstream: LiveRegistry, **fields) -> None:
+    """Make `name` a proxy of `upstream` on `registry` (as staff would in the admin), public."""
+    options = {"library_default": True, "manifest_ttl": 3600, **fields}
+    registry.manage("shell", "-c", (
+        "from registry_api.models import Namespace, ProxyNamespace\n"
+        f"ProxyNamespace.objects.update_or_create(name={name!r}, defaults=dict(upstream_url={upstream.base_url!r}, "
+        f"**{options!r}))\n"
+        f"Namespace.objects.update_or_create(name={name!r}, defaults=dict(public=True))\n"
+    ))
+
+
+@pytest.fixture(scope="session")
+def upstream_registry(tmp_path_factory) -> LiveRegistry:
+    """A second registry standing in for Docker Hub: token auth on, `library` public, so
+    the proxy in front of it goes through the Bearer challenge and token endpoint."""
+    with _running_registry(tmp_path_factory.mktemp("upstream"), auth=True) as registry:
+        registry.manage("shell", "-c", (
+            "from registry_api.models import Namespace\n"
+            "Namespace.objects.get_or_create(name='library', defaults={'public': True})\n"
+        ))
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def proxy_registry(tmp_path_factory, upstream_registry) -> LiveRegistry:
+    """The registry under test, as installed (access control on), with proxy `hub` of the
+    upstream, which is also the transparent mirror (REGISTRY_MIRROR_PROXY=hub)."""
+    with _running_registry(tmp_path_factory.mktemp("proxy"), auth=True, **PROXY_ENV) as registry:
+        configure_proxy(registry, "hub", upstream_registry)
+        yield registry
+
+
+@pytest.fixture
+def start_registry(tmp_path_factory):
+    """Start another registry within a test: `with start_registry("label") as r:`; it
+    stops (by its Popen handle) when the block ends."""
+
+    def start(label: str, auth: bool = True, **env: str):
+        return _running_registry(tmp_path_factory.mktemp(label), auth, **env)
+
+    return start
 
 
 @pytest.fixture(autouse=True)

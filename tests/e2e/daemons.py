@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .support import ServerLog, require_tool, run, unavailable
+from .support import ServerLog, require_tool, run, stop_process, unavailable
 
 STARTUP_TIMEOUT = 60
 
@@ -46,14 +46,8 @@ class Dockerd:
 
 
 def _stop(proc: subprocess.Popen, root: Path) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()  # dockerd stops the containerd it started, then exits
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    # SIGTERM: dockerd stops the containerd it started, then exits and removes its pid file.
+    if stop_process(proc):
         # A killed dockerd leaves its own containerd behind; it wrote that child's pid here.
         pid_file = root / "exec" / "containerd" / "containerd.pid"
         if pid_file.exists():
@@ -64,7 +58,8 @@ def _stop(proc: subprocess.Popen, root: Path) -> None:
 
 
 @contextlib.contextmanager
-def running_dockerd() -> Iterator[Dockerd]:
+def running_dockerd(*extra_args: str, daemon_config: dict | None = None) -> Iterator[Dockerd]:
+    """Start dockerd with `extra_args` (e.g. `--registry-mirror URL`); yield a Dockerd."""
     require_tool("docker")
     binary = require_tool("dockerd")
     if os.geteuid() != 0:
@@ -72,7 +67,8 @@ def running_dockerd() -> Iterator[Dockerd]:
     # Unix socket paths are limited to 108 bytes: a short directory right under /tmp.
     root = Path(tempfile.mkdtemp(prefix="d", dir="/tmp"))
     socket_path = root / "docker.sock"
-    (root / "daemon.json").write_text("{}")  # not the machine's /etc/docker/daemon.json
+    # Never the machine's /etc/docker/daemon.json.
+    (root / "daemon.json").write_text(json.dumps(daemon_config or {}))
     log = ServerLog(root / "dockerd.log")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
     env.update(DOCKER_HOST=f"unix://{socket_path}", DOCKER_CONFIG=str(root / "cfg"))
@@ -83,7 +79,7 @@ def running_dockerd() -> Iterator[Dockerd]:
                 binary, "--config-file", root / "daemon.json",
                 "--data-root", root / "data", "--exec-root", root / "exec",
                 "-H", f"unix://{socket_path}", "--pidfile", root / "docker.pid",
-                "--storage-driver", "vfs", "--iptables=false", "--bridge=none",
+                "--storage-driver", "vfs", "--iptables=false", "--bridge=none", *extra_args,
             ],
             stdout=log_file, stderr=subprocess.STDOUT,
         )

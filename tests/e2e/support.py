@@ -122,6 +122,20 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 30) -> bool:
+    """Stop a server this test run started, by its Popen handle; True if it had to be killed."""
+    if proc.poll() is not None:
+        return False
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+        return False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return True
+
+
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:

@@ -17,7 +17,7 @@ def _commands() -> list[list[str]]:
 
 def test_every_step_is_a_manage_py_command_with_valid_arguments():
     steps = _commands()
-    assert [step[0] for step in steps] == ["retention", "purge_uploads", "gc", "deliver_webhooks"]
+    assert [step[0] for step in steps] == ["retention", "proxy_expire", "purge_uploads", "gc", "deliver_webhooks"]
     for name, *args in steps:
         command = load_command_class(get_commands()[name], name)
         command.create_parser("manage.py", name).parse_args(args)  # exits on a bad argument

@@ -156,6 +156,21 @@ class StorageConformance:
         with pytest.raises(DigestMismatch):
             writer.commit(DIGEST)
 
+    def test_staged_bytes_can_be_followed_through_the_commit(self, storage):
+        if not hasattr(storage, "open_upload"):
+            pytest.skip("optional: this backend cannot read staged bytes")
+        upload_id = new_id()
+        writer = storage.start_upload(upload_id)
+        writer.write(DATA[:1000])
+        follower = self.reopen(storage).open_upload(upload_id)
+        assert follower.read(5000) == DATA[:1000]
+        writer.write(DATA[1000:])
+        assert writer.commit(DIGEST).size == len(DATA)
+        writer.close()
+        assert DATA[:1000] + read_all(follower) == DATA
+        with pytest.raises(UploadNotFound):
+            storage.open_upload(upload_id)
+
     def test_unknown_session(self, storage):
         with pytest.raises(UploadNotFound):
             storage.resume_upload(new_id())

@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from registry_api.errors import RegistryError
+from registry_api.routing import proxies
+from registry_api.selectors.proxies import proxy_of
 from registry_api.selectors.manifests import tag_compare
 from registry_api.selectors.repositories import SORTS, namespaces_of, repository_list_page, repository_sizes, tag_page
 
@@ -35,6 +37,7 @@ def repository_list(request: HttpRequest) -> HttpResponse:
     return render(request, "webui/repositories.html", {
         "page": page, "q": q, "namespace": namespace, "sort": sort, "sort_choices": SORT_CHOICES,
         "namespaces": namespaces_of(repositories=repositories), "query_prefix": _query_prefix(request),
+        "proxies": {name: p.upstream_url for name, p in proxies().items()},
     })
 
 
@@ -45,7 +48,7 @@ def repository_detail(request: HttpRequest, repository) -> HttpResponse:
     return render(request, "webui/repository.html", {
         "repository": repository, "page": page, "rows": rows,
         "sizes": repository_sizes(repository=repository), "host": request.get_host(),
-        "can_delete": request.can_delete, "query_prefix": "",
+        "can_delete": request.can_delete, "query_prefix": "", "proxy": proxy_of(repository_name=repository.name),
     })
 
 
