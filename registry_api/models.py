@@ -223,11 +223,16 @@ class AccessToken(models.Model):
 
 
 class LoginThrottle(models.Model):
-    """Failed logins per key (`user:<name>` or `addr:<ip>`) within the current window."""
+    """Failed password logins per key (`pair:<ip> <name>`, `addr:<ip>` or `user:<name>`)
+    within the current window; auth/throttle.py has the rules."""
 
     key = models.CharField(max_length=200, unique=True)
     failures = models.PositiveIntegerField(default=0)
-    window_started_at = models.DateTimeField()
+    window_started_at = models.DateTimeField(db_index=True)
+    # On `pair:` rows: a keyed hash of the last wrong attempt, so a client's immediate
+    # retry of the same password (ctr sends each twice) counts once.
+    last_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    last_failed_at = models.DateTimeField(null=True, blank=True)
 
 
 # --- Housekeeping -------------------------------------------------------------------------

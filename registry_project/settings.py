@@ -207,8 +207,12 @@ REGISTRY_TOKEN_KEY = secret("REGISTRY_TOKEN_KEY")
 # Lifetime of access tokens and of refresh tokens (docker login's stored identity), seconds.
 REGISTRY_TOKEN_TTL = env.int("REGISTRY_TOKEN_TTL", default=300)
 REGISTRY_REFRESH_TOKEN_TTL = env.int("REGISTRY_REFRESH_TOKEN_TTL", default=30 * 24 * 3600)
-# Failed logins allowed per user name and per client address within the window (seconds).
+# Failed password logins allowed within the window (seconds): per user from one client
+# address, per client address over all users, and per user from everywhere (much higher:
+# it only slows guessing one account; access tokens are never throttled). auth/throttle.py.
 REGISTRY_LOGIN_MAX_FAILURES = env.int("REGISTRY_LOGIN_MAX_FAILURES", default=10)
+REGISTRY_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("REGISTRY_LOGIN_MAX_FAILURES_PER_ADDRESS", default=30)
+REGISTRY_LOGIN_MAX_FAILURES_PER_USER = env.int("REGISTRY_LOGIN_MAX_FAILURES_PER_USER", default=100)
 REGISTRY_LOGIN_WINDOW = env.int("REGISTRY_LOGIN_WINDOW", default=300)
 # Password of the `admin` superuser created on first start; random (in <data dir>/admin.password) if unset.
 REGISTRY_ADMIN_PASSWORD = secret("REGISTRY_ADMIN_PASSWORD")

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from registry_api.auth.access import client_address
-from registry_api.auth.credentials import TOKEN_PREFIX, AuthenticationFailed, TooManyFailures, authenticate
+from registry_api.auth.credentials import AuthenticationFailed, TooManyFailures, authenticate
 
 
 class SignInForm(AuthenticationForm):
@@ -15,11 +15,12 @@ class SignInForm(AuthenticationForm):
         password = self.cleaned_data.get("password")
         if username is None or not password:
             return self.cleaned_data
-        # Access tokens are for clients; a read-only token must not open a full session.
-        if password.startswith(TOKEN_PREFIX):
-            raise self.get_invalid_login_error()
         try:
-            identity = authenticate(username=username, password=password, client_addr=client_address(self.request))
+            # Passwords only: access tokens are for clients, and a read-only token must not
+            # open a full session.
+            identity = authenticate(
+                username=username, password=password, client_addr=client_address(self.request), tokens=False
+            )
         except TooManyFailures:
             raise forms.ValidationError("Too many failed sign-ins. Try again later.", code="throttled") from None
         except AuthenticationFailed:

@@ -109,18 +109,20 @@ def test_post_with_bad_password_or_grant_type(client, users):
     assert unsupported.status_code == 400
 
 
-def test_failed_logins_are_throttled_per_user(client, users, settings):
+def test_failed_logins_are_throttled_per_user_and_address(client, users, settings):
     settings.REGISTRY_LOGIN_MAX_FAILURES = 3
-    for _ in range(3):
-        assert client.get("/auth/token", **basic("alice", "wrong")).status_code == 401
+    for attempt in range(3):
+        assert client.get("/auth/token", **basic("alice", f"wrong-{attempt}")).status_code == 401
     response = client.get("/auth/token", **basic("alice", "alice-pw"))
     assert response.status_code == 429
     assert response.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
-    assert response["Retry-After"]
+    assert 0 < int(response["Retry-After"]) <= settings.REGISTRY_LOGIN_WINDOW
+    # Only that address is held back: alice signs in from anywhere else.
+    assert client.get("/auth/token", REMOTE_ADDR="10.9.9.9", **basic("alice", "alice-pw")).status_code == 200
 
 
 def test_failed_logins_are_throttled_per_address(client, users, settings):
-    settings.REGISTRY_LOGIN_MAX_FAILURES = 3
+    settings.REGISTRY_LOGIN_MAX_FAILURES_PER_ADDRESS = 3
     for name in ("alice", "bob", "carol"):
         assert client.get("/auth/token", **basic(name, "wrong")).status_code == 401
     assert client.get("/auth/token", **basic("root", "root-pw")).status_code == 429
