@@ -175,3 +175,20 @@ def test_basic_on_v2_can_be_switched_off(client, users, settings):
 def test_bad_basic_credentials_on_v2_are_401_not_anonymous(client, users, settings):
     settings.REGISTRY_ANONYMOUS_PULL = True
     challenge_of(client.get("/v2/team/app/tags/list", **basic("alice", "wrong")))
+
+
+@pytest.mark.parametrize("anonymous_pull", [False, True])
+def test_version_check_challenges_anonymous_callers_even_with_anonymous_pull(client, users, settings, anonymous_pull):
+    """Else `docker login` with a wrong password says "Login Succeeded" (it never sends it)."""
+    settings.REGISTRY_ANONYMOUS_PULL = anonymous_pull
+    challenge_of(client.get("/v2/"))
+    challenge_of(client.get("/v2/", **basic("alice", "wrong")))
+    assert client.get("/v2/", **basic("alice", "alice-pw")).status_code == 200
+
+
+def test_anonymous_clients_follow_the_challenge_and_pull_public_content(client, users, settings):
+    settings.REGISTRY_ANONYMOUS_PULL = True
+    body = get_token(client, "repository:team/app:pull")  # what the challenge sends them to
+    assert client.get("/v2/", **bearer(body["token"])).status_code == 200
+    assert client.get("/v2/team/app/tags/list", **bearer(body["token"])).status_code == 404  # allowed; no repo
+    assert client.post("/v2/team/app/blobs/uploads/", **bearer(body["token"])).status_code == 401

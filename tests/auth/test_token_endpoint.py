@@ -1,6 +1,8 @@
 """GET and POST /auth/token: credentials, scope intersection, claims, refresh tokens."""
 from __future__ import annotations
 
+import base64
+
 import jwt
 import pytest
 
@@ -65,9 +67,23 @@ def test_wrong_password_is_401_with_the_envelope(client, users):
     assert "nope" not in response.content.decode()
 
 
-def test_unknown_service_is_refused(client, users):
+def test_unknown_service_is_unsupported(client, users):
     response = client.get("/auth/token", {"service": "elsewhere"}, **basic("alice", "alice-pw"))
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "UNSUPPORTED"
+    posted = client.post("/auth/token", {"grant_type": "password", "service": "elsewhere"})
+    assert posted.status_code == 400 and posted.json()["errors"][0]["code"] == "UNSUPPORTED"
+
+
+@pytest.mark.parametrize("header", [
+    "Basic !!!",
+    "Basic " + base64.b64encode(b"no-colon-here").decode(),
+    "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+    "basic",
+])
+def test_malformed_basic_credentials_are_401_not_an_anonymous_token(client, users, header):
+    response = client.get("/auth/token", {"scope": "repository:team/app:pull"}, HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401 and response.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    assert "token" not in response.json()
 
 
 def test_offline_token_returns_a_refresh_token_usable_with_post(client, users):

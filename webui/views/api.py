@@ -33,12 +33,11 @@ def _csrf_rejected(request: HttpRequest) -> bool:
 def _identity(request: HttpRequest) -> Identity:
     """The caller from Basic credentials, else from the session; 401 when neither."""
     if request.META.get("HTTP_AUTHORIZATION"):
-        credentials = basic_credentials(request)
-        if credentials is None:
-            raise AuthenticationFailed("send HTTP Basic credentials", headers=CHALLENGE)
-        username, password = credentials
         try:
-            identity = authenticate(username=username, password=password, client_addr=client_address(request))
+            credentials = basic_credentials(request)
+            if credentials is None:
+                raise AuthenticationFailed("send HTTP Basic credentials")
+            identity = authenticate(username=credentials[0], password=credentials[1], client_addr=client_address(request))
         except AuthenticationFailed as exc:
             exc.headers = CHALLENGE
             raise
