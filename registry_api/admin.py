@@ -84,3 +84,4 @@ class AccessTokenAdmin(admin.ModelAdmin):
 
 from . import admin_events  # noqa: E402,F401  (audit trail and webhooks)
 from . import admin_housekeeping  # noqa: E402,F401  (garbage collection, uploads, quotas, retention)
+from . import admin_robots  # noqa: E402,F401  (robot accounts; robots marked in the user list)

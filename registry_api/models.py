@@ -222,6 +222,24 @@ class AccessToken(models.Model):
         return f"{self.user}: {self.name} ({self.prefix}…)"
 
 
+class RobotAccount(models.Model):
+    """A user that is a machine (CI, a deploy bot): no usable password, so it signs in only
+    with its access tokens, and it is listed apart from people in the admin."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="robot_account"
+    )
+    description = models.CharField(max_length=500, blank=True, default="", help_text="What it is for, who owns it.")
+    created_by = models.CharField(max_length=150, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
 class LoginThrottle(models.Model):
     """Failed password logins per key (`pair:<ip> <name>`, `addr:<ip>` or `user:<name>`)
     within the current window; auth/throttle.py has the rules."""

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
     "/admin/auth/user/", "/admin/auth/group/", "/admin/registry_api/namespace/", "/admin/registry_api/namespace/add/",
     "/admin/registry_api/grant/", "/admin/registry_api/grant/add/", "/admin/registry_api/accesstoken/",
     "/admin/registry_api/accesstoken/add/", "/admin/registry_api/repository/",
+    "/admin/registry_api/robotaccount/", "/admin/registry_api/robotaccount/add/",
 ])
 def test_admin_pages_open_for_a_superuser(client, users, path):
     client.force_login(users["root"])
