@@ -177,14 +177,15 @@ def authenticate(*, username: str, password: str, client_addr: str, tokens: bool
             raise AuthenticationFailed("invalid username, password or token")
         if identity:
             return identity
-    throttle_check(username=username, client_addr=client_addr)
+    failed_before = throttle_check(username=username, client_addr=client_addr)
     identity = _check_password(username, password)
     if identity is None:
         throttle_record_failure(
             username=username, client_addr=client_addr, attempt=throttle_fingerprint(username, password)
         )
         raise AuthenticationFailed("invalid username, password or token")
-    throttle_record_success(username=username, client_addr=client_addr)
+    if failed_before:  # a write only then: Basic on /v2/ comes here with every request
+        throttle_record_success(username=username, client_addr=client_addr)
     return identity
 
 

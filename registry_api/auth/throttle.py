@@ -11,12 +11,16 @@ Three counters, each a LoginThrottle row counting failures within REGISTRY_LOGIN
   limit (REGISTRY_LOGIN_MAX_FAILURES_PER_USER).
 
 Why this shape: a counter per user name alone, as before, let anyone lock `admin` or a CI
-robot out from anywhere by typing a wrong password ten times. django-axes warns against
-exactly that and locks on (user, address) by default; GitHub and Harbor-style setups rate
-limit the source rather than the account. The per-user limit only caps how fast one
-account can be guessed from everywhere, and only on the password path: access tokens
-(240 random bits, unguessable, so refusing them protects nothing), docker's stored
-refresh token and Bearer tokens already issued keep working while it is reached.
+robot out from anywhere by typing a wrong password ten times. Harbor freezes the account
+for 1.5 s after each failure and its users report exactly that outcome: a loop with a
+wrong password, or a misconfigured replication peer, keeps the right users from pulling
+(goharbor/harbor#21224, #22909); its maintainers send people to an external IdP. Nexus
+leaves lockout to the realm. django-axes can lock on the address, the user name or their
+combination; the combination is the one that stops guessing without handing out lockouts.
+So the tight limit is per (user, address), and the per-user limit only caps how fast one
+account can be guessed from everywhere, on the password path only: access tokens (240
+random bits, unguessable, so refusing them protects nothing), docker's stored refresh token
+and Bearer tokens already issued keep working while it is reached.
 
 A wrong password repeated from the same address within REPEAT_SECONDS counts once:
 containerd's `ctr` sends every password twice (the OAuth2 POST, then the GET fallback),
@@ -74,18 +78,23 @@ def fingerprint(username: str, password: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
-def throttle_check(*, username: str, client_addr: str) -> None:
-    """TOOMANYREQUESTS (429, with Retry-After) when any counter of this attempt is full."""
+def throttle_check(*, username: str, client_addr: str) -> bool:
+    """TOOMANYREQUESTS (429, with Retry-After) when any counter of this attempt is full;
+    else whether this client has failures counted for this user (to forgive on success)."""
     now = timezone.now()
     window = timedelta(seconds=settings.REGISTRY_LOGIN_WINDOW)
-    limits = dict(_keys(username, client_addr).values())
+    keys = _keys(username, client_addr)
+    limits = dict(keys.values())
     rows = LoginThrottle.objects.filter(key__in=limits, window_started_at__gte=now - window)
+    found = set()
     for key, failures, started in rows.values_list("key", "failures", "window_started_at"):
+        found.add(key)
         if failures >= limits[key]:
             retry_after = int((started + window - now).total_seconds()) + 1
             raise TooManyFailures(
                 "too many failed logins; try again later", headers={"Retry-After": str(max(retry_after, 1))}
             )
+    return keys["pair"][0] in found
 
 
 def throttle_record_failure(*, username: str, client_addr: str, attempt: str) -> None:

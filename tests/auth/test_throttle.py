@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from registry_api.auth.credentials import access_token_create
@@ -120,3 +122,10 @@ def test_a_real_password_with_the_token_prefix_works(client, users):
 ])
 def test_ipv6_clients_are_counted_per_64(address, key):
     assert _address_key(address) == key
+
+
+def test_a_right_password_writes_nothing_when_nothing_failed(client, users):
+    assert client.get("/v2/team/app/tags/list", **basic("alice", "alice-pw")).status_code == 404
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/v2/team/app/tags/list", **basic("alice", "alice-pw")).status_code == 404
+    assert not [q["sql"] for q in queries if "loginthrottle" in q["sql"] and not q["sql"].startswith("SELECT")]
