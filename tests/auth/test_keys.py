@@ -55,13 +55,16 @@ def test_registry_token_key_is_honoured(client, users, settings, tmp_path):
     assert not (tmp_path / "token_key.pem").exists()
 
 
-@pytest.mark.parametrize("value", [
-    pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-    pem_of(ec.generate_private_key(ec.SECP384R1())),
-    "not a key at all",
-])
-def test_a_key_that_cannot_sign_es256_is_a_startup_error(settings, value):
-    settings.REGISTRY_TOKEN_KEY = value
+BAD_KEYS = {
+    "rsa": lambda: pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+    "ec-p384": lambda: pem_of(ec.generate_private_key(ec.SECP384R1())),
+    "garbage": lambda: "not a key at all",
+}
+
+
+@pytest.mark.parametrize("kind", BAD_KEYS)  # made in the test: xdist workers must collect the same ids
+def test_a_key_that_cannot_sign_es256_is_a_startup_error(settings, kind):
+    settings.REGISTRY_TOKEN_KEY = BAD_KEYS[kind]()
     errors = [m for m in check_auth_settings() if m.level >= checks.ERROR]
     assert [e.id for e in errors] == ["registry_api.E004"]
     assert "BEGIN" not in errors[0].msg  # the key itself is never echoed
