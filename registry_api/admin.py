@@ -89,3 +89,4 @@ class AccessTokenAdmin(admin.ModelAdmin):
 from . import admin_events  # noqa: E402,F401  (audit trail and webhooks)
 from . import admin_housekeeping  # noqa: E402,F401  (garbage collection, uploads, quotas, retention)
 from .admin_proxy import repository_source  # noqa: E402  (proxy and group repositories)
+from . import admin_robots  # noqa: E402,F401  (robot accounts; robots marked in the user list)

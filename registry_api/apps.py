@@ -40,6 +40,17 @@ def check_auth_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]
         messages.append(
             checks.Error("REGISTRY_TOKEN_TTL must be at least 60 seconds.", id="registry_api.E001")
         )
+    if settings.REGISTRY_TOKEN_KEY:
+        from .auth.tokens import load_key
+
+        try:
+            load_key(settings.REGISTRY_TOKEN_KEY.encode())
+        except ValueError as exc:
+            messages.append(checks.Error(
+                f"REGISTRY_TOKEN_KEY is {exc}.",
+                hint="openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt",
+                id="registry_api.E004",
+            ))
     return messages
 
 

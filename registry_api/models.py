@@ -237,12 +237,35 @@ class AccessToken(models.Model):
         return f"{self.user}: {self.name} ({self.prefix}…)"
 
 
+class RobotAccount(models.Model):
+    """A user that is a machine (CI, a deploy bot): no usable password, so it signs in only
+    with its access tokens, and it is listed apart from people in the admin."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="robot_account"
+    )
+    description = models.CharField(max_length=500, blank=True, default="", help_text="What it is for, who owns it.")
+    created_by = models.CharField(max_length=150, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
 class LoginThrottle(models.Model):
-    """Failed logins per key (`user:<name>` or `addr:<ip>`) within the current window."""
+    """Failed password logins per key (`pair:<ip> <name>`, `addr:<ip>` or `user:<name>`)
+    within the current window; auth/throttle.py has the rules."""
 
     key = models.CharField(max_length=200, unique=True)
     failures = models.PositiveIntegerField(default=0)
-    window_started_at = models.DateTimeField()
+    window_started_at = models.DateTimeField(db_index=True)
+    # On `pair:` rows: a keyed hash of the last wrong attempt, so a client's immediate
+    # retry of the same password (ctr sends each twice) counts once.
+    last_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    last_failed_at = models.DateTimeField(null=True, blank=True)
 
 
 # --- Housekeeping -------------------------------------------------------------------------

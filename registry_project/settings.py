@@ -10,6 +10,8 @@ from pathlib import Path
 
 import environ
 
+from registry_api.files import create_private, write_once
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -17,8 +19,10 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # Where the SQLite file, the blobs and the upload staging area live.
 DATA_DIR = Path(env.str("REGISTRY_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
-# SQLite cannot create its file in a missing directory; a fresh checkout has none.
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# SQLite cannot create its file in a missing directory; a fresh checkout has none. Made
+# 0700: it holds private images, password hashes and keys (an installed data directory
+# keeps the mode its installer gave it, see README "Deployment").
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 # Development only: tracebacks in HTML pages (never on /v2/, which always answers JSON).
 DEBUG = env.bool("REGISTRY_DEBUG", default=False)
@@ -33,25 +37,10 @@ def secret(name: str) -> str:
 
 
 def generated_secret(path: Path) -> str:
-    """A random secret kept in the data directory (mode 0600), made on first start.
+    """A random secret kept in the data directory (mode 0600), made on first start."""
+    import secrets
 
-    Written to a temporary file and hard-linked into place, so workers starting together
-    all end up with the one value that won.
-    """
-    if not path.exists():
-        import secrets
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(dir=path.parent)  # mode 0600
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(50))
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    return path.read_text().strip()
+    return write_once(path, lambda: secrets.token_urlsafe(50).encode()).decode().strip()
 
 
 # Signs portal sessions and CSRF tokens; generated into <data dir>/secret_key when unset.
@@ -121,6 +110,8 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'registry.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if str(DATABASES["default"]["NAME"]) not in ("", ":memory:"):
+        create_private(Path(DATABASES["default"]["NAME"]))  # password hashes: 0600
     # Several gunicorn workers write at once: WAL lets readers run beside the writer,
     # IMMEDIATE takes the write lock up front (no lock-upgrade deadlocks), and the
     # timeout makes a busy writer wait instead of failing with "database is locked".
@@ -228,8 +219,12 @@ REGISTRY_TOKEN_KEY = secret("REGISTRY_TOKEN_KEY")
 # Lifetime of access tokens and of refresh tokens (docker login's stored identity), seconds.
 REGISTRY_TOKEN_TTL = env.int("REGISTRY_TOKEN_TTL", default=300)
 REGISTRY_REFRESH_TOKEN_TTL = env.int("REGISTRY_REFRESH_TOKEN_TTL", default=30 * 24 * 3600)
-# Failed logins allowed per user name and per client address within the window (seconds).
+# Failed password logins allowed within the window (seconds): per user from one client
+# address, per client address over all users, and per user from everywhere (much higher:
+# it only slows guessing one account; access tokens are never throttled). auth/throttle.py.
 REGISTRY_LOGIN_MAX_FAILURES = env.int("REGISTRY_LOGIN_MAX_FAILURES", default=10)
+REGISTRY_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("REGISTRY_LOGIN_MAX_FAILURES_PER_ADDRESS", default=30)
+REGISTRY_LOGIN_MAX_FAILURES_PER_USER = env.int("REGISTRY_LOGIN_MAX_FAILURES_PER_USER", default=100)
 REGISTRY_LOGIN_WINDOW = env.int("REGISTRY_LOGIN_WINDOW", default=300)
 # Password of the `admin` superuser created on first start; random (in <data dir>/admin.password) if unset.
 REGISTRY_ADMIN_PASSWORD = secret("REGISTRY_ADMIN_PASSWORD")

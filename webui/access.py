@@ -2,8 +2,10 @@
 (`registry_api.auth.permissions`), so a page shows exactly what `docker pull` would allow.
 
 A repository the visitor may not pull does not exist for them: signed-in visitors get a
-404 whether or not it exists, anonymous ones are sent to sign in. Deleting needs the
-"delete" action and deletes to be enabled (REGISTRY_DELETE_ENABLED), as on /v2/.
+404 whether or not it exists, anonymous ones are sent to sign in. Deleting tags and
+manifests needs the "delete" action and deletes to be enabled (REGISTRY_DELETE_ENABLED),
+as on /v2/; deleting the whole repository and its settings page need MANAGE (the admin
+level, `registry_api.auth.permissions`).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
 from registry_api.auth.credentials import ANONYMOUS, Identity
-from registry_api.auth.permissions import allowed_actions, visible_repositories
+from registry_api.auth.permissions import MANAGE, allowed_actions, visible_repositories
 from registry_api.errors import NameUnknown
 from registry_api.services.repositories import repository_get
 
@@ -35,9 +37,15 @@ def may_delete(actions: frozenset[str]) -> bool:
     return settings.REGISTRY_DELETE_ENABLED and "delete" in actions
 
 
+def may_delete_repository(actions: frozenset[str]) -> bool:
+    return may_delete(actions) and MANAGE in actions
+
+
 def repository_view(action: str = "pull") -> Callable:
     """Check the visitor's rights on the repository in the URL before the view runs, then
-    call it with the Repository; `request.can_delete` tells templates what to offer."""
+    call it with the Repository. `action` is "pull", "delete" (tags, manifests),
+    "delete-repository" or "manage"; `request.can_delete`, `can_delete_repository` and
+    `can_manage` tell templates what to offer."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -48,8 +56,12 @@ def repository_view(action: str = "pull") -> Callable:
                     return redirect_to_login(request.get_full_path())
                 raise Http404("No such repository.")
             request.can_delete = may_delete(actions)
-            if action == "delete" and not request.can_delete:
-                raise PermissionDenied("You may not delete in this repository.")
+            request.can_delete_repository = may_delete_repository(actions)
+            request.can_manage = MANAGE in actions
+            allowed = {"pull": True, "delete": request.can_delete,
+                       "delete-repository": request.can_delete_repository, "manage": request.can_manage}
+            if not allowed[action]:
+                raise PermissionDenied("You may not do this in this repository.")
             try:
                 repository = repository_get(name=name)
             except NameUnknown:

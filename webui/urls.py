@@ -3,7 +3,7 @@ unambiguous (`/-/` before the portal's own words, digests recognised by their co
 from django.urls import path, register_converter
 
 from .converters import DigestConverter, RepositoryNameConverter, TagConverter
-from .views import api, auth, dashboard, deletes, manifests, proxies, repositories
+from .views import api, auth, dashboard, deletes, manifests, proxies, repositories, settings
 
 register_converter(RepositoryNameConverter, "repository_name")
 register_converter(DigestConverter, "digest")
@@ -21,6 +21,7 @@ urlpatterns = [
     path("repositories/<repository_name:name>/", repositories.repository_detail, name="repository"),
     path("repositories/<repository_name:name>/-/compare/", repositories.compare, name="compare"),
     path("repositories/<repository_name:name>/-/delete/", deletes.repository_delete, name="repository_delete"),
+    path("repositories/<repository_name:name>/-/settings/", settings.repository_settings, name="repository_settings"),
     path("repositories/<repository_name:name>/-/tags/<tag:tag>/delete/", deletes.tag_delete, name="tag_delete"),
     path("repositories/<repository_name:name>/manifests/<digest:digest>/", manifests.manifest_detail, name="manifest_detail"),
     path(

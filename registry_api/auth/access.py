@@ -50,15 +50,22 @@ def client_address(request: HttpRequest) -> str:
 
 
 def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
+    """(user, password) from `Authorization: Basic`; None without such a header.
+
+    A Basic header that does not decode is AuthenticationFailed, never anonymous: a client
+    that meant to sign in must not silently get an anonymous token instead.
+    """
     scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        return None
+        raise AuthenticationFailed("malformed Basic credentials") from None
     username, sep, password = decoded.partition(":")
-    return (username, password) if sep else None
+    if not sep:
+        raise AuthenticationFailed("malformed Basic credentials")
+    return username, password
 
 
 def resolve(request: HttpRequest) -> RequestAccess:
@@ -79,13 +86,9 @@ def resolve(request: HttpRequest) -> RequestAccess:
                 grants[key] = grants.get(key, frozenset()) | frozenset(map(str, entry["actions"]))
         return RequestAccess(identity, grants)
     if scheme.lower() == "basic" and settings.REGISTRY_AUTH_BASIC:
-        credentials = basic_credentials(request)
-        if credentials is None:
-            raise challenge(request)
         try:
-            identity = authenticate(
-                username=credentials[0], password=credentials[1], client_addr=client_address(request)
-            )
+            username, password = basic_credentials(request)
+            identity = authenticate(username=username, password=password, client_addr=client_address(request))
         except AuthenticationFailed:
             raise challenge(request) from None
         return RequestAccess(identity)
@@ -135,10 +138,15 @@ def require(request: HttpRequest, access: RequestAccess, name: str, action: str,
 
 
 def require_signed_in(request: HttpRequest, access: RequestAccess) -> None:
-    """GET /v2/: anonymous callers are challenged unless anonymous pull is on (docker login)."""
-    if settings.REGISTRY_AUTH_ENABLED and access.identity.is_anonymous and not settings.REGISTRY_ANONYMOUS_PULL:
-        if access.token_grants is None:
-            raise challenge(request)
+    """GET /v2/: callers without credentials are challenged whenever access control is on.
+
+    Even with anonymous pull: `docker login`, `skopeo login` and `podman login` take a 200
+    here as "Login Succeeded" without ever sending the password, so a wrong one would look
+    right. As with Distribution and Harbor, anonymous clients follow the challenge to the
+    token endpoint, get an anonymous token and come back with it (200), then pull.
+    """
+    if settings.REGISTRY_AUTH_ENABLED and access.identity.is_anonymous and access.token_grants is None:
+        raise challenge(request)
 
 
 def require_catalog(request: HttpRequest, access: RequestAccess) -> None:

@@ -1,4 +1,5 @@
-"""Who is calling: Django users' passwords and access tokens, with failed logins throttled."""
+"""Who is calling: Django users' passwords and access tokens (failed passwords are throttled,
+see throttle.py), and whether the credential behind a Bearer or refresh token still holds."""
 from __future__ import annotations
 
 import hashlib
@@ -12,12 +13,15 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import authenticate as django_authenticate
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from ..errors import RegistryError
 from ..events import record
-from ..models import AccessToken, LoginThrottle
+from ..models import AccessToken
+from .throttle import TooManyFailures  # noqa: F401  (raised by authenticate; callers catch it from here)
+from .throttle import fingerprint as throttle_fingerprint
+from .throttle import throttle_check, throttle_record_failure, throttle_record_success
 
 TOKEN_PREFIX = "drm_"
 # Writing last_used_at on every request would make every pull a write; once a minute is enough.
@@ -28,16 +32,13 @@ class AuthenticationFailed(RegistryError):
     code = "UNAUTHORIZED"
 
 
-class TooManyFailures(RegistryError):
-    code = "TOOMANYREQUESTS"
-
-
 @dataclass(frozen=True)
 class Identity:
     """The caller: a user (None when anonymous), the credential used, and its limits."""
 
     user: object | None
-    credential: str = "anonymous"  # "anonymous", "password" or "token:<id>"
+    # "anonymous", "password:<fingerprint>", "token:<id>", or "session" (the portal)
+    credential: str = "anonymous"
     read_only: bool = False
 
     @property
@@ -87,72 +88,59 @@ def _touch(token: AccessToken) -> bool:
 
 
 class _SuccessCache:
-    """Recently verified passwords, keyed by an HMAC of the credentials.
+    """Recently verified passwords, keyed by an HMAC of the user, the password and the
+    user's stored password hash.
 
     Django's password hash is deliberately slow (hundreds of ms); HTTP Basic sends the
-    password with every request, so a verified pair is remembered for a minute.
+    password with every request, so a verified pair is remembered for a minute. The key
+    includes the stored hash, so a changed password misses at once in every worker.
     """
 
     def __init__(self, ttl: float = 60, capacity: int = 1024) -> None:
         self._ttl, self._capacity = ttl, capacity
-        self._items: dict[bytes, tuple[float, int]] = {}
+        self._items: dict[bytes, float] = {}
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(username: str, password: str) -> bytes:
-        return hmac.new(settings.SECRET_KEY.encode(), f"{username}\0{password}".encode(), "sha256").digest()
+    def key(user, password: str) -> bytes:
+        message = f"{user.pk}\0{user.password}\0{password}".encode()
+        return hmac.new(settings.SECRET_KEY.encode(), message, "sha256").digest()
 
-    def get(self, key: bytes) -> int | None:
+    def hit(self, key: bytes) -> bool:
         with self._lock:
-            item = self._items.get(key)
-        if item and item[0] > time.monotonic():
-            return item[1]
-        return None
+            expires = self._items.get(key)
+        return expires is not None and expires > time.monotonic()
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
 
-    def put(self, key: bytes, user_id: int) -> None:
+    def put(self, key: bytes) -> None:
         with self._lock:
             if len(self._items) >= self._capacity:
                 self._items.clear()
-            self._items[key] = (time.monotonic() + self._ttl, user_id)
+            self._items[key] = time.monotonic() + self._ttl
 
 
 _verified = _SuccessCache()
 
 
-def _throttle_keys(username: str, client_addr: str) -> list[str]:
-    return [f"user:{username.lower()}"[:200], f"addr:{client_addr}"[:200]]
+def password_fingerprint(user) -> str:
+    """What `cred` carries for a password login: an HMAC of the stored password hash (as
+    Django's session auth hash), so every token bought with the password dies with it."""
+    return salted_hmac("registry_api.auth.password-credential", user.password, algorithm="sha256").hexdigest()[:32]
 
 
-def _is_throttled(keys: list[str]) -> bool:
-    since = timezone.now() - timedelta(seconds=settings.REGISTRY_LOGIN_WINDOW)
-    return LoginThrottle.objects.filter(
-        key__in=keys, failures__gte=settings.REGISTRY_LOGIN_MAX_FAILURES, window_started_at__gte=since
-    ).exists()
+def _password_identity(user) -> Identity:
+    return Identity(user, f"password:{password_fingerprint(user)}")
 
 
-def _record_failure(keys: list[str]) -> None:
-    now = timezone.now()
-    window = timedelta(seconds=settings.REGISTRY_LOGIN_WINDOW)
-    with transaction.atomic():
-        for key in keys:
-            row, created = LoginThrottle.objects.select_for_update().get_or_create(
-                key=key, defaults={"failures": 1, "window_started_at": now}
-            )
-            if created:
-                continue
-            if now - row.window_started_at > window:
-                row.failures, row.window_started_at = 1, now
-            else:
-                row.failures += 1
-            row.save(update_fields=["failures", "window_started_at"])
-
-
-def _check_token(username: str, secret: str) -> Identity | None:
+def _token_identity(username: str, secret: str) -> Identity | None | bool:
+    """The identity of an access token; None if it matches a token that may not be used
+    (revoked, expired, another user's); False if it matches no token at all."""
     token = AccessToken.objects.select_related("user").filter(key_hash=token_hash(secret)).first()
+    if token is None:
+        return False
     if not _usable(token) or token.user.get_username() != username:
         record(action="login_failed", actor=username[:150], detail={"via": "access token"})
         return None
@@ -162,35 +150,42 @@ def _check_token(username: str, secret: str) -> Identity | None:
 
 
 def _check_password(username: str, password: str) -> Identity | None:
-    key = _SuccessCache.key(username, password)
-    user_id = _verified.get(key)
-    if user_id is not None:
-        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-        if user is not None:
-            return Identity(user, "password")
+    """The user if the password is right; the success cache spares the slow hasher."""
+    user = get_user_model()._default_manager.filter(**{get_user_model().USERNAME_FIELD: username}).first()
+    if user is not None and user.is_active and _verified.hit(_SuccessCache.key(user, password)):
+        return _password_identity(user)
     user = django_authenticate(username=username, password=password)  # failures: audited by signal
     if user is None or not user.is_active:
         return None
-    _verified.put(key, user.pk)
+    # After check_password, which may have upgraded the stored hash: key on the new one.
+    _verified.put(_SuccessCache.key(user, password))
     record(action="login", actor=username, detail={"via": "password"})
-    return Identity(user, "password")
+    return _password_identity(user)
 
 
-def authenticate(*, username: str, password: str, client_addr: str) -> Identity:
-    """Check a username with a password or an access token (as `docker login` sends them)."""
-    keys = _throttle_keys(username, client_addr)
-    if _is_throttled(keys):
-        raise TooManyFailures(
-            "too many failed logins; try again later",
-            headers={"Retry-After": str(settings.REGISTRY_LOGIN_WINDOW)},
-        )
-    if password.startswith(TOKEN_PREFIX):
-        identity = _check_token(username, password)
-    else:
-        identity = _check_password(username, password)
+def authenticate(*, username: str, password: str, client_addr: str, tokens: bool = True) -> Identity:
+    """Check a username with an access token or a password (as `docker login` sends them).
+
+    Something shaped like a token is looked up as one first and, if no token has that
+    secret, checked as a password (a real password may start with the prefix too). Only
+    the password path is throttled (throttle.py says why); `tokens=False` skips tokens
+    (the portal, where a read-only token must not open a full session).
+    """
+    if tokens and password.startswith(TOKEN_PREFIX):
+        identity = _token_identity(username, password)
+        if identity is None:
+            raise AuthenticationFailed("invalid username, password or token")
+        if identity:
+            return identity
+    failed_before = throttle_check(username=username, client_addr=client_addr)
+    identity = _check_password(username, password)
     if identity is None:
-        _record_failure(keys)
+        throttle_record_failure(
+            username=username, client_addr=client_addr, attempt=throttle_fingerprint(username, password)
+        )
         raise AuthenticationFailed("invalid username, password or token")
+    if failed_before:  # a write only then: Basic on /v2/ comes here with every request
+        throttle_record_success(username=username, client_addr=client_addr)
     return identity
 
 
@@ -207,5 +202,14 @@ def identity_for_subject(subject: str, credential: str) -> Identity | None:
             return None
         _touch(token)
         return Identity(token.user, credential, token.read_only)
-    user = get_user_model().objects.filter(username=subject, is_active=True).first()
-    return Identity(user, credential) if user is not None else None
+    if not credential.startswith("password:"):
+        return None  # e.g. a bare "password" from before fingerprints: sign in again
+    # No cache needed: the user row is read anyway (is_active, then grants), and comparing
+    # the fingerprint costs one HMAC. A refresh token comes here too, so it is always
+    # checked against the stored password hash.
+    user = get_user_model()._default_manager.filter(
+        **{get_user_model().USERNAME_FIELD: subject}, is_active=True
+    ).first()
+    if user is None or not hmac.compare_digest(credential, f"password:{password_fingerprint(user)}"):
+        return None
+    return Identity(user, credential)

@@ -2,6 +2,11 @@
 
 Grants name a namespace (the first path component) or one repository, for a user or a
 group; levels are cumulative. Read-only tokens cut everything down to pull.
+
+Besides the token actions (pull, push, delete), the `admin` level holds MANAGE: deleting
+the whole repository (portal, `DELETE /api/repositories/…`) and its settings page in the
+portal (public flag, immutable tags, the grants given on it). MANAGE never goes into a
+token: no /v2/ request needs it.
 """
 from __future__ import annotations
 
@@ -14,11 +19,13 @@ from ..reference import InvalidReference, validate_name
 from .credentials import Identity
 from .scopes import REPOSITORY_ACTIONS, Scope
 
+MANAGE = "admin"
+EVERYTHING = frozenset({*REPOSITORY_ACTIONS, MANAGE})
 LEVEL_ACTIONS = {
     "pull": frozenset({"pull"}),
     "push": frozenset({"pull", "push"}),
     "delete": frozenset({"pull", "push", "delete"}),
-    "admin": frozenset(REPOSITORY_ACTIONS),
+    "admin": EVERYTHING,
 }
 
 
@@ -39,7 +46,7 @@ def _is_public(repository_name: str) -> bool:
 
 
 def allowed_actions(identity: Identity, repository_name: str) -> frozenset[str]:
-    """The repository actions (pull, push, delete) the identity holds on `repository_name`.
+    """The repository actions (pull, push, delete, and MANAGE) the identity holds on `repository_name`.
 
     Pull is judged on the repository a pull of the name reads (routing.py: a mirror name on
     its proxy cache, a group on the group); push and delete only exist where the name is
@@ -60,7 +67,7 @@ def _granted(identity: Identity, repository_name: str) -> frozenset[str]:
     """What superuser status, public flags and grants give on exactly this name."""
     user = identity.user
     if not settings.REGISTRY_AUTH_ENABLED or (user is not None and user.is_superuser):
-        actions = frozenset(REPOSITORY_ACTIONS)
+        actions = EVERYTHING
     else:
         actions = frozenset({"pull"}) if _is_public(repository_name) else frozenset()
         if user is not None:
@@ -105,7 +112,7 @@ def grant_scopes(identity: Identity, requested: list[Scope]) -> list[Scope]:
                 validate_name(scope.name)
             except InvalidReference:
                 continue
-            actions = scope.actions & allowed_actions(identity, scope.name)
+            actions = scope.actions & allowed_actions(identity, scope.name) & frozenset(REPOSITORY_ACTIONS)
             if actions:
                 granted.append(Scope("repository", scope.name, actions))
     return granted

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 
+from ..files import write_once
 from .scopes import Scope
 
 ALGORITHM = "ES256"
@@ -46,29 +45,29 @@ def _libtrust_kid(public_key) -> str:
     return ":".join(encoded[i : i + 4] for i in range(0, 48, 4))
 
 
-def _generated_key_pem(path: Path) -> bytes:
-    if not path.exists():
-        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        fd, tmp = tempfile.mkstemp(dir=path.parent)  # mode 0600
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-        try:
-            os.link(tmp, path)  # first writer wins when workers start together
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    return path.read_bytes()
+def _new_key_pem() -> bytes:
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def load_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    """The P-256 private key in `pem` (ES256 needs that curve); ValueError with the reason
+    otherwise. The system check (apps.py) calls it at startup, so a bad key stops `migrate`
+    rather than failing the first token request."""
+    try:
+        private_key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:  # not PEM, encrypted, or unsupported
+        raise ValueError(f"not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or private_key.curve.name != "secp256r1":
+        raise ValueError("not an EC P-256 key (ES256 tokens need one)")
+    return private_key
 
 
 @lru_cache(maxsize=1)
 def signing_key() -> SigningKey:
-    pem = settings.REGISTRY_TOKEN_KEY.encode() or _generated_key_pem(Path(settings.DATA_DIR) / "token_key.pem")
-    private_key = serialization.load_pem_private_key(pem, password=None)
-    if not isinstance(private_key, ec.EllipticCurvePrivateKey):
-        raise ValueError("REGISTRY_TOKEN_KEY must be an EC (P-256) private key")
+    pem = settings.REGISTRY_TOKEN_KEY.encode() or write_once(Path(settings.DATA_DIR) / "token_key.pem", _new_key_pem)
+    private_key = load_key(pem)
     return SigningKey(private_key, _libtrust_kid(private_key.public_key()))
 
 

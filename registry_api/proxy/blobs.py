@@ -99,11 +99,11 @@ def _heartbeat_every() -> float:
     return min(5.0, settings.REGISTRY_PROXY_FETCH_STALE / 3)
 
 
-def pending_resolve(*, repository: Repository, blob: Blob) -> None:
+def pending_resolve(*, repository_name: str, blob: Blob) -> None:
     """Turn the cached manifests' pending references to `blob` into real ones."""
     with transaction.atomic():
         pending = PendingBlobReference.objects.select_for_update().filter(
-            manifest__repository=repository, digest=blob.digest)
+            manifest__repository__name=repository_name, digest=blob.digest)
         manifest_ids = list(pending.values_list("manifest_id", flat=True))
         if manifest_ids:
             ManifestReference.objects.bulk_create([ManifestReference(manifest_id=m, blob=blob) for m in manifest_ids])
@@ -127,7 +127,7 @@ def proxy_blob_cached(*, route: Route, digest: str) -> Blob | None:
         blob_register(repository=repository, digest=digest, size=sibling.blob.size)
     except Denied:
         return sibling.blob  # over the namespace quota: served, not linked here
-    pending_resolve(repository=repository, blob=sibling.blob)
+    pending_resolve(repository_name=repository.name, blob=sibling.blob)
     return sibling.blob
 
 
@@ -259,7 +259,7 @@ def _commit(route: Route, upload: Upload, digest: str) -> None:
         # Verified already: the client gets its bytes; the cache just does not keep them.
         logger.warning("proxy blob not cached repository=%s digest=%s: %s", route.local_name, digest, exc.message)
         return
-    pending_resolve(repository=upload.repository, blob=blob)
+    pending_resolve(repository_name=upload.repository_name, blob=blob)
     logger.info("proxy cached blob repository=%s digest=%s size=%d", route.local_name, digest, blob.size)
 
 

@@ -36,6 +36,7 @@ from storage_backends import get_storage
 from storage_backends.base import BlobNotFound, BlobStorage, DigestMismatch
 from storage_backends.filesystem import FilesystemStorage
 
+from ..files import create_private
 from ..models import Blob, ManifestReference, Repository, RepositoryBlob
 
 logger = logging.getLogger(__name__)
@@ -109,8 +110,9 @@ def backup_create(*, destination: Path, progress: Progress | None = None) -> Bac
     destination = Path(destination)
     if destination.exists() and any(destination.iterdir()):
         raise BackupError(f"{destination} is not empty")
-    destination.mkdir(parents=True, exist_ok=True)
-    _snapshot(destination / DATABASE_FILE)
+    # Private as the data directory: the copy holds password hashes, keys and images.
+    destination.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _snapshot(create_private(destination / DATABASE_FILE))
     report = BackupReport()
     target = FilesystemStorage(destination)
     snapshot = sqlite3.connect(destination / DATABASE_FILE)

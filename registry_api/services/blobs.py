@@ -14,16 +14,17 @@ from storage_backends.base import BlobNotFound
 from .. import events
 from ..errors import BlobUnknown
 from ..models import Blob, Repository, RepositoryBlob
-from .quotas import quota_check
+from .quotas import Readable, quota_check
 from .repositories import repository_get
 
 logger = logging.getLogger(__name__)
 
 
-def blob_register(*, repository: Repository, digest: str, size: int) -> Blob:
-    """Record a committed blob and make it visible in `repository`; DENIED over quota."""
+def blob_register(*, repository: Repository, digest: str, size: int, readable: Readable = None) -> Blob:
+    """Record a committed blob and make it visible in `repository`; DENIED over quota
+    (`readable`: what the caller may pull, see `quota_check`)."""
     with transaction.atomic():
-        quota_check(repository_name=repository.name, digest=digest, size=size, lock=True)
+        quota_check(repository_name=repository.name, digest=digest, size=size, lock=True, readable=readable)
         blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
         link, created = RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
         if not created:

@@ -11,9 +11,10 @@ the limit; uploads also check early, before reading a body whose size is declare
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from ..auth.access import Denied
 from ..models import Blob, Namespace, RepositoryBlob
@@ -34,10 +35,24 @@ def namespace_usage(*, namespace: str) -> int:
     return Blob.objects.filter(pk__in=blob_ids).aggregate(total=Sum("size"))["total"] or 0
 
 
-def quota_check(*, repository_name: str, digest: str | None, size: int, lock: bool = False) -> None:
+# The repositories a caller may pull, computed only when a quota applies (most pushes
+# never need it); None means every repository (staff, management commands).
+Readable = Callable[[], QuerySet] | None
+
+
+def quota_check(
+    *, repository_name: str, digest: str | None, size: int, lock: bool = False, readable: Readable = None
+) -> None:
     """DENIED if linking `size` bytes of blob `digest` (None: not known yet) into the
     repository would take its namespace over quota. `lock` (inside a transaction) holds
-    the namespace row until the caller commits."""
+    the namespace row until the caller commits.
+
+    A blob the namespace already holds costs nothing to link, but only one held where the
+    caller may pull counts as held: otherwise DENIED (over quota) against DIGEST_INVALID
+    (the bytes did not match) would tell someone who may push to one repository whether a
+    digest exists in another. Counting such a blob again errs towards refusing, never
+    towards exceeding the quota.
+    """
     namespace = namespace_of(repository_name)
     rows = Namespace.objects.filter(name=namespace)
     if lock:
@@ -45,10 +60,16 @@ def quota_check(*, repository_name: str, digest: str | None, size: int, lock: bo
     quota = rows.values_list("quota_bytes", flat=True).first()
     if quota is None:
         return
-    if digest and RepositoryBlob.objects.filter(_in_namespace(namespace), blob__digest=digest).exists():
-        return  # already held in the namespace: linking it again costs nothing
+    if digest:
+        held = RepositoryBlob.objects.filter(_in_namespace(namespace), blob__digest=digest)
+        if readable is not None:
+            held = held.filter(repository__in=readable())
+        if held.exists():
+            return  # already held in the namespace: linking it again costs nothing
     used = namespace_usage(namespace=namespace)
     if used + size > quota:
+        # The figures are shown: they are totals of the namespace the caller may push into
+        # (naming no repository or digest), and what they need to act on the refusal.
         raise Denied(
             f"storage quota of namespace {namespace} exceeded: {format_bytes(used)} of "
             f"{format_bytes(quota)} used, this blob needs {format_bytes(size)} more",

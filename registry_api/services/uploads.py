@@ -25,7 +25,7 @@ from ..models import Blob, Repository, RepositoryBlob, Upload
 from ..reference import ALGORITHMS
 from .blobs import blob_register
 from .gc import blob_file_discard
-from .quotas import quota_check
+from .quotas import Readable, quota_check
 from .repositories import repository_ensure
 
 logger = logging.getLogger(__name__)
@@ -149,10 +149,10 @@ def _announce_commit(upload: Upload, digest: str) -> None:
     upload.digest = digest
 
 
-def _quota_or_cancel(upload: Upload, writer: UploadWriter, digest: str, size: int) -> None:
+def _quota_or_cancel(upload: Upload, writer: UploadWriter, digest: str, size: int, readable: Readable) -> None:
     """The early quota check: over quota, the session and its bytes go (nothing counts)."""
     try:
-        quota_check(repository_name=upload.repository_name, digest=digest, size=size)
+        quota_check(repository_name=upload.repository_name, digest=digest, size=size, readable=readable)
     except Denied:
         writer.cancel()
         Upload.objects.filter(pk=upload.pk).delete()
@@ -166,18 +166,20 @@ def upload_commit(
     chunks: Iterable[bytes] = (),
     content_range: tuple[int, int] | None = None,
     declared_length: int | None = None,
+    readable: Readable = None,
 ) -> Blob:
     """Append the optional final chunk, verify the whole content and make it a blob.
 
-    A digest mismatch drops the session and its bytes: nothing is left behind.
+    A digest mismatch drops the session and its bytes: nothing is left behind. `readable`
+    is what the caller may pull, for the quota (`quota_check`).
     """
     writer = _resume(upload)
     try:
         if declared_length is not None:  # refused before the body is read
-            _quota_or_cancel(upload, writer, digest, writer.size + declared_length)
+            _quota_or_cancel(upload, writer, digest, writer.size + declared_length, readable)
         _write(writer, chunks, content_range, declared_length)
         if declared_length is None:  # chunked to the end: the size is known only now
-            _quota_or_cancel(upload, writer, digest, writer.size)
+            _quota_or_cancel(upload, writer, digest, writer.size, readable)
         _announce_commit(upload, digest)
         info = writer.commit(digest)
     except DigestMismatch as exc:
@@ -191,7 +193,7 @@ def upload_commit(
         # One transaction: a push refused here (quota) leaves no empty repository behind.
         with transaction.atomic():
             repository = repository_ensure(name=upload.repository_name)
-            blob = blob_register(repository=repository, digest=digest, size=info.size)
+            blob = blob_register(repository=repository, digest=digest, size=info.size, readable=readable)
     except Denied:
         # Another push took the last of the quota after our early check; our file is in
         # place without a row: drop the session's claim, then the file if nobody else's.
@@ -204,15 +206,18 @@ def upload_commit(
 
 
 def upload_monolithic(
-    *, repository_name: str, digest: str, chunks: Iterable[bytes], declared_length: int | None
+    *, repository_name: str, digest: str, chunks: Iterable[bytes], declared_length: int | None,
+    readable: Readable = None,
 ) -> Blob:
     """A whole blob in one request (single POST), hashed while it streams to disk."""
     if declared_length is not None:
         # Known to be over quota: refused before the body is read or a session made.
-        quota_check(repository_name=repository_name, digest=digest, size=declared_length)
+        quota_check(repository_name=repository_name, digest=digest, size=declared_length, readable=readable)
     upload = upload_start(repository_name=repository_name, digest_algorithm=digest.partition(":")[0])
     try:
-        return upload_commit(upload=upload, digest=digest, chunks=chunks, declared_length=declared_length)
+        return upload_commit(
+            upload=upload, digest=digest, chunks=chunks, declared_length=declared_length, readable=readable
+        )
     except Exception:
         upload_cancel(upload=upload)
         raise
@@ -223,7 +228,7 @@ def upload_cancel(*, upload: Upload) -> None:
     Upload.objects.filter(pk=upload.pk).delete()
 
 
-def blob_mount(*, repository_name: str, digest: str, from_name: str) -> Blob | None:
+def blob_mount(*, repository_name: str, digest: str, from_name: str, readable: Readable = None) -> Blob | None:
     """Link a blob already visible in `from_name` into `repository_name`; None if it is not."""
     # One transaction with the source link locked: garbage collection cannot unlink the
     # source and delete the blob between our check and the new link (services/gc.py).
@@ -236,7 +241,7 @@ def blob_mount(*, repository_name: str, digest: str, from_name: str) -> Blob | N
         if link is None or get_storage().stat(digest) is None:
             return None
         repository: Repository = repository_ensure(name=repository_name)
-        blob_register(repository=repository, digest=digest, size=link.blob.size)
+        blob_register(repository=repository, digest=digest, size=link.blob.size, readable=readable)
     logger.info("mount blob repository=%s from=%s digest=%s", repository_name, from_name, digest)
     return link.blob
 

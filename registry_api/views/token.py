@@ -16,7 +16,7 @@ from ..auth.credentials import ANONYMOUS, AuthenticationFailed, Identity, authen
 from ..auth.permissions import grant_scopes
 from ..auth.scopes import parse_scopes
 from ..auth.tokens import InvalidToken, issue_access_token, issue_refresh_token, verify_token
-from ..errors import RegistryError, Unsupported
+from ..errors import Unsupported
 
 
 def _rfc3339(timestamp: int) -> str:
@@ -25,7 +25,9 @@ def _rfc3339(timestamp: int) -> str:
 
 def _check_service(service: str | None) -> str:
     if service not in (None, "", settings.REGISTRY_TOKEN_SERVICE):
-        raise RegistryError("unknown service", code="DENIED", status=400, detail={"service": service[:100]})
+        # A value we do not serve, not a refusal of access: Distribution's token server
+        # answers such form values with UNSUPPORTED_VALUE (400); ours is UNSUPPORTED, 400.
+        raise Unsupported("unknown service", status=400, detail={"service": service[:100]})
     return settings.REGISTRY_TOKEN_SERVICE
 
 
@@ -56,15 +58,15 @@ def _issue(identity: Identity, scope_values: list[str], offline: bool) -> dict:
 def _get(request: HttpRequest) -> JsonResponse:
     """200 with a token for the granted part of the scopes; 401 bad credentials; 429 throttled."""
     _check_service(request.GET.get("service"))
-    credentials = basic_credentials(request)
     identity = ANONYMOUS
-    if credentials is not None:
-        try:
+    try:
+        credentials = basic_credentials(request)
+        if credentials is not None:
             identity = authenticate(
                 username=credentials[0], password=credentials[1], client_addr=client_address(request)
             )
-        except AuthenticationFailed as exc:
-            raise _failed(exc.message) from None
+    except AuthenticationFailed as exc:
+        raise _failed(exc.message) from None
     offline = request.GET.get("offline_token", "").lower() == "true"
     return JsonResponse(_issue(identity, request.GET.getlist("scope"), offline))
 
@@ -91,7 +93,7 @@ def _post(request: HttpRequest) -> JsonResponse:
         if identity is None or identity.is_anonymous:
             raise _failed("the credential behind this refresh token is no longer valid")
     else:
-        raise RegistryError("unsupported grant_type", code="UNSUPPORTED", status=400)
+        raise Unsupported("unsupported grant_type", status=400)
     offline = form.get("access_type") == "offline"
     body = _issue(identity, form.getlist("scope"), offline)
     if grant_type == "refresh_token":

@@ -5,10 +5,13 @@ framing (docker sends chunked PATCHes without Content-Length or Content-Range).
 """
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from ..auth.access import has_access
+from ..auth.permissions import visible_repositories
 from ..errors import BlobUploadInvalid, ChunkOutOfOrder, DigestInvalid
 from ..http import declared_length, iter_body, parse_content_range
 from ..models import Upload
@@ -55,6 +58,11 @@ def _mount_source(request: HttpRequest) -> str | None:
     return source if has_access(request.registry_access, source, "pull") else None
 
 
+def _readable(request: HttpRequest):
+    """The caller's pullable repositories, for the quota check (computed only if needed)."""
+    return partial(visible_repositories, request.registry_access.identity)
+
+
 @requires("push")
 def _start(request: HttpRequest, name: str) -> HttpResponse:
     """201 after a mount or a single-POST upload; 202 with a new session; 400 DIGEST_INVALID;
@@ -63,13 +71,15 @@ def _start(request: HttpRequest, name: str) -> HttpResponse:
     if "mount" in request.GET:
         digest = validate_digest(request.GET["mount"])
         source = _mount_source(request)
-        if source and service.blob_mount(repository_name=name, digest=digest, from_name=source):
+        if source and service.blob_mount(
+            repository_name=name, digest=digest, from_name=source, readable=_readable(request)
+        ):
             return _created(name, digest)
     elif "digest" in request.GET:
         digest = validate_digest(request.GET["digest"])
         service.upload_monolithic(
             repository_name=name, digest=digest, chunks=iter_body(request),
-            declared_length=declared_length(request),
+            declared_length=declared_length(request), readable=_readable(request),
         )
         return _created(name, digest)
     upload = service.upload_start(repository_name=name, digest_algorithm=algorithm)
@@ -102,6 +112,7 @@ def _put(request: HttpRequest, name: str, upload_id: str) -> HttpResponse:
         service.upload_commit(
             upload=upload, digest=digest, chunks=iter_body(request),
             content_range=_content_range(request), declared_length=declared_length(request),
+            readable=_readable(request),
         )
     except ChunkOutOfOrder as exc:
         exc.headers.update(Location=_location(upload), **{"Docker-Upload-UUID": str(upload.id)})

@@ -1,13 +1,15 @@
 """Staff manage users, groups, namespaces, grants and tokens in the Django admin."""
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import pytest
 from django.contrib.messages import get_messages
 
 from registry_api.auth.credentials import TOKEN_PREFIX, token_hash
-from registry_api.models import AccessToken, Grant, Namespace
+from registry_api.models import AccessToken, Grant, Namespace, Repository
 
-from .conftest import basic
+from .conftest import basic, bearer, get_token
 
 pytestmark = pytest.mark.django_db
 
@@ -16,6 +18,7 @@ pytestmark = pytest.mark.django_db
     "/admin/auth/user/", "/admin/auth/group/", "/admin/registry_api/namespace/", "/admin/registry_api/namespace/add/",
     "/admin/registry_api/grant/", "/admin/registry_api/grant/add/", "/admin/registry_api/accesstoken/",
     "/admin/registry_api/accesstoken/add/", "/admin/registry_api/repository/",
+    "/admin/registry_api/robotaccount/", "/admin/registry_api/robotaccount/add/",
 ])
 def test_admin_pages_open_for_a_superuser(client, users, path):
     client.force_login(users["root"])
@@ -75,3 +78,45 @@ def test_denial_is_the_same_for_existing_and_missing_repositories(client, users,
     assert existing.status_code == missing.status_code == 403
     assert existing.json()["errors"][0]["code"] == missing.json()["errors"][0]["code"] == "DENIED"
     assert existing.json()["errors"][0]["message"] == missing.json()["errors"][0]["message"]
+
+
+class _FormFields(HTMLParser):
+    """The fields a browser would send for the admin's change form, as rendered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self._select: str | None = None
+
+    def handle_starttag(self, tag, attrs) -> None:
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button"):
+            if attrs.get("type") != "checkbox" or "checked" in attrs:
+                self.data[name] = attrs.get("value") or ("on" if attrs.get("type") == "checkbox" else "")
+        elif tag == "select" and name:
+            self._select = name
+            self.data.setdefault(name, "")
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.data[self._select] = attrs.get("value", "")
+
+    def handle_endtag(self, tag) -> None:
+        if tag == "select":
+            self._select = None
+
+
+def test_grant_inline_and_public_flag_edited_on_a_repository_take_effect(client, users):
+    repository = Repository.objects.create(name="other/tool")
+    assert client.post("/v2/other/tool/blobs/uploads/", **basic("bob", "bob-pw")).status_code == 403
+    assert client.get("/v2/other/tool/tags/list").status_code == 401
+    client.force_login(users["root"])
+    path = f"/admin/registry_api/repository/{repository.pk}/change/"
+    fields = _FormFields()
+    fields.feed(client.get(path).content.decode())
+    data = {**fields.data, "public": "on", "grants-0-user": str(users["bob"].pk), "grants-0-level": "push"}
+    response = client.post(path, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    client.logout()
+    assert client.post("/v2/other/tool/blobs/uploads/", **basic("bob", "bob-pw")).status_code == 202
+    anonymous = get_token(client, "repository:other/tool:pull")
+    assert client.get("/v2/other/tool/tags/list", **bearer(anonymous["token"])).status_code == 200

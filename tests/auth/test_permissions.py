@@ -21,14 +21,20 @@ def actions(user, name, read_only=False):
 def test_levels_are_cumulative_and_come_from_namespace_repository_and_groups(users):
     assert actions(users["alice"], "team/app") == {"pull", "push"}
     assert actions(users["bob"], "team/app") == {"pull"}
-    assert actions(users["carol"], "other/deep/name") == {"pull", "push", "delete"}
+    # admin = delete plus MANAGE ("admin"): the whole repository's delete and settings.
+    assert actions(users["carol"], "other/deep/name") == {"pull", "push", "delete", "admin"}
     assert actions(users["carol"], "team/app") == set()
-    assert actions(users["root"], "anything/at/all") == {"pull", "push", "delete"}
+    assert actions(users["root"], "anything/at/all") == {"pull", "push", "delete", "admin"}
     repository = Repository.objects.create(name="other/shared")
     Grant.objects.create(repository=repository, user=users["bob"], level="delete")
     assert actions(users["bob"], "other/shared") == {"pull", "push", "delete"}
     assert actions(users["bob"], "other/unshared") == set()
     assert actions(users["root"], "x/y", read_only=True) == {"pull"}
+
+
+def test_manage_never_goes_into_a_token(client, users):
+    body = get_token(client, "repository:other/x:admin,pull", "repository:other/y:*", auth=basic("carol", "carol-pw"))
+    assert body["scope"] == "repository:other/x:pull repository:other/y:delete,pull,push"
 
 
 def test_namespace_grant_does_not_leak_to_a_prefix_lookalike(users):

@@ -9,10 +9,11 @@ from datetime import timedelta
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from registry_api.auth import tokens
-from registry_api.auth.credentials import access_token_create
+from registry_api.auth.credentials import access_token_create, password_fingerprint
 from registry_api.models import AccessToken
 
 from .conftest import basic, bearer, get_token
@@ -85,9 +86,10 @@ def _forge(claims: dict, key=None) -> str:
 
 def _claims(**overrides) -> dict:
     now = int(time.time())
+    bob = User.objects.get(username="bob")
     claims = {
         "iss": "docker-registry-manager", "sub": "bob", "aud": "docker-registry-manager",
-        "exp": now + 300, "nbf": now, "iat": now, "jti": "x", "cred": "password",
+        "exp": now + 300, "nbf": now, "iat": now, "jti": "x", "cred": f"password:{password_fingerprint(bob)}",
         "access": [{"type": "repository", "name": "team/app", "actions": ["pull"]}],
     }
     claims.update(overrides)
@@ -108,13 +110,15 @@ def test_tampered_token_is_refused(client, users):
     assert 'error="invalid_token"' in challenge_of(response)
 
 
-@pytest.mark.parametrize("claims", [
-    _claims(exp=int(time.time()) - 120),
-    _claims(aud="another-registry"),
-    _claims(iss="someone-else"),
+@pytest.mark.parametrize("overrides", [
+    {"exp": int(time.time()) - 120},
+    {"aud": "another-registry"},
+    {"iss": "someone-else"},
+    {"cred": "password"},  # issued before credentials carried a fingerprint
+    {"cred": "password:0123456789abcdef0123456789abcdef"},
 ])
-def test_expired_or_foreign_tokens_are_refused(client, users, claims):
-    challenge_of(client.get("/v2/team/app/tags/list", **bearer(_forge(claims))))
+def test_expired_foreign_or_unbound_tokens_are_refused(client, users, overrides):
+    challenge_of(client.get("/v2/team/app/tags/list", **bearer(_forge(_claims(**overrides)))))
 
 
 def test_token_signed_with_another_key_is_refused(client, users):
@@ -171,3 +175,20 @@ def test_basic_on_v2_can_be_switched_off(client, users, settings):
 def test_bad_basic_credentials_on_v2_are_401_not_anonymous(client, users, settings):
     settings.REGISTRY_ANONYMOUS_PULL = True
     challenge_of(client.get("/v2/team/app/tags/list", **basic("alice", "wrong")))
+
+
+@pytest.mark.parametrize("anonymous_pull", [False, True])
+def test_version_check_challenges_anonymous_callers_even_with_anonymous_pull(client, users, settings, anonymous_pull):
+    """Else `docker login` with a wrong password says "Login Succeeded" (it never sends it)."""
+    settings.REGISTRY_ANONYMOUS_PULL = anonymous_pull
+    challenge_of(client.get("/v2/"))
+    challenge_of(client.get("/v2/", **basic("alice", "wrong")))
+    assert client.get("/v2/", **basic("alice", "alice-pw")).status_code == 200
+
+
+def test_anonymous_clients_follow_the_challenge_and_pull_public_content(client, users, settings):
+    settings.REGISTRY_ANONYMOUS_PULL = True
+    body = get_token(client, "repository:team/app:pull")  # what the challenge sends them to
+    assert client.get("/v2/", **bearer(body["token"])).status_code == 200
+    assert client.get("/v2/team/app/tags/list", **bearer(body["token"])).status_code == 404  # allowed; no repo
+    assert client.post("/v2/team/app/blobs/uploads/", **bearer(body["token"])).status_code == 401

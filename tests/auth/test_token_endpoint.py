@@ -1,6 +1,8 @@
 """GET and POST /auth/token: credentials, scope intersection, claims, refresh tokens."""
 from __future__ import annotations
 
+import base64
+
 import jwt
 import pytest
 
@@ -65,9 +67,23 @@ def test_wrong_password_is_401_with_the_envelope(client, users):
     assert "nope" not in response.content.decode()
 
 
-def test_unknown_service_is_refused(client, users):
+def test_unknown_service_is_unsupported(client, users):
     response = client.get("/auth/token", {"service": "elsewhere"}, **basic("alice", "alice-pw"))
-    assert response.status_code == 400
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "UNSUPPORTED"
+    posted = client.post("/auth/token", {"grant_type": "password", "service": "elsewhere"})
+    assert posted.status_code == 400 and posted.json()["errors"][0]["code"] == "UNSUPPORTED"
+
+
+@pytest.mark.parametrize("header", [
+    "Basic !!!",
+    "Basic " + base64.b64encode(b"no-colon-here").decode(),
+    "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+    "basic",
+])
+def test_malformed_basic_credentials_are_401_not_an_anonymous_token(client, users, header):
+    response = client.get("/auth/token", {"scope": "repository:team/app:pull"}, HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401 and response.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    assert "token" not in response.json()
 
 
 def test_offline_token_returns_a_refresh_token_usable_with_post(client, users):
@@ -109,18 +125,20 @@ def test_post_with_bad_password_or_grant_type(client, users):
     assert unsupported.status_code == 400
 
 
-def test_failed_logins_are_throttled_per_user(client, users, settings):
+def test_failed_logins_are_throttled_per_user_and_address(client, users, settings):
     settings.REGISTRY_LOGIN_MAX_FAILURES = 3
-    for _ in range(3):
-        assert client.get("/auth/token", **basic("alice", "wrong")).status_code == 401
+    for attempt in range(3):
+        assert client.get("/auth/token", **basic("alice", f"wrong-{attempt}")).status_code == 401
     response = client.get("/auth/token", **basic("alice", "alice-pw"))
     assert response.status_code == 429
     assert response.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
-    assert response["Retry-After"]
+    assert 0 < int(response["Retry-After"]) <= settings.REGISTRY_LOGIN_WINDOW
+    # Only that address is held back: alice signs in from anywhere else.
+    assert client.get("/auth/token", REMOTE_ADDR="10.9.9.9", **basic("alice", "alice-pw")).status_code == 200
 
 
 def test_failed_logins_are_throttled_per_address(client, users, settings):
-    settings.REGISTRY_LOGIN_MAX_FAILURES = 3
+    settings.REGISTRY_LOGIN_MAX_FAILURES_PER_ADDRESS = 3
     for name in ("alice", "bob", "carol"):
         assert client.get("/auth/token", **basic(name, "wrong")).status_code == 401
     assert client.get("/auth/token", **basic("root", "root-pw")).status_code == 429

@@ -28,8 +28,8 @@ STARTUP_TIMEOUT = 30
 ADMIN_PASSWORD = "admin-e2e-password"
 # Fixtures whose servers' logs are checked and reported per test, with a label.
 SERVER_FIXTURES = {
-    "live_registry": "gunicorn", "secured_registry": "gunicorn", "dockerd": "dockerd",
-    "upstream_registry": "gunicorn", "proxy_registry": "gunicorn", "mirror_dockerd": "dockerd",
+    "live_registry": "gunicorn", "secured_registry": "gunicorn", "anonymous_pull_registry": "gunicorn",
+    "dockerd": "dockerd", "upstream_registry": "gunicorn", "proxy_registry": "gunicorn", "mirror_dockerd": "dockerd",
 }
 # gunicorn's access-log line ends with `"<request line>" <status> <bytes> …`.
 SERVER_ERROR_RE = re.compile(r'HTTP/1\.[01]" 5\d\d ')
@@ -43,15 +43,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _server_env(data_dir: Path, auth: bool) -> dict[str, str]:
+def _server_env(data_dir: Path, auth: bool | None, admin_password: str | None = ADMIN_PASSWORD) -> dict[str, str]:
+    """`auth` None and `admin_password` None leave those settings unset: the defaults."""
     # Settings come only from here: a REGISTRY_* or DATABASE_URL in the caller's
     # environment (the Makefile exports REGISTRY_BIND) must not change what is tested.
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_") and k != "DATABASE_URL"}
+    if auth is not None:
+        env["REGISTRY_AUTH_ENABLED"] = "true" if auth else "false"
+    if admin_password is not None:
+        env["REGISTRY_ADMIN_PASSWORD"] = admin_password
     env.update(
         DJANGO_SETTINGS_MODULE="registry_project.settings",
         REGISTRY_DATA_DIR=str(data_dir),
-        REGISTRY_AUTH_ENABLED="true" if auth else "false",
-        REGISTRY_ADMIN_PASSWORD=ADMIN_PASSWORD,
         REGISTRY_WORKERS="2",
         REGISTRY_LOG_LEVEL="INFO",
         # Plain lines, and gunicorn's access log: the log checks below read both.
@@ -80,22 +83,27 @@ def _wait_until_ready(proc: subprocess.Popen, registry: LiveRegistry) -> None:
 
 
 @contextlib.contextmanager
-def _running_registry(root: Path, auth: bool, **extra_env: str):
+def _running_registry(root: Path, auth: bool | None, admin_password: str | None = ADMIN_PASSWORD, **extra_env: str):
+    """migrate, then gunicorn, as `make run` and the systemd unit start it. Both write to
+    one log file, appended to when the same `root` starts again (a restart)."""
     data_dir = root / "data"
-    env = {**_server_env(data_dir, auth), **extra_env}
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )
-    if migrate.returncode != 0:
-        pytest.fail(f"manage.py migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
-    port = _free_port()
+    env = {**_server_env(data_dir, auth, admin_password), **extra_env}
+    root.mkdir(parents=True, exist_ok=True)
     log = ServerLog(root / "gunicorn.log")
-    registry = LiveRegistry(
-        f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", data_dir, log, env,
-        ("admin", ADMIN_PASSWORD) if auth else None,
-    )
-    with log.path.open("wb") as log_file:
+    with log.path.open("ab") as log_file:
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, timeout=120,
+        )
+    if migrate.returncode != 0:
+        pytest.fail(f"manage.py migrate failed:\n{log.read()}")
+    port = _free_port()
+    if auth is False:
+        credentials = None
+    else:  # on, also by default; the first migrate wrote a random password if none was given
+        credentials = ("admin", admin_password or (data_dir / "admin.password").read_text().strip())
+    registry = LiveRegistry(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}", data_dir, log, env, credentials)
+    with log.path.open("ab") as log_file:
         proc = subprocess.Popen(
             [str(GUNICORN), "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],
             cwd=REPO_ROOT, env={**env, "REGISTRY_BIND": registry.host},
@@ -175,6 +183,14 @@ def start_registry(tmp_path_factory):
         return _running_registry(tmp_path_factory.mktemp(label), auth, **env)
 
     return start
+
+
+@pytest.fixture(scope="session")
+def anonymous_pull_registry(tmp_path_factory) -> LiveRegistry:
+    """Access control on with REGISTRY_ANONYMOUS_PULL=true: anyone may pull everything."""
+    with _running_registry(tmp_path_factory.mktemp("anonymous-pull"), auth=True,
+                           REGISTRY_ANONYMOUS_PULL="true") as registry:
+        yield registry
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,8 @@
 
 The registry runs as installed (access control on). Users and tokens are made through
 `manage.py shell` against the server's own database, as staff would in the admin:
-alice may push to `team`, bob may only pull from it, carol owns `other`, `pub` is public.
+alice may push to `team`, bob may only pull from it, carol owns `other`, `pub` is public,
+the robot account `ci-robot` may push to `team` with its token.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from registry_api.auth.credentials import access_token_create
 from registry_api.models import AccessToken, Grant, Namespace
+from registry_api.services.robots import robot_create
 team, _ = Namespace.objects.get_or_create(name="team")
 other, _ = Namespace.objects.get_or_create(name="other")
 Namespace.objects.get_or_create(name="pub", defaults={"public": True})
@@ -41,6 +43,7 @@ tokens = {
 }
 revoked, tokens["revoked"] = access_token_create(user=users["alice"], name="gone")
 AccessToken.objects.filter(pk=revoked.pk).update(revoked=True)
+tokens["robot"] = robot_create(username="ci-robot", namespace=team, level="push").secret
 print(json.dumps(tokens))
 """
 
@@ -98,6 +101,25 @@ def test_read_only_token_pulls_but_cannot_push(world):
     assert inspect(world, "team/app", "--creds", creds).returncode == 0
     result = push(world, "team/app", "--dest-creds", creds)
     assert result.returncode != 0 and "denied" in result.stderr.lower()
+
+
+def test_a_robot_pushes_with_its_access_token(world):
+    creds = f"ci-robot:{world['tokens']['robot']}"
+    result = push(world, "team/robot", "--dest-creds", creds)
+    assert result.returncode == 0, result.stderr
+    pulled = inspect(world, "team/robot", "--creds", creds, tag="v2")
+    assert pulled.returncode == 0 and pulled.stdout.encode() == world["image"].manifest.data
+    assert push(world, "other/robot", "--dest-creds", creds).returncode != 0
+
+
+def test_a_read_only_token_pulls_a_whole_image(world, tmp_path):
+    creds = f"alice:{world['tokens']['readonly']}"
+    pulled = skopeo_run("copy", "--src-tls-verify=false", "--src-creds", creds,
+                        f"docker://{world['registry'].host}/team/app:v1", f"dir:{tmp_path / 'pulled'}")
+    assert pulled.returncode == 0, pulled.stderr
+    assert (tmp_path / "pulled" / "manifest.json").read_bytes() == world["image"].manifest.data
+    for blob in world["image"].blobs:
+        assert (tmp_path / "pulled" / blob.digest.split(":", 1)[1]).read_bytes() == blob.data
 
 
 @pytest.mark.parametrize("which", ["expired", "revoked"])

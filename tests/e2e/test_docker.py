@@ -1,4 +1,5 @@
-"""The docker CLI and engine against the registry as installed (access control on): login, push, pull, --platform.
+"""The docker CLI and engine against the registry as installed (access control on): login
+(with a password, with an access token), push, pull, --platform; and with anonymous pull on.
 
 The private dockerd (tests/e2e/daemons.py) treats 127.0.0.0/8 registries as plain-HTTP
 ones by default. Images enter it with `docker load` of an archive built by
@@ -128,3 +129,48 @@ def test_login_with_wrong_password_fails_and_right_one_stores_a_refresh_token(do
     entry = json.loads((config_dir.parent / "cfg-login-test" / "config.json").read_text())["auths"][secured_registry.host]
     # docker keeps the refresh token (`offline_token=true`), not the password.
     assert entry.get("identitytoken", "").count(".") == 2
+
+
+def _login(env: dict, host: str, user: str, password: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "login", host, "-u", user, "--password-stdin"],
+                          input=password, env=env, capture_output=True, text=True, timeout=60)
+
+
+ROBOT = """
+from registry_api.models import Namespace
+from registry_api.services.robots import robot_create
+print(robot_create(username="docker-robot", namespace=Namespace.objects.get_or_create(name="team")[0],
+                   level="push").secret)
+"""
+
+
+def test_login_with_an_access_token_then_push_and_pull(dockerd, secured_registry, tmp_path):
+    token = secured_registry.manage("shell", "-c", ROBOT).strip().splitlines()[-1]
+    env = {**dockerd.env, "DOCKER_CONFIG": str(tmp_path / "robot-cfg")}
+    login = _login(env, secured_registry.host, "docker-robot", token)
+    assert login.returncode == 0 and "Login Succeeded" in login.stdout, login.stderr
+    img = builders.image("docker-robot", layer_count=1, docker=True)
+    image_id = _load(dockerd, tmp_path, img, "e2e/docker-robot:latest")
+    ref = f"{secured_registry.host}/team/robot-pushed:v1"
+    dockerd("tag", "e2e/docker-robot:latest", ref)
+    digest = _pushed_digest(run(["docker", "push", ref], env=env))
+    dockerd("image", "rm", ref, "e2e/docker-robot:latest")
+    assert f"Digest: {digest}" in run(["docker", "pull", ref], env=env)
+    assert dockerd.inspect(ref)["Id"] == image_id
+    dockerd("image", "rm", ref)
+
+
+def test_with_anonymous_pull_login_needs_the_password_and_pulls_need_none(dockerd, anonymous_pull_registry, tmp_path):
+    registry = anonymous_pull_registry
+    img = builders.image("docker-anonymous", layer_count=1)
+    layout = builders.image_layout(tmp_path / "src", "v1", img)
+    skopeo_push(f"oci:{layout}:v1", f"docker://{registry.host}/pub/open:v1", "--dest-creds", ":".join(registry.credentials))
+    env = {**dockerd.env, "DOCKER_CONFIG": str(tmp_path / "anonymous-cfg")}
+    wrong = _login(env, registry.host, "admin", "not-the-password")
+    assert wrong.returncode != 0 and "Login Succeeded" not in wrong.stdout
+    assert not (tmp_path / "anonymous-cfg" / "config.json").exists() or registry.host not in (
+        tmp_path / "anonymous-cfg" / "config.json").read_text()
+    ref = f"{registry.host}/pub/open:v1"
+    run(["docker", "pull", ref], env=env)  # no credentials at all
+    assert dockerd.inspect(ref)["Id"] == img.config.digest
+    dockerd("image", "rm", ref)

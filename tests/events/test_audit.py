@@ -66,12 +66,17 @@ def test_logins_are_audited_once_not_per_request(client, pusher):
 
 
 def test_access_token_logins_and_failures(client, pusher):
-    _, secret = access_token_create(user=pusher, name="ci")
+    token, secret = access_token_create(user=pusher, name="ci")
     client.get("/v2/team/app/tags/list", **basic("pusher", secret))
     client.get("/v2/team/app/tags/list", **basic("pusher", secret))
+    token.revoked = True
+    token.save()
+    client.get("/v2/team/app/tags/list", **basic("pusher", secret))
+    # Shaped like a token but no token's secret: checked as a password (which may look so).
     client.get("/v2/team/app/tags/list", **basic("pusher", "drm_not-a-token"))
     assert AuditEvent.objects.filter(action="login", detail__via="access token").count() == 1
     assert AuditEvent.objects.filter(action="login_failed", detail__via="access token").count() == 1
+    assert AuditEvent.objects.filter(action="login_failed", detail__via="password").count() == 1
 
 
 def test_changes_of_rights_are_audited(client, pusher):

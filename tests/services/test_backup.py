@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import stat
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -49,6 +50,9 @@ def test_a_backup_holds_the_snapshot_and_every_referenced_blob(image, tmp_path, 
         assert (tmp_path / "bk" / "blobs" / "sha256" / hexpart[:2] / hexpart).read_bytes() == blob.data
     assert (tmp_path / "bk" / "token_key.pem").read_text() == "key"
     assert not (tmp_path / "bk" / "uploads").exists()
+    # Password hashes, keys and private images: for the registry's user only.
+    assert stat.S_IMODE((tmp_path / "bk").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "bk" / "registry.sqlite3").stat().st_mode) == 0o600
 
 
 def test_restore_onto_an_empty_registry_brings_everything_back_and_fsck_is_clean(image, tmp_path):

@@ -1,7 +1,9 @@
 """Fixed people and content for the portal tests (healthchecks style, no factories).
 
 People: `reader` may pull namespace `team`, `pusher` may push there (no delete),
-`deleter` may delete there, `root` is a superuser; anonymous visitors have no account.
+`deleter` may delete tags and manifests there, `owner` holds the admin level there (also
+deletes whole repositories, and has their settings pages), `root` is a superuser;
+anonymous visitors have no account.
 Content, pushed through /v2/ with real images: `team/app` (v1, v2: two images sharing
 nothing; `shared` is v1's image pushed again into `team/copy`), `team/multi:latest` (an
 index of two platforms), `pub/tool:1` (namespace `pub` is public), `secret/box:1` (nobody
@@ -19,7 +21,7 @@ from storage_backends import get_storage
 from tests import builders
 from tests.api.support import Registry
 
-PEOPLE = ("anonymous", "reader", "pusher", "deleter", "root")
+PEOPLE = ("anonymous", "reader", "pusher", "deleter", "owner", "root")
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +42,7 @@ def people(db) -> dict[str, User | None]:
     team = Namespace.objects.create(name="team")
     Namespace.objects.create(name="pub", public=True)
     made: dict[str, User | None] = {"anonymous": None}
-    for name, level in (("reader", "pull"), ("pusher", "push"), ("deleter", "delete")):
+    for name, level in (("reader", "pull"), ("pusher", "push"), ("deleter", "delete"), ("owner", "admin")):
         made[name] = User.objects.create_user(name, password=f"{name}-pw")
         Grant.objects.create(namespace=team, user=made[name], level=level)
     made["root"] = User.objects.create_superuser("root", password="root-pw")

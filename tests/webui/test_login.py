@@ -34,11 +34,18 @@ def test_access_tokens_do_not_open_a_session(client, people):
 
 def test_failed_sign_ins_are_throttled(client, settings, people):
     settings.REGISTRY_LOGIN_MAX_FAILURES = 2
-    for _ in range(2):
-        client.post("/login/", {"username": "reader", "password": "nope"})
+    for attempt in range(2):
+        client.post("/login/", {"username": "reader", "password": f"nope-{attempt}"})
     response = client.post("/login/", {"username": "reader", "password": "reader-pw"})
     assert "Too many failed sign-ins" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_a_password_that_looks_like_a_token_signs_in(client, people):
+    people["reader"].set_password("drm_my-real-password")
+    people["reader"].save()
+    response = client.post("/login/", {"username": "reader", "password": "drm_my-real-password"})
+    assert response.status_code == 302 and client.session["_auth_user_id"] == str(people["reader"].pk)
 
 
 def test_sign_out(client, people):

@@ -24,8 +24,8 @@ def _error_code(response) -> str:
     return response.json()["errors"][0]["code"]
 
 
-def test_deleter_deletes_with_basic_credentials(client, content: Content):
-    response = client.delete("/api/repositories/team/app", **basic("deleter", "deleter-pw"))
+def test_a_repository_admin_deletes_with_basic_credentials(client, content: Content):
+    response = client.delete("/api/repositories/team/app", **basic("owner", "owner-pw"))
     assert response.status_code == 200
     assert response.json() == {"deleted": "team/app", "tags": 2, "manifests": 2}
     assert not Repository.objects.filter(name="team/app").exists()
@@ -33,8 +33,8 @@ def test_deleter_deletes_with_basic_credentials(client, content: Content):
     assert RepositoryBlob.objects.filter(repository__name="team/copy").count() == len(content.v1.blobs)
 
 
-@pytest.mark.parametrize("person", ["reader", "pusher"])
-def test_without_the_delete_right_it_is_denied(client, content: Content, person):
+@pytest.mark.parametrize("person", ["reader", "pusher", "deleter"])
+def test_without_the_admin_level_it_is_denied(client, content: Content, person):
     response = client.delete("/api/repositories/team/app", **basic(person, f"{person}-pw"))
     assert response.status_code == 403 and _error_code(response) == "DENIED"
     assert Repository.objects.filter(name="team/app").exists()
@@ -42,13 +42,13 @@ def test_without_the_delete_right_it_is_denied(client, content: Content, person)
 
 def test_a_repository_the_caller_may_not_see_is_unknown(client, content: Content):
     for name in ("secret/box", "secret/nothing", "team/nothing"):
-        response = client.delete(f"/api/repositories/{name}", **basic("deleter", "deleter-pw"))
+        response = client.delete(f"/api/repositories/{name}", **basic("owner", "owner-pw"))
         assert response.status_code == 404 and _error_code(response) == "NAME_UNKNOWN", name
     assert Repository.objects.filter(name="secret/box").exists()
 
 
 def test_missing_or_wrong_credentials_are_challenged(client, content: Content):
-    for headers in ({}, basic("deleter", "wrong"), {"HTTP_AUTHORIZATION": "Bearer nonsense"}):
+    for headers in ({}, basic("owner", "wrong"), {"HTTP_AUTHORIZATION": "Bearer nonsense"}):
         response = client.delete("/api/repositories/team/app", **headers)
         assert response.status_code == 401 and _error_code(response) == "UNAUTHORIZED"
         assert response["WWW-Authenticate"].startswith("Basic realm=")
@@ -56,16 +56,16 @@ def test_missing_or_wrong_credentials_are_challenged(client, content: Content):
 
 
 def test_access_tokens_work_and_read_only_ones_cannot_delete(client, people, content: Content):
-    _, read_only = access_token_create(user=people["deleter"], name="ro", read_only=True)
-    response = client.delete("/api/repositories/team/app", **basic("deleter", read_only))
+    _, read_only = access_token_create(user=people["owner"], name="ro", read_only=True)
+    response = client.delete("/api/repositories/team/app", **basic("owner", read_only))
     assert response.status_code == 403
-    _, full = access_token_create(user=people["deleter"], name="ci")
-    assert client.delete("/api/repositories/team/app", **basic("deleter", full)).status_code == 200
+    _, full = access_token_create(user=people["owner"], name="ci")
+    assert client.delete("/api/repositories/team/app", **basic("owner", full)).status_code == 200
 
 
 def test_session_callers_must_send_the_csrf_token(people, content: Content):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(people["deleter"])
+    client.force_login(people["owner"])
     response = client.delete("/api/repositories/team/app")
     assert response.status_code == 403 and "CSRF" in response.json()["errors"][0]["message"]
     client.get("/")  # sets the CSRF cookie
@@ -74,7 +74,7 @@ def test_session_callers_must_send_the_csrf_token(people, content: Content):
 
 
 def test_only_delete_is_offered(client, content: Content):
-    response = client.get("/api/repositories/team/app", **basic("deleter", "deleter-pw"))
+    response = client.get("/api/repositories/team/app", **basic("owner", "owner-pw"))
     assert response.status_code == 405 and response["Allow"] == "DELETE"
 
 
@@ -101,6 +101,6 @@ def test_unfinished_uploads_are_cancelled_with_the_repository(client, settings, 
 def test_the_delete_is_in_the_audit_trail_under_the_callers_name(client, content: Content):
     from registry_api.events.models import AuditEvent
 
-    client.delete("/api/repositories/team/app", **basic("deleter", "deleter-pw"))
+    client.delete("/api/repositories/team/app", **basic("owner", "owner-pw"))
     event = AuditEvent.objects.filter(action="delete", repository="team/app").get()
-    assert event.actor == "deleter" and event.detail == {"kind": "repository", "tags": 2, "manifests": 2}
+    assert event.actor == "owner" and event.detail == {"kind": "repository", "tags": 2, "manifests": 2}

@@ -1,7 +1,8 @@
 """Every portal page and action, for each kind of visitor.
 
 A repository the visitor may not pull does not exist for them (404 signed in; sent to sign
-in when anonymous); deleting needs the "delete" action (403 otherwise), CSRF and a POST.
+in when anonymous); deleting tags and manifests needs the "delete" action, deleting the
+whole repository the admin level (403 otherwise), each with CSRF and a POST.
 """
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from .conftest import PEOPLE, Content
 pytestmark = pytest.mark.django_db
 
 OK, LOGIN, FORBIDDEN, MISSING = 200, "login", 403, 404
-# Expected answer per visitor: anonymous, reader, pusher, deleter, root.
-READ_TEAM = (LOGIN, OK, OK, OK, OK)
-READ_SECRET = (LOGIN, MISSING, MISSING, MISSING, OK)
-READ_PUBLIC = (OK, OK, OK, OK, OK)
-DELETE_TEAM = (LOGIN, FORBIDDEN, FORBIDDEN, OK, OK)
-DELETE_SECRET = (LOGIN, MISSING, MISSING, MISSING, OK)
-DELETE_PUBLIC = (FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
+# Expected answer per visitor: anonymous, reader, pusher, deleter, owner, root.
+READ_TEAM = (LOGIN, OK, OK, OK, OK, OK)
+READ_SECRET = (LOGIN, MISSING, MISSING, MISSING, MISSING, OK)
+READ_PUBLIC = (OK, OK, OK, OK, OK, OK)
+DELETE_TEAM = (LOGIN, FORBIDDEN, FORBIDDEN, OK, OK, OK)
+DELETE_SECRET = (LOGIN, MISSING, MISSING, MISSING, MISSING, OK)
+DELETE_PUBLIC = (FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
+MANAGE_TEAM = (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK)
 
 
 def _outcome(response) -> int | str:
@@ -33,10 +35,10 @@ def _outcome(response) -> int | str:
 def _pages(content: Content) -> list[tuple[str, tuple]]:
     v1 = content.v1.manifest.digest
     pages = [("/", READ_PUBLIC), ("/api/summary", READ_PUBLIC), ("/repositories/", READ_PUBLIC)]
-    for name, tag, digest, read, delete in (
-        ("team/app", "v1", v1, READ_TEAM, DELETE_TEAM),
-        ("secret/box", "1", content.secret.manifest.digest, READ_SECRET, DELETE_SECRET),
-        ("pub/tool", "1", content.tool.manifest.digest, READ_PUBLIC, DELETE_PUBLIC),
+    for name, tag, digest, read, delete, manage in (
+        ("team/app", "v1", v1, READ_TEAM, DELETE_TEAM, MANAGE_TEAM),
+        ("secret/box", "1", content.secret.manifest.digest, READ_SECRET, DELETE_SECRET, DELETE_SECRET),
+        ("pub/tool", "1", content.tool.manifest.digest, READ_PUBLIC, DELETE_PUBLIC, DELETE_PUBLIC),
     ):
         pages += [
             (f"/repositories/{name}/", read),
@@ -44,7 +46,8 @@ def _pages(content: Content) -> list[tuple[str, tuple]]:
             (f"/repositories/{name}/-/compare/?a={tag}&b={tag}", read),
             (f"/repositories/{name}/-/tags/{tag}/delete/", delete),
             (f"/repositories/{name}/manifests/{digest}/delete/", delete),
-            (f"/repositories/{name}/-/delete/", delete),
+            (f"/repositories/{name}/-/delete/", manage),
+            (f"/repositories/{name}/-/settings/", manage),
         ]
     return pages
 
@@ -86,7 +89,13 @@ def test_deletes_are_refused_without_the_delete_right(as_person, content: Conten
         assert remaining().exists(), path
 
 
-@pytest.mark.parametrize("person", ["deleter", "root"])
+def test_deleting_the_whole_repository_needs_the_admin_level(as_person, content: Content):
+    client = as_person("deleter")
+    path, data, remaining = _delete_actions(content)[-1]
+    assert client.post(path, data).status_code == FORBIDDEN and remaining().exists()
+
+
+@pytest.mark.parametrize("person", ["owner", "root"])
 def test_deletes_with_the_delete_right(as_person, content: Content, person):
     client = as_person(person)
     for path, data, remaining in _delete_actions(content):
@@ -113,7 +122,7 @@ def test_manifest_delete_takes_its_tags(as_person, content: Content):
 
 
 def test_repository_delete_needs_the_name_typed(as_person, content: Content):
-    response = as_person("deleter").post("/repositories/team/app/-/delete/", {"confirm_name": "team/ap"})
+    response = as_person("owner").post("/repositories/team/app/-/delete/", {"confirm_name": "team/ap"})
     assert response.status_code == 200 and "Type the repository" in response.content.decode()
     assert Repository.objects.filter(name="team/app").exists()
 
@@ -134,10 +143,12 @@ def test_deletes_need_a_csrf_token(people, content: Content):
 
 
 def test_delete_buttons_only_for_those_who_may(as_person, content: Content):
-    for person, shown in (("reader", False), ("pusher", False), ("deleter", True), ("root", True)):
+    for person, tags, whole in (("reader", False, False), ("pusher", False, False), ("deleter", True, False),
+                                ("owner", True, True), ("root", True, True)):
         page = as_person(person).get("/repositories/team/app/").content.decode()
-        assert ("Delete tag" in page) is shown, person
-        assert ("Delete repository" in page) is shown, person
+        assert ("Delete tag" in page) is tags, person
+        assert ("Delete repository" in page) is whole, person
+        assert ("Settings and permissions" in page) is whole, person
 
 
 def test_deletes_follow_registry_delete_enabled(as_person, settings, content: Content):

@@ -3,7 +3,8 @@
 Authenticated with HTTP Basic (a password or an access token, throttled as on /v2/) or
 with the portal session (then CSRF-checked like any form). Errors use the registry's JSON
 envelope: 401 (with a Basic challenge), 404 NAME_UNKNOWN (also for a repository the caller
-may not pull: its existence is not revealed), 403 DENIED, 405 UNSUPPORTED.
+may not pull: its existence is not revealed), 403 DENIED (deleting a whole repository
+needs the admin level), 405 UNSUPPORTED.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from registry_api.errors import NameUnknown, RegistryError, Unsupported, error_r
 from registry_api.events.context import set_actor
 from registry_api.services.repositories import repository_delete
 
-from ..access import may_delete
+from ..access import may_delete_repository
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="Docker Registry Manager"'}
 
@@ -33,12 +34,11 @@ def _csrf_rejected(request: HttpRequest) -> bool:
 def _identity(request: HttpRequest) -> Identity:
     """The caller from Basic credentials, else from the session; 401 when neither."""
     if request.META.get("HTTP_AUTHORIZATION"):
-        credentials = basic_credentials(request)
-        if credentials is None:
-            raise AuthenticationFailed("send HTTP Basic credentials", headers=CHALLENGE)
-        username, password = credentials
         try:
-            identity = authenticate(username=username, password=password, client_addr=client_address(request))
+            credentials = basic_credentials(request)
+            if credentials is None:
+                raise AuthenticationFailed("send HTTP Basic credentials")
+            identity = authenticate(username=credentials[0], password=credentials[1], client_addr=client_address(request))
         except AuthenticationFailed as exc:
             exc.headers = CHALLENGE
             raise
@@ -62,7 +62,7 @@ def repository(request: HttpRequest, name: str) -> HttpResponse:
         actions = allowed_actions(_identity(request), name)
         if "pull" not in actions:
             raise NameUnknown(detail={"name": name})
-        if not may_delete(actions):
+        if not may_delete_repository(actions):  # a whole repository: the admin level
             raise Denied(detail={"name": name, "action": "delete"})
         deleted = repository_delete(name=name)
     except RegistryError as exc:

@@ -58,7 +58,7 @@ def manifest_delete(request: HttpRequest, repository, digest: str) -> HttpRespon
 
 
 @require_http_methods(["GET", "POST"])
-@repository_view("delete")
+@repository_view("delete-repository")
 def repository_delete(request: HttpRequest, repository) -> HttpResponse:
     """Remove the repository and everything in it; the visitor types its name to confirm."""
     if request.method == "POST" and request.POST.get("confirm_name") == repository.name:

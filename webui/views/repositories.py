@@ -48,7 +48,8 @@ def repository_detail(request: HttpRequest, repository) -> HttpResponse:
     return render(request, "webui/repository.html", {
         "repository": repository, "page": page, "rows": rows,
         "sizes": repository_sizes(repository=repository), "host": request.get_host(),
-        "can_delete": request.can_delete, "query_prefix": "", "proxy": proxy_of(repository_name=repository.name),
+        "can_delete": request.can_delete, "can_delete_repository": request.can_delete_repository,
+        "can_manage": request.can_manage, "query_prefix": "", "proxy": proxy_of(repository_name=repository.name),
     })
 
 

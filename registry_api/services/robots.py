@@ -1,0 +1,40 @@
+"""Robot accounts: users for machines, created with a first access token and, optionally,
+a grant; called by the admin's "new robot account" form and usable from a shell."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from ..auth.credentials import access_token_create
+from ..models import AccessToken, Grant, Namespace, RobotAccount
+
+
+@dataclass
+class RobotCreated:
+    robot: RobotAccount
+    token: AccessToken
+    # The token's secret: shown once, never stored.
+    secret: str
+
+
+def robot_create(
+    *, username: str, description: str = "", namespace: Namespace | None = None, level: str = "",
+    read_only: bool = False, expires_at: datetime | None = None, created_by: str = "",
+) -> RobotCreated:
+    """A user with an unusable password (it cannot sign in to the portal or guess-lock
+    anyone), flagged as a robot, with its first token and, if `namespace` and `level`
+    are given, a grant there."""
+    User = get_user_model()
+    with transaction.atomic():
+        user = User(**{User.USERNAME_FIELD: username})
+        user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
+        robot = RobotAccount.objects.create(user=user, description=description, created_by=created_by)
+        if namespace is not None and level:
+            Grant.objects.create(namespace=namespace, user=user, level=level)
+        token, secret = access_token_create(user=user, name="first token", read_only=read_only, expires_at=expires_at)
+    return RobotCreated(robot, token, secret)
