@@ -16,7 +16,7 @@ from .models import GarbageCollection, NamespaceUsage, RetentionPolicy, StaleUpl
 from .services.gc import gc_plan, gc_run
 from .services.quotas import storage_by_namespace
 from .services.retention import retention_plan
-from .services.uploads import upload_purge
+from .services.upload_purge import upload_purge
 from .units import format_bytes
 
 # Items listed on a preview page; the totals always cover everything.
