@@ -42,6 +42,8 @@ class GcPlan:
     manifests: list[Garbage] = field(default_factory=list)
     links: list[Garbage] = field(default_factory=list)
     blobs: list[Garbage] = field(default_factory=list)
+    # With a confirmed preview: previewed items that are no candidates any more (in use again).
+    no_longer_garbage: int = 0
 
     @property
     def bytes(self) -> int:
@@ -201,4 +203,6 @@ def restrict_to_preview(plan: GcPlan, token: str) -> GcPlan:
     if previewed["u"] != plan.delete_untagged:
         raise GcPreviewExpired("the preview was made with other options; preview again")
     selected = {kind: set(previewed[kind[0]]) for kind in ("manifests", "links", "blobs")}
-    return replace(plan, **{kind: [g for g in getattr(plan, kind) if g.pk in selected[kind]] for kind in selected})
+    kept = {kind: [g for g in getattr(plan, kind) if g.pk in selected[kind]] for kind in selected}
+    gone = sum(len(selected[kind]) - len(kept[kind]) for kind in selected)
+    return replace(plan, **kept, no_longer_garbage=gone)
