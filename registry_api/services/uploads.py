@@ -235,10 +235,12 @@ def upload_cancel(*, upload: Upload) -> None:
 def blob_mount(*, repository_name: str, digest: str, from_name: str) -> Blob | None:
     """Link a blob already visible in `from_name` into `repository_name`; None if it is not."""
     # One transaction with the source link locked: garbage collection cannot unlink the
-    # source and delete the blob between our check and the new link (services/gc/).
+    # source and delete the blob between our check and the new link (services/gc/). Only
+    # the link row (`of=self`): on PostgreSQL a plain FOR UPDATE over the join would also
+    # lock the source repository row, which GC holds while it waits for this link: deadlock.
     with transaction.atomic():
         link = (
-            RepositoryBlob.objects.select_for_update().select_related("blob")
+            RepositoryBlob.objects.select_for_update(of=("self",)).select_related("blob")
             .filter(repository__name=from_name, blob__digest=digest)
             .first()
         )

@@ -5,6 +5,7 @@ import logging
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 
+from ..auth.access import has_access
 from ..errors import RangeNotSatisfiable
 from ..http import CHUNK_SIZE, BoundedFile, UnsatisfiableRange, parse_range
 from ..services.blobs import blob_delete, blob_internal_location, blob_linked, blob_open
@@ -31,10 +32,17 @@ def _not_modified(request: HttpRequest, digest: str) -> bool:
     return f'"{digest}"' in request.headers.get("If-None-Match", "")
 
 
+def _linked(request: HttpRequest, name: str, digest: str):
+    """The blob; a caller who may push here may skip uploading it and push a manifest naming
+    it, so its link's grace period restarts (services/blobs.py `_refresh_link`)."""
+    may_push = has_access(request.registry_access, name, "push")
+    return blob_linked(repository_name=name, digest=digest, may_push=may_push)
+
+
 @requires("pull")
 def _head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """200 with size and digest, no body; 304; 404 BLOB_UNKNOWN / NAME_UNKNOWN."""
-    blob = blob_linked(repository_name=name, digest=digest)
+    blob = _linked(request, name, digest)
     status = 304 if _not_modified(request, digest) else 200
     return empty(status, _headers(digest, blob.size))
 
@@ -42,7 +50,7 @@ def _head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 @requires("pull")
 def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """200 whole blob; 206 a Range; 304; 416 with `Content-Range: bytes */size`; 404."""
-    blob = blob_linked(repository_name=name, digest=digest)
+    blob = _linked(request, name, digest)
     size = blob.size
     headers = _headers(digest, size)
     if _not_modified(request, digest):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from datetime import timedelta
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from registry_api.auth import tokens
 from registry_api.auth.credentials import access_token_create
-from registry_api.models import AccessToken
+from registry_api.models import AccessToken, RepositoryBlob
 
 from .conftest import basic, bearer, get_token
 
@@ -171,3 +172,17 @@ def test_basic_on_v2_can_be_switched_off(client, users, settings):
 def test_bad_basic_credentials_on_v2_are_401_not_anonymous(client, users, settings):
     settings.REGISTRY_ANONYMOUS_PULL = True
     challenge_of(client.get("/v2/team/app/tags/list", **basic("alice", "wrong")))
+
+
+def test_only_a_caller_who_may_push_restarts_a_blob_links_grace_period(client, users):
+    data = b"a layer alice pushed"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    pushed = client.post(f"/v2/team/app/blobs/uploads/?digest={digest}", data,
+                         content_type="application/octet-stream", **basic("alice", "alice-pw"))
+    assert pushed.status_code == 201
+    old = timezone.now() - timedelta(days=1)
+    RepositoryBlob.objects.update(created_at=old)
+    assert client.head(f"/v2/team/app/blobs/{digest}", **basic("bob", "bob-pw")).status_code == 200
+    assert RepositoryBlob.objects.get().created_at == old  # a puller does not write
+    assert client.head(f"/v2/team/app/blobs/{digest}", **basic("alice", "alice-pw")).status_code == 200
+    assert RepositoryBlob.objects.get().created_at > old

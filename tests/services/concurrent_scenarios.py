@@ -237,8 +237,31 @@ def fsck_during_gc_delete() -> dict:
     return {"gc": gc.result, "gc_error": gc.error, "fsck": fsck.result, "fsck_error": fsck.error}
 
 
+def mount_while_gc_sweeps_its_source() -> dict:
+    """GC holds the source repository's lock and is about to lock its old links when a mount
+    from that repository locks the source link: neither may wait for the other forever."""
+    from registry_api.models import RepositoryBlob
+    from registry_api.services.gc import gc_run
+    from registry_api.services.uploads import blob_mount
+    from tests.services.conftest import Store
+
+    store = Store()
+    digest = store.push_blob("lib/src", b"mounted layer " * 50)
+    store.age_everything()
+    pause = Pause()
+    _patch_queryset("_fetch_all", lambda qs, kw: qs.model is RepositoryBlob and qs.query.select_for_update
+                    and _in("gc"), pause)
+    gc = Worker("gc", lambda: gc_run(grace_period=timedelta(hours=1)).links_removed)
+    mount = Worker("mount", lambda: blob_mount(repository_name="lib/dst", digest=digest, from_name="lib/src")
+                   is not None)
+    _interleave(gc, pause, mount)
+    return {"gc_error": gc.error, "mount_error": mount.error, "mounted": mount.result,
+            "links": sorted(repo for repo, d in store.links() if d == digest), "file": digest in store.files()}
+
+
 SCENARIOS = {f.__name__: f for f in (
     link_refreshed_during_sweep, link_deleted_before_refresh, discard_racing_a_commit, fsck_during_gc_delete,
+    mount_while_gc_sweeps_its_source,
 )}
 
 

@@ -75,3 +75,14 @@ def test_fsck_does_not_report_the_file_of_a_blob_gc_is_deleting(scenario_env):
     outcome = run(scenario_env, "fsck_during_gc_delete")
     assert outcome["gc_error"] is None and outcome["fsck_error"] is None and outcome["gc"] == 1, outcome
     assert outcome["fsck"] == [], outcome
+
+
+def test_a_mount_from_a_repository_gc_is_sweeping_neither_deadlocks_nor_loses_the_blob(scenario_env):
+    outcome = run(scenario_env, "mount_while_gc_sweeps_its_source")
+    assert outcome["gc_error"] is None and outcome["mount_error"] is None, outcome
+    # Either the mount landed first (and the blob stays, linked where it was mounted) or
+    # the collection did (and the mount finds nothing, so the client uploads): never half.
+    if outcome["mounted"]:
+        assert outcome["links"] == ["lib/dst"] and outcome["file"], outcome
+    else:
+        assert outcome["links"] == [] and not outcome["file"], outcome

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from registry_api.errors import ManifestBlobUnknown
 from registry_api.models import Manifest, RepositoryBlob
 from registry_api.services import gc, manifests as manifest_service, uploads as upload_service
-from registry_api.services.blobs import blob_delete
+from registry_api.services.blobs import blob_delete, blob_linked
 from registry_api.services.manifests import manifest_delete
 from registry_api.services.uploads import blob_mount
 from storage_backends import get_storage
@@ -272,3 +272,18 @@ def test_command_draws_a_progress_bar_on_a_terminal(store, graph):
     text = out.getvalue()
     assert "\rmanifests  [##############################] 3/3\n" in text
     assert "\rblobs      [" in text and text.strip().splitlines()[-1].startswith("deleted 3 manifest(s)")
+
+
+def test_a_blob_a_pusher_looked_at_keeps_its_link_until_the_manifest(store):
+    """HEAD an old layer (it exists: skip the upload), collection runs, push the manifest."""
+    img = builders.image("looked-at")
+    for blob in img.blobs:
+        store.push_blob("lib/app", blob)
+    store.age_everything()
+    for blob in img.blobs:
+        blob_linked(repository_name="lib/app", digest=blob.digest, may_push=True)
+
+    gc.gc_run(grace_period=timedelta(hours=1))
+
+    store.push_manifest("lib/app", "v1", img.manifest)
+    assert {b.digest for b in img.blobs} <= store.files()

@@ -112,7 +112,7 @@ def _sweep_links(plan: GcPlan, report: GcReport, progress: Progress) -> None:
                     removable = RepositoryBlob.objects.filter(
                         pk__in=[g.pk for g in batch], repository_id=repository, created_at__lt=plan.cutoff
                     ).exclude(blob_id__in=referenced)
-                    locked = list(removable.select_for_update().values_list("pk", flat=True))
+                    locked = list(removable.select_for_update(of=("self",)).values_list("pk", flat=True))
                     removed, _ = removable.filter(pk__in=locked).delete()
             report.links_removed += removed
             report.kept_on_recheck += len(batch) - removed
