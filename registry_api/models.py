@@ -136,7 +136,7 @@ class Upload(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     # Set (and committed) just before the verified bytes are moved into place under this
     # digest, cleared with the row once the blob is registered: garbage collection never
-    # deletes a blob that a session is committing (services/gc.py explains the race).
+    # deletes a blob that a session is committing (services/gc/ explains the race).
     digest = models.CharField(max_length=200, blank=True, default="", db_index=True, editable=False)
     # When `digest` was claimed: upload purge leaves a claimed session alone unless its
     # claim is far older than any commit takes (services/upload_purge.py).

@@ -1,5 +1,5 @@
 """`manage.py gc [--dry-run] [--delete-untagged] [--grace-period 1h]`: garbage collection,
-safe while the registry serves (services/gc.py says how)."""
+safe while the registry serves (services/gc/ says how)."""
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
