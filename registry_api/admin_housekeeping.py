@@ -13,10 +13,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from .models import GarbageCollection, NamespaceUsage, RetentionPolicy, StaleUpload
-from .services.gc import gc_plan, gc_run
+from .services.backup_lease import backup_lease_active
+from .services.gc import GcPreviewExpired, gc_plan, gc_plan_token, gc_run
 from .services.quotas import storage_by_namespace
 from .services.retention import retention_plan
-from .services.uploads import upload_purge
+from .services.upload_purge import upload_purge
 from .units import format_bytes
 
 # Items listed on a preview page; the totals always cover everything.
@@ -73,21 +74,33 @@ class GarbageCollectionAdmin(HousekeepingPage):
     def context(self, request) -> dict:
         delete_untagged = request.GET.get("delete_untagged") == "on"
         plan = gc_plan(delete_untagged=delete_untagged)
-        items = [*plan.manifests, *plan.links, *plan.blobs]
+        items = plan.items
         return {
             "plan": plan, "items": items[:PREVIEW_ROWS], "more": max(len(items) - PREVIEW_ROWS, 0),
+            "total": len(items), "token": gc_plan_token(plan), "lease": backup_lease_active(),
             "delete_untagged": delete_untagged, "freed": format_bytes(plan.bytes),
             "grace": timedelta(seconds=settings.REGISTRY_GC_GRACE_PERIOD),
         }
 
     def run(self, request) -> None:
-        report = gc_run(delete_untagged=request.POST.get("delete_untagged") == "on")
+        """Run the previewed plan (its signed token), not a new one: only what was shown goes."""
+        try:
+            report = gc_run(delete_untagged=request.POST.get("delete_untagged") == "on",
+                            previewed=request.POST.get("plan", ""))
+        except GcPreviewExpired as exc:
+            self.message_user(request, f"Nothing was deleted: {exc}.", messages.ERROR)
+            return
+        kept = report.kept_on_recheck + report.plan.no_longer_garbage
         self.message_user(request, (
             f"Garbage collection deleted {report.manifests_deleted} manifest(s), {report.links_removed} "
-            f"repository link(s) and {report.blobs_deleted} blob(s), {format_bytes(report.bytes_freed)} freed"
-            + (f"; {report.kept_on_recheck} kept because they were in use again" if report.kept_on_recheck else "")
+            f"repository link(s) and {report.blobs_deleted} blob(s) of the preview, "
+            f"{format_bytes(report.bytes_freed)} freed"
+            + (f"; {kept} previewed item(s) kept because they were in use again" if kept else "")
             + "."
         ), messages.SUCCESS)
+        if report.blobs_deferred:
+            self.message_user(request, f"{report.blobs_deferred} blob(s) were left for a later run: "
+                              f"{report.deferred_because}.", messages.WARNING)
         for digest in report.files_left:
             self.message_user(request, f"The file of {digest} could not be deleted; fsck --repair removes it.",
                               messages.WARNING)

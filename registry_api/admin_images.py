@@ -33,7 +33,7 @@ def delete_repositories(modeladmin: admin.ModelAdmin, request, repositories) -> 
     delete button and its "Delete selected repositories" action."""
     for name in [repository.name for repository in repositories]:
         try:
-            repository_delete(name=name)
+            repository_delete(name=name, override_immutable=True)
         except RegistryError as exc:
             modeladmin.message_user(request, f"{name}: {exc.message}", messages.ERROR)
 
@@ -98,7 +98,8 @@ class TagAdmin(ReadOnlyMixin, admin.ModelAdmin):
         errors = []
         for name, tag in queryset.values_list("repository__name", "name"):
             try:
-                manifest_delete(repository_name=name, reference=tag)
+                # The admin site is for registry administrators: immutability does not bind them.
+                manifest_delete(repository_name=name, reference=tag, override_immutable=True)
             except RegistryError as exc:
                 errors.append(f"{name}:{tag}: {exc.message}")
         for error in errors:
@@ -158,7 +159,7 @@ class ManifestAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for name, digest in queryset.values_list("repository__name", "digest"):
             try:
-                manifest_delete(repository_name=name, reference=digest)
+                manifest_delete(repository_name=name, reference=digest, override_immutable=True)
             except RegistryError as exc:
                 self.message_user(request, f"{name}@{digest}: {exc.message}", messages.ERROR)
 

@@ -60,7 +60,7 @@ def check_housekeeping_settings(app_configs=None, **kwargs) -> list[checks.Check
     messages = []
     if settings.REGISTRY_GC_GRACE_PERIOD < 60:
         # Below a minute, a client pushing its layers then its manifest could see the
-        # layers collected in between (services/gc.py); 0 is for tests and one-off runs
+        # layers collected in between (services/gc/); 0 is for tests and one-off runs
         # (`manage.py gc --grace-period 0`), never for a serving registry.
         messages.append(checks.Error(
             "REGISTRY_GC_GRACE_PERIOD must be at least 60 seconds.", id="registry_api.E002"))

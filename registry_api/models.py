@@ -151,8 +151,11 @@ class Upload(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     # Set (and committed) just before the verified bytes are moved into place under this
     # digest, cleared with the row once the blob is registered: garbage collection never
-    # deletes a blob that a session is committing (services/gc.py explains the race).
+    # deletes a blob that a session is committing (services/gc/ explains the race).
     digest = models.CharField(max_length=200, blank=True, default="", db_index=True, editable=False)
+    # When `digest` was claimed: upload purge leaves a claimed session alone unless its
+    # claim is far older than any commit takes (services/upload_purge.py).
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"{self.repository_name} upload {self.id}"
@@ -320,6 +323,18 @@ class RetentionPolicy(models.Model):
         if self.keep_pulled_days is not None:
             rules.append(f"keep pulled < {self.keep_pulled_days}d")
         return f"{self.namespace or self.repository} /{self.tag_pattern}/: {', '.join(rules)}"
+
+
+class BackupLease(models.Model):
+    """A backup copying blobs right now: while its heartbeat is fresh, garbage collection
+    deletes no blob (services/backup.py, services/gc/sweep.py)."""
+
+    destination = models.CharField(max_length=1000)
+    started_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"backup to {self.destination} since {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class GarbageCollection(Blob):

@@ -179,7 +179,7 @@ REGISTRY_REFERRERS_PAGE_MAX = env.int("REGISTRY_REFERRERS_PAGE_MAX", default=100
 # --- Housekeeping (garbage collection, upload purge, retention) --------------------------------
 # Seconds a manifest, a repository link or a blob is left alone by garbage collection after
 # it was pushed or mounted: the time a client may take between pushing layers and the
-# manifest naming them (services/gc.py).
+# manifest naming them (services/gc/).
 REGISTRY_GC_GRACE_PERIOD = env.int("REGISTRY_GC_GRACE_PERIOD", default=3600)
 # Seconds without a written byte after which `purge_uploads` drops an upload session.
 REGISTRY_UPLOAD_PURGE_AGE = env.int("REGISTRY_UPLOAD_PURGE_AGE", default=24 * 3600)

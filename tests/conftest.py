@@ -41,3 +41,39 @@ def _fresh_proxy_configuration():
     yield
     config_cache_clear()
     token_cache_clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server with a migrated template database (tests/postgres.py): the one
+    named by REGISTRY_TEST_POSTGRES_URL, else a private cluster for this session."""
+    import os
+
+    from tests.postgres import PostgresServer, PrivateCluster, find_bindir, unavailable
+
+    cluster = None
+    url = os.environ.get("REGISTRY_TEST_POSTGRES_URL")
+    try:
+        if url:
+            base, _, database = url.rpartition("/")
+            server = PostgresServer(base, database or "postgres")
+        else:
+            bindir = find_bindir()
+            if bindir is None:
+                unavailable("/usr/lib/postgresql/*/bin/initdb is not installed")
+            cluster = PrivateCluster(bindir)
+            server = cluster.start()
+        server.migrate_template()
+    except Exception as exc:
+        if cluster is not None:
+            cluster.stop()
+        unavailable(f"it could not be started: {exc}")
+    try:
+        yield server
+    finally:
+        try:
+            if cluster is None:
+                server.drop_created()
+        finally:
+            if cluster is not None:
+                cluster.stop()

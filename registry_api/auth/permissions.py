@@ -81,6 +81,19 @@ def _granted(identity: Identity, repository_name: str) -> frozenset[str]:
     return actions
 
 
+def is_repository_admin(identity: Identity, repository_name: str) -> bool:
+    """A superuser, or granted "admin" on the repository or its namespace (what may, for
+    example, delete an immutable tag in the portal)."""
+    user = identity.user
+    if not settings.REGISTRY_AUTH_ENABLED or (user is not None and user.is_superuser):
+        return True
+    if user is None or identity.read_only:
+        return False
+    return _grants_for(user).filter(
+        Q(namespace__name=namespace_of(repository_name)) | Q(repository__name=repository_name), level=Grant.Level.ADMIN,
+    ).exists()
+
+
 def visible_repositories(identity: Identity) -> QuerySet:
     """Repositories the identity may pull, for the catalog and the portal."""
     user = identity.user

@@ -34,22 +34,24 @@ def manifest_pull_note(*, route: Route, manifest: Manifest, reference: str) -> N
         manifest_pull_record(manifest=manifest)
 
 
-def blob_for_pull(*, route: Route, digest: str) -> Blob | BlobStream:
+def blob_for_pull(*, route: Route, digest: str, may_push: bool = False) -> Blob | BlobStream:
+    """`may_push`: the caller may push to the hosted repository (services/blobs.py
+    `blob_linked`); proxies and groups are read-only."""
     if route.kind == PROXY:
         return proxy_blob_get(route=route, digest=digest)
     if route.kind == GROUP:
         return group_blob_get(route=route, digest=digest)
-    return blob_linked(repository_name=route.local_name, digest=digest)
+    return blob_linked(repository_name=route.local_name, digest=digest, may_push=may_push)
 
 
-def blob_size_for_pull(*, route: Route, digest: str) -> int:
+def blob_size_for_pull(*, route: Route, digest: str, may_push: bool = False) -> int:
     """HEAD of a blob: its size (an uncached proxy blob is not fetched for it)."""
     if route.kind == PROXY:
         return proxy_blob_size(route=route, digest=digest)
     if route.kind == GROUP:
         found = group_blob_get(route=route, digest=digest, head=True)
         return found if isinstance(found, int) else found.size
-    return blob_linked(repository_name=route.local_name, digest=digest).size
+    return blob_linked(repository_name=route.local_name, digest=digest, may_push=may_push).size
 
 
 def _valid_tags(names) -> set[str]:

@@ -8,19 +8,30 @@ A backup is a directory:
     secret_key, token_key.pem   the generated keys, when the data directory holds them
 
 It is taken while the registry serves: the snapshot first, then the blobs it names (blobs
-are immutable, so copying them later is as good as copying them then). A blob collected
-by garbage collection between the two was garbage in the snapshot too (no manifest
-references it); its row is dropped from the copy. Every blob is hashed as it is copied,
-both ways, so a backup never holds, and a restore never installs, bytes of the wrong digest.
+are immutable, so copying them later is as good as copying them then). For that to hold,
+no blob of the snapshot may be deleted before it is copied, though its manifest may be
+deleted right after the snapshot: the backup holds a lease (services/backup_lease.py) from
+before the snapshot to its last blob, and garbage collection deletes no blob meanwhile (it
+frees them on its next run). A blob row without its file that no manifest references (a
+collection killed mid-transaction) is dropped from the copy. Every blob is hashed as it is
+copied, both ways, so a backup never holds, and a restore never installs, bytes of the
+wrong digest.
+
+Everything is written into `DEST.partial`, renamed to DEST once complete (`backup.json`
+last): a directory called DEST is always a whole backup, and a failed one leaves nothing.
+The database copy and the keys are readable by their owner only (0600).
 
 A restore goes onto an empty data directory (no repositories, no blobs): the database
-is replaced by the snapshot, then every blob it references is copied into storage.
-PostgreSQL deployments back up the database with pg_dump instead; this refuses them.
+is replaced by the snapshot, then every blob it references is copied into storage. Upload
+sessions in the snapshot are dropped (their staged bytes are not in a backup; clients push
+those blobs again). PostgreSQL deployments back up the database with pg_dump instead (see
+README "Backup and recovery"); this refuses them.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sqlite3
 import uuid
@@ -37,7 +48,8 @@ from storage_backends.base import BlobNotFound, BlobStorage, DigestMismatch
 from storage_backends.filesystem import FilesystemStorage
 
 from ..files import create_private
-from ..models import Blob, ManifestReference, Repository, RepositoryBlob
+from ..models import BackupLease, Blob, ManifestReference, Repository, RepositoryBlob, Upload
+from .backup_lease import Lease, backup_lease
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +69,10 @@ class BackupError(Exception):
 class BackupReport:
     blobs: int = 0
     bytes: int = 0
-    # Rows dropped from the copy: garbage collected between the snapshot and the copy.
+    # Rows dropped from the copy: unreferenced rows whose file was already gone.
     dropped: list[str] = field(default_factory=list)
+    # Restore: upload sessions of the snapshot dropped (their staged bytes are not backed up).
+    sessions_dropped: int = 0
 
 
 def _require_sqlite() -> None:
@@ -66,13 +80,15 @@ def _require_sqlite() -> None:
         raise BackupError("backup and restore handle SQLite; back up PostgreSQL with pg_dump")
 
 
-def _copy_blob(source: BlobStorage, target: BlobStorage, digest: str) -> int:
+def _copy_blob(source: BlobStorage, target: BlobStorage, digest: str, lease: Lease | None = None) -> int:
     """Stream one blob across; the target's commit verifies the digest."""
     writer = target.start_upload(str(uuid.uuid4()))
     try:
         with source.open(digest) as stream:
             while block := stream.read(COPY_BLOCK):
                 writer.write(block)
+                if lease is not None:
+                    lease.beat()
         return writer.commit(digest).size
     except BaseException:
         writer.cancel()
@@ -83,6 +99,7 @@ def _copy_blob(source: BlobStorage, target: BlobStorage, digest: str) -> int:
 
 def _snapshot(path: Path) -> None:
     connection.ensure_connection()
+    create_private(path)  # sqlite3 keeps the mode of an existing file: it holds secrets
     target = sqlite3.connect(path)
     try:
         # One step (pages=-1): the copy is the database at one instant, whatever writes follow.
@@ -103,47 +120,69 @@ def _drop_garbage_row(snapshot: sqlite3.Connection, digest: str) -> bool:
     return True
 
 
-def backup_create(*, destination: Path, progress: Progress | None = None) -> BackupReport:
-    """Write a backup of this registry into `destination` (absent or an empty directory)."""
-    _require_sqlite()
-    progress = progress or (lambda phase, done, total: None)
-    destination = Path(destination)
-    if destination.exists() and any(destination.iterdir()):
-        raise BackupError(f"{destination} is not empty")
-    # Private as the data directory: the copy holds password hashes, keys and images.
-    destination.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _snapshot(create_private(destination / DATABASE_FILE))
+def _copy_blobs(snapshot: sqlite3.Connection, target: BlobStorage, lease: Lease, progress: Progress) -> BackupReport:
     report = BackupReport()
-    target = FilesystemStorage(destination)
-    snapshot = sqlite3.connect(destination / DATABASE_FILE)
-    try:
-        rows = snapshot.execute(f"SELECT digest, size FROM {Blob._meta.db_table} ORDER BY digest").fetchall()
-        missing = []
-        for done, (digest, size) in enumerate(rows, 1):
-            try:
-                report.bytes += _copy_blob(get_storage(), target, digest)
-                report.blobs += 1
-            except BlobNotFound:
-                if _drop_garbage_row(snapshot, digest):
-                    report.dropped.append(digest)
-                else:
-                    missing.append(digest)
-            except DigestMismatch as exc:
-                missing.append(f"{digest} (stored content hashes to {exc.actual})")
-            progress("blobs", done, len(rows))
-        snapshot.commit()
-    finally:
-        snapshot.close()
+    rows = snapshot.execute(f"SELECT digest, size FROM {Blob._meta.db_table} ORDER BY digest").fetchall()
+    missing = []
+    for done, (digest, size) in enumerate(rows, 1):
+        try:
+            report.bytes += _copy_blob(get_storage(), target, digest, lease)
+            report.blobs += 1
+        except BlobNotFound:
+            if _drop_garbage_row(snapshot, digest):
+                report.dropped.append(digest)
+            else:
+                missing.append(digest)
+        except DigestMismatch as exc:
+            missing.append(f"{digest} (stored content hashes to {exc.actual})")
+        lease.beat()
+        progress("blobs", done, len(rows))
     if missing:
         raise BackupError(f"{len(missing)} referenced blob(s) are missing or damaged in storage "
                           f"(run `manage.py fsck`): {', '.join(missing[:5])}")
-    shutil.rmtree(destination / "uploads", ignore_errors=True)  # the copies' empty staging area
+    return report
+
+
+def _write_backup(directory: Path, destination: Path, progress: Progress) -> BackupReport:
+    with backup_lease(destination=str(destination)) as lease:
+        _snapshot(directory / DATABASE_FILE)
+        snapshot = sqlite3.connect(directory / DATABASE_FILE)
+        try:
+            snapshot.execute(f"DELETE FROM {BackupLease._meta.db_table}")  # ours, meaningless once restored
+            report = _copy_blobs(snapshot, FilesystemStorage(directory), lease, progress)
+            snapshot.commit()
+        finally:
+            snapshot.close()
+    shutil.rmtree(directory / "uploads", ignore_errors=True)  # the copies' empty staging area
     for name in KEY_FILES:
         if (Path(settings.DATA_DIR) / name).exists():
-            shutil.copy2(Path(settings.DATA_DIR) / name, destination / name)
-    (destination / "backup.json").write_text(json.dumps({
+            create_private(directory / name)
+            shutil.copyfile(Path(settings.DATA_DIR) / name, directory / name)
+    (directory / "backup.json").write_text(json.dumps({
         "format": FORMAT, "created_at": timezone.now().isoformat(), "blobs": report.blobs, "bytes": report.bytes,
     }, indent=2) + "\n")
+    return report
+
+
+def backup_create(*, destination: Path, progress: Progress | None = None) -> BackupReport:
+    """Write a backup of this registry into `destination` (absent or an empty directory),
+    through `destination.partial`, renamed once complete."""
+    _require_sqlite()
+    progress = progress or (lambda phase, done, total: None)
+    destination = Path(destination)
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise BackupError(f"{destination} is not empty")
+    partial = destination.with_name(destination.name + ".partial")
+    if partial.exists():
+        raise BackupError(f"{partial} exists (an interrupted backup?): remove it first")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial.mkdir(mode=0o700)
+    try:
+        report = _write_backup(partial, destination, progress)
+        os.replace(partial, destination)  # onto an empty directory too (POSIX rename)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     logger.info("backup done destination=%s blobs=%d bytes=%d dropped=%d",
                 destination, report.blobs, report.bytes, len(report.dropped))
     return report
@@ -179,6 +218,10 @@ def backup_restore(*, source: Path, progress: Progress | None = None) -> BackupR
         snapshot.close()
     connection.close()  # the next query opens the restored database afresh
     report = BackupReport()
+    # Sessions in progress at backup time: their staging areas are not in the backup, and
+    # their digest claims would keep garbage collection and fsck off those digests.
+    report.sessions_dropped, _ = Upload.objects.all().delete()
+    BackupLease.objects.all().delete()
     backup_blobs = FilesystemStorage(source)
     rows = list(Blob.objects.order_by("digest").values_list("digest", flat=True))
     missing = []
@@ -192,7 +235,8 @@ def backup_restore(*, source: Path, progress: Progress | None = None) -> BackupR
     for name in KEY_FILES:
         if (source / name).exists():
             shutil.copy2(source / name, Path(settings.DATA_DIR) / name)
-    logger.info("restore done source=%s blobs=%d bytes=%d missing=%d", source, report.blobs, report.bytes, len(missing))
+    logger.info("restore done source=%s blobs=%d bytes=%d missing=%d sessions_dropped=%d",
+                source, report.blobs, report.bytes, len(missing), report.sessions_dropped)
     if missing:
         raise BackupError(f"{len(missing)} blob(s) of the backup are missing or damaged: {', '.join(missing[:5])}")
     return report

@@ -1,7 +1,9 @@
-"""Blobs as a repository sees them: linked by push or mount, read as streams, unlinked."""
+"""Blobs as a repository sees them: linked by push or mount, read as streams, unlinked;
+and discarding a file nobody registered (under the digest lock, as every file deletion)."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import BinaryIO
 
 from django.conf import settings
@@ -13,7 +15,8 @@ from storage_backends.base import BlobNotFound
 
 from .. import events
 from ..errors import BlobUnknown
-from ..models import Blob, Repository, RepositoryBlob
+from ..locking import lock_digest
+from ..models import Blob, Repository, RepositoryBlob, Upload
 from .quotas import Readable, quota_check
 from .repositories import repository_get
 
@@ -26,16 +29,24 @@ def blob_register(*, repository: Repository, digest: str, size: int, readable: R
     with transaction.atomic():
         quota_check(repository_name=repository.name, digest=digest, size=size, lock=True, readable=readable)
         blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
-        link, created = RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
-        if not created:
-            # Pushed or mounted again: the link's age restarts, so garbage collection's grace
-            # period covers the manifest that the client is about to push (services/gc.py).
+        # Pushed or mounted again: the link's age restarts, so garbage collection's grace
+        # period covers the manifest the client is about to push. The row is locked first:
+        # a collection deleting it either finished (we find nothing and link again) or
+        # waits and then sees the new age (services/gc/sweep.py, phase 2).
+        link = RepositoryBlob.objects.select_for_update().filter(repository=repository, blob=blob).first()
+        if link is None:
+            RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
+        else:
             RepositoryBlob.objects.filter(pk=link.pk).update(created_at=timezone.now())
     return blob
 
 
-def blob_linked(*, repository_name: str, digest: str) -> Blob:
-    """The blob if it is visible in the repository; BLOB_UNKNOWN (or NAME_UNKNOWN) if not."""
+def blob_linked(*, repository_name: str, digest: str, may_push: bool = False) -> Blob:
+    """The blob if it is visible in the repository; BLOB_UNKNOWN (or NAME_UNKNOWN) if not.
+
+    `may_push`: the caller may push here, so having seen the blob it may skip uploading it
+    and push a manifest naming it: an old link's grace period restarts (`_refresh_link`).
+    """
     repository = repository_get(name=repository_name)
     link = (
         RepositoryBlob.objects.select_related("blob")
@@ -44,7 +55,23 @@ def blob_linked(*, repository_name: str, digest: str) -> Blob:
     )
     if link is None:
         raise BlobUnknown(detail={"digest": digest})
+    if may_push:
+        _refresh_link(link)
     return link.blob
+
+
+def _refresh_link(link: RepositoryBlob) -> None:
+    """Restart the link's age once half the grace period has passed (so at most one write
+    per link per half period, whatever the traffic). If garbage collection removed it just
+    now, the blob is unknown: the client uploads it again instead of naming a lost blob."""
+    now = timezone.now()
+    half = now - timedelta(seconds=settings.REGISTRY_GC_GRACE_PERIOD / 2)
+    if link.created_at >= half:
+        return
+    if RepositoryBlob.objects.filter(pk=link.pk, created_at__lt=half).update(created_at=now):
+        return
+    if not RepositoryBlob.objects.filter(pk=link.pk).exists():
+        raise BlobUnknown(detail={"digest": link.blob.digest})
 
 
 def blob_open(*, blob: Blob, offset: int = 0) -> BinaryIO:
@@ -73,3 +100,24 @@ def blob_delete(*, repository_name: str, digest: str) -> None:
         raise BlobUnknown(detail={"digest": digest})
     logger.info("blob unlinked repository=%s digest=%s", repository_name, digest)
     events.record(action="delete", repository=repository_name, target=digest, detail={"kind": "blob", "digest": digest})
+
+
+def blob_file_discard_locked(*, digest: str) -> bool:
+    """Delete the file of `digest` unless a row or a committing session claims it; True if
+    nothing claimed it. The caller holds `lock_digest(digest)` in its open transaction."""
+    if Blob.objects.filter(digest=digest).exists() or Upload.objects.filter(digest=digest).exists():
+        return False
+    try:
+        get_storage().delete(digest)
+    except BlobNotFound:
+        pass
+    return True
+
+
+def blob_file_discard(*, digest: str) -> bool:
+    """`blob_file_discard_locked` in a transaction of its own, for files that never got
+    their row (fsck's orphans): checked and deleted under the digest lock, so an upload of
+    the same digest claims it before (the file stays) or moves its file in after."""
+    with transaction.atomic():
+        lock_digest(digest)
+        return blob_file_discard_locked(digest=digest)

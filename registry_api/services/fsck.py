@@ -11,14 +11,16 @@ What `repair` does, and nothing more:
   * rows whose file is missing but which manifests reference, and files with the wrong
     size or content, are only reported: the bytes must come back from a backup (or the
     images be deleted and pushed again).
-Repairs follow garbage collection's protocol (services/gc.py): re-checked in the
-transaction that deletes, files deleted inside it.
+Repairs follow garbage collection's protocol (services/gc/): re-checked under the digest
+lock in the transaction that deletes, files deleted inside it. A file found missing is
+looked at again under that lock before it is reported: garbage collection deletes a row and
+its file in one transaction, so for a moment the file is gone while the row still shows.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -27,8 +29,10 @@ from django.db import transaction
 from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 
+from ..locking import lock_digest
 from ..models import Blob, ManifestReference, Upload
-from .gc import blob_file_discard, grace_cutoff
+from .blobs import blob_file_discard
+from .gc import grace_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +70,14 @@ def _content_digest(digest: str) -> str:
 def _check_row(pk: int, digest: str, size: int, verify_digests: bool) -> Problem | None:
     info = get_storage().stat(digest)
     if info is None:
-        if not Blob.objects.filter(pk=pk).exists():
+        with transaction.atomic():
+            lock_digest(digest)  # waits for a collection deleting it right now
+            gone = not Blob.objects.filter(pk=pk).exists()
+            info = get_storage().stat(digest)
+        if gone:
             return None  # collected while we looked: row and file went together
-        return Problem("missing file", digest, f"the row says {size} bytes; there is no file")
+        if info is None:
+            return Problem("missing file", digest, f"the row says {size} bytes; there is no file")
     if info.size != size:
         return Problem("wrong size", digest, f"the row says {size} bytes, the file has {info.size}")
     if verify_digests:
@@ -83,6 +92,7 @@ def _check_row(pk: int, digest: str, size: int, verify_digests: bool) -> Problem
 
 def _repair_missing(problem: Problem) -> None:
     with transaction.atomic():
+        lock_digest(problem.digest)
         blob = Blob.objects.select_for_update().filter(digest=problem.digest).first()
         if blob is None or get_storage().stat(problem.digest) is not None:
             problem.repaired = "resolved meanwhile"
@@ -106,6 +116,15 @@ def _repair_orphan(problem: Problem) -> None:
     logger.warning("fsck deleted orphan file %s", problem.digest)
 
 
+def _rows(page: int = 1000) -> Iterator[tuple[int, str, int]]:
+    """Every row, a page at a time, with no cursor left open between pages: the re-checks
+    and repairs in between open write transactions on the same connection."""
+    last = 0
+    while rows := list(Blob.objects.filter(pk__gt=last).order_by("pk").values_list("pk", "digest", "size")[:page]):
+        yield from rows
+        last = rows[-1][0]
+
+
 def fsck_run(
     *,
     repair: bool = False,
@@ -121,7 +140,7 @@ def fsck_run(
     files = {item.name: item for item in get_storage().walk("blobs")}
     total = Blob.objects.count()
     known: set[str] = set()
-    for pk, digest, size in Blob.objects.values_list("pk", "digest", "size").iterator(chunk_size=1000):
+    for pk, digest, size in _rows():
         known.add(digest)
         problem = _check_row(pk, digest, size, verify_digests)
         if problem is not None:

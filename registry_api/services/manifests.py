@@ -171,11 +171,33 @@ def manifest_put(
     return PutResult(manifest=manifest, tags=list(dict.fromkeys(tags)), subject=parsed.subject)
 
 
-def manifest_delete(*, repository_name: str, reference: str) -> None:
-    """Delete a tag, or a manifest by digest together with every tag pointing at it."""
+def _check_immutable_delete(repository: Repository, reference: str) -> None:
+    """In a repository with immutable tags, deleting a tag (or a manifest a tag points at)
+    would let the next push point that tag elsewhere: the loophole immutability closes."""
+    if not repository.immutable_tags:
+        return
+    tags = Tag.objects.filter(repository=repository)
+    tags = tags.filter(manifest__digest=reference) if is_digest_reference(reference) else tags.filter(name=reference)
+    names = sorted(tags.values_list("name", flat=True)[:10])
+    if names:
+        raise Denied(
+            f"tags are immutable in repository {repository.name}: deleting {', '.join(names)} would let a push "
+            "point it at another manifest; a repository admin may delete it in the portal or the admin",
+            detail={"tags": names},
+        )
+
+
+def manifest_delete(*, repository_name: str, reference: str, override_immutable: bool = False) -> None:
+    """Delete a tag, or a manifest by digest together with every tag pointing at it.
+
+    DENIED for tags of a repository with immutable tags unless `override_immutable` (a
+    repository admin or superuser deciding in the portal or the admin, never /v2/).
+    """
     repository = repository_get(name=repository_name)
     with transaction.atomic():
-        lock_repository(repository.pk)
+        repository = lock_repository(repository.pk)
+        if not override_immutable:
+            _check_immutable_delete(repository, reference)
         if is_digest_reference(reference):
             deleted, _ = Manifest.objects.filter(repository=repository, digest=reference).delete()
         else:

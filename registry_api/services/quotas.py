@@ -7,7 +7,9 @@ namespace without a row, or with no quota, is unlimited.
 
 The check runs where a blob becomes linked (`blob_register`, for uploads and mounts), in
 that transaction with the namespace row locked, so two pushes cannot both squeeze under
-the limit; uploads also check early, before reading a body whose size is declared.
+the limit. Uploads also check early: before reading a body whose size is declared, and
+while chunks arrive (`quota_room`, computed once per request, against the bytes staged so
+far), so an over-quota layer is refused when it crosses the line, not after it is staged.
 """
 from __future__ import annotations
 
@@ -40,41 +42,63 @@ def namespace_usage(*, namespace: str) -> int:
 Readable = Callable[[], QuerySet] | None
 
 
-def quota_check(
-    *, repository_name: str, digest: str | None, size: int, lock: bool = False, readable: Readable = None
-) -> None:
-    """DENIED if linking `size` bytes of blob `digest` (None: not known yet) into the
-    repository would take its namespace over quota. `lock` (inside a transaction) holds
-    the namespace row until the caller commits.
+@dataclass(frozen=True)
+class QuotaRoom:
+    """What a namespace with a quota holds now; `fits` answers for one more blob."""
 
-    A blob the namespace already holds costs nothing to link, but only one held where the
-    caller may pull counts as held: otherwise DENIED (over quota) against DIGEST_INVALID
-    (the bytes did not match) would tell someone who may push to one repository whether a
-    digest exists in another. Counting such a blob again errs towards refusing, never
-    towards exceeding the quota.
-    """
+    namespace: str
+    quota: int
+    used: int
+
+    def fits(self, size: int) -> bool:
+        return self.used + size <= self.quota
+
+    def refusal(self, size: int, what: str = "this blob needs") -> Denied:
+        return Denied(
+            f"storage quota of namespace {self.namespace} exceeded: {format_bytes(self.used)} of "
+            f"{format_bytes(self.quota)} used, {what} {format_bytes(size)} more",
+            detail={"namespace": self.namespace, "quota_bytes": self.quota, "used_bytes": self.used,
+                    "blob_bytes": size},
+        )
+
+
+def quota_room(
+    *, repository_name: str, digest: str | None = None, lock: bool = False, readable: Readable = None
+) -> QuotaRoom | None:
+    """The namespace's quota and usage, or None when nothing limits this blob (no quota, or
+    `digest` is already held in the namespace: linking it again costs nothing). `lock`
+    (inside a transaction) holds the namespace row until the caller commits.
+
+    Only a blob held where the caller may pull (`readable`) counts as held: otherwise DENIED
+    (over quota) against DIGEST_INVALID (the bytes did not match) would tell someone who may
+    push to one repository whether a digest exists in another. Counting such a blob again
+    errs towards refusing, never towards exceeding the quota."""
     namespace = namespace_of(repository_name)
     rows = Namespace.objects.filter(name=namespace)
     if lock:
         rows = rows.select_for_update()
     quota = rows.values_list("quota_bytes", flat=True).first()
     if quota is None:
-        return
+        return None
     if digest:
         held = RepositoryBlob.objects.filter(_in_namespace(namespace), blob__digest=digest)
         if readable is not None:
             held = held.filter(repository__in=readable())
         if held.exists():
-            return  # already held in the namespace: linking it again costs nothing
-    used = namespace_usage(namespace=namespace)
-    if used + size > quota:
-        # The figures are shown: they are totals of the namespace the caller may push into
-        # (naming no repository or digest), and what they need to act on the refusal.
-        raise Denied(
-            f"storage quota of namespace {namespace} exceeded: {format_bytes(used)} of "
-            f"{format_bytes(quota)} used, this blob needs {format_bytes(size)} more",
-            detail={"namespace": namespace, "quota_bytes": quota, "used_bytes": used, "blob_bytes": size},
-        )
+            return None
+    return QuotaRoom(namespace, quota, namespace_usage(namespace=namespace))
+
+
+def quota_check(
+    *, repository_name: str, digest: str | None, size: int, lock: bool = False, readable: Readable = None
+) -> None:
+    """DENIED if linking `size` bytes of blob `digest` (None: not known yet) into the
+    repository would take its namespace over quota. The figures are shown: they are totals
+    of the namespace the caller may push into (naming no repository or digest), and what
+    they need to act on the refusal."""
+    room = quota_room(repository_name=repository_name, digest=digest, lock=lock, readable=readable)
+    if room is not None and not room.fits(size):
+        raise room.refusal(size)
 
 
 @dataclass

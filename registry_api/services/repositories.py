@@ -9,6 +9,7 @@ from django.db import transaction
 from storage_backends import get_storage
 
 from .. import events
+from ..auth.access import Denied
 from ..errors import NameUnknown
 from ..locking import lock_repository
 from ..models import Manifest, Repository, Tag, Upload
@@ -36,13 +37,22 @@ class RepositoryDeleted:
     manifests: int
 
 
-def repository_delete(*, name: str) -> RepositoryDeleted:
+def repository_delete(*, name: str, override_immutable: bool = False) -> RepositoryDeleted:
     """Delete a repository with its tags, manifests, blob links, upload sessions and the
     grants given on it. Blob bytes stay until garbage collection finds them unused, as
-    after any other delete; the staged bytes of unfinished uploads go now."""
+    after any other delete; the staged bytes of unfinished uploads go now.
+
+    A repository with immutable tags that holds tags is deleted only with
+    `override_immutable` (its admin): pushed again, it would come back with other images
+    under the same tags."""
     repository = repository_get(name=name)
     with transaction.atomic():
-        lock_repository(repository.pk)
+        repository = lock_repository(repository.pk)
+        if repository.immutable_tags and not override_immutable and Tag.objects.filter(repository=repository).exists():
+            raise Denied(
+                f"tags are immutable in repository {name}: only a repository admin may delete it",
+                detail={"name": name},
+            )
         deleted = RepositoryDeleted(
             name=name,
             tags=Tag.objects.filter(repository=repository).count(),

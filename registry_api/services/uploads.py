@@ -8,9 +8,7 @@ a manifest push), so sessions that never finish leave nothing in the catalog.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Iterable, Iterator
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,11 +19,11 @@ from storage_backends.base import DigestMismatch, UploadNotFound, UploadWriter
 from ..auth.access import Denied
 from ..errors import BlobUploadInvalid, BlobUploadUnknown, ChunkOutOfOrder, DigestInvalid, SizeInvalid, Unsupported
 from ..http import BodyError
+from ..locking import lock_digest
 from ..models import Blob, Repository, RepositoryBlob, Upload
 from ..reference import ALGORITHMS
-from .blobs import blob_register
-from .gc import blob_file_discard
-from .quotas import Readable, quota_check
+from .blobs import blob_file_discard_locked, blob_register
+from .quotas import QuotaRoom, Readable, quota_check, quota_room
 from .repositories import repository_ensure
 
 logger = logging.getLogger(__name__)
@@ -71,6 +69,35 @@ def _resume(upload: Upload) -> UploadWriter:
     except UploadNotFound:
         upload.delete()
         raise BlobUploadUnknown(detail={"uuid": str(upload.id)}) from None
+
+
+def _within_quota(chunks: Iterable[bytes], writer: UploadWriter, room: QuotaRoom | None) -> Iterator[bytes]:
+    """The chunks, refused (DENIED) as soon as the staged bytes would not fit the quota."""
+    for chunk in chunks:
+        if room is not None and not room.fits(writer.size + len(chunk)):
+            raise room.refusal(writer.size + len(chunk), "this upload has staged")
+        yield chunk
+
+
+def _cancel(upload: Upload, writer: UploadWriter) -> None:
+    """Drop the session and its bytes (refused uploads never count, nor stay)."""
+    writer.cancel()
+    Upload.objects.filter(pk=upload.pk).delete()
+
+
+def _write_within_quota(
+    upload: Upload, writer: UploadWriter, chunks: Iterable[bytes], room: QuotaRoom | None,
+    content_range: tuple[int, int] | None, declared_length: int | None,
+) -> None:
+    """`_write`, checked against the namespace's quota before the body is read (when its
+    length is declared) and as it arrives; over quota, the session and its bytes go."""
+    try:
+        if room is not None and declared_length is not None and not room.fits(writer.size + declared_length):
+            raise room.refusal(writer.size + declared_length)
+        _write(writer, _within_quota(chunks, writer, room), content_range, declared_length)
+    except Denied:
+        _cancel(upload, writer)
+        raise
 
 
 def _write(
@@ -124,39 +151,57 @@ def upload_append(
     content_range: tuple[int, int] | None = None,
     declared_length: int | None = None,
 ) -> int:
-    """Stream a chunk into the session; returns the new size."""
+    """Stream a chunk into the session; returns the new size. DENIED (and the session
+    cancelled) once the staged bytes no longer fit the namespace's quota: the digest is
+    not known yet, so a blob the namespace already holds is counted here as new bytes."""
     writer = _resume(upload)
     try:
-        _write(writer, chunks, content_range, declared_length)
+        room = quota_room(repository_name=upload.repository_name)  # once per request
+        _write_within_quota(upload, writer, chunks, room, content_range, declared_length)
         return writer.size
     finally:
         writer.close()
 
 
 def _announce_commit(upload: Upload, digest: str) -> None:
-    """Record, committed, that this session is about to move `digest` into place.
+    """Claim `digest` for this session, committed, before its file is moved into place.
 
-    Garbage collection deletes a blob's row and file together and skips digests a session
-    is committing; our file lands only after this, so it can never be deleted under a row
-    we are about to create (services/gc.py). Cleared when the Upload row goes.
+    Under the digest lock that every file deletion takes (locking.py): a collection or a
+    discard deleting this digest's file right now finishes first, and none starts after
+    this commits until the claim is gone (services/gc/__init__.py has the argument).
     """
     with transaction.atomic():
-        # PostgreSQL: wait for a collection deleting this blob right now (it holds the row
-        # lock). SQLite's IMMEDIATE transactions serialize the two anyway.
-        list(Blob.objects.select_for_update().filter(digest=digest).values_list("pk", flat=True))
-        if not Upload.objects.filter(pk=upload.pk).update(digest=digest):
-            raise BlobUploadUnknown(detail={"uuid": str(upload.id)})  # purged meanwhile
+        lock_digest(digest)
+        if not Upload.objects.filter(pk=upload.pk).update(digest=digest, claimed_at=timezone.now()):
+            raise BlobUploadUnknown(detail={"uuid": str(upload.id)})  # purged or cancelled meanwhile
     upload.digest = digest
 
 
-def _quota_or_cancel(upload: Upload, writer: UploadWriter, digest: str, size: int, readable: Readable) -> None:
-    """The early quota check: over quota, the session and its bytes go (nothing counts)."""
-    try:
-        quota_check(repository_name=upload.repository_name, digest=digest, size=size, readable=readable)
-    except Denied:
-        writer.cancel()
+def _register(upload: Upload, digest: str, size: int, readable: Readable) -> Blob:
+    """Repository, row, link and the end of the claim in one transaction under the digest
+    lock, only while the claim stands: a session purged or cancelled (or its repository
+    deleted) while committing lost it, and garbage collection may then have taken the file.
+    Refused (over quota, or no claim), the claim goes and the file too unless someone else
+    holds it; a push refused here leaves no empty repository behind either."""
+    refused: Exception
+    with transaction.atomic():
+        lock_digest(digest)
+        if Upload.objects.filter(pk=upload.pk, digest=digest).exists():
+            try:
+                with transaction.atomic():
+                    repository = repository_ensure(name=upload.repository_name)
+                    blob = blob_register(repository=repository, digest=digest, size=size, readable=readable)
+            except Denied as exc:  # another push took the last of the quota after our check
+                refused = exc
+            else:
+                Upload.objects.filter(pk=upload.pk).delete()
+                return blob
+        else:
+            refused = BlobUploadUnknown("the upload session ended while it was committing",
+                                        detail={"uuid": str(upload.id)})
         Upload.objects.filter(pk=upload.pk).delete()
-        raise
+        blob_file_discard_locked(digest=digest)
+    raise refused
 
 
 def upload_commit(
@@ -170,16 +215,13 @@ def upload_commit(
 ) -> Blob:
     """Append the optional final chunk, verify the whole content and make it a blob.
 
-    A digest mismatch drops the session and its bytes: nothing is left behind. `readable`
-    is what the caller may pull, for the quota (`quota_check`).
+    A digest mismatch or a refusal over quota drops the session and its bytes: nothing is
+    left behind. `readable` is what the caller may pull, for the quota (`quota_check`).
     """
     writer = _resume(upload)
     try:
-        if declared_length is not None:  # refused before the body is read
-            _quota_or_cancel(upload, writer, digest, writer.size + declared_length, readable)
-        _write(writer, chunks, content_range, declared_length)
-        if declared_length is None:  # chunked to the end: the size is known only now
-            _quota_or_cancel(upload, writer, digest, writer.size, readable)
+        room = quota_room(repository_name=upload.repository_name, digest=digest, readable=readable)
+        _write_within_quota(upload, writer, chunks, room, content_range, declared_length)
         _announce_commit(upload, digest)
         info = writer.commit(digest)
     except DigestMismatch as exc:
@@ -189,18 +231,7 @@ def upload_commit(
         raise DigestInvalid(detail={"expected": exc.expected, "actual": exc.actual}) from None
     finally:
         writer.close()
-    try:
-        # One transaction: a push refused here (quota) leaves no empty repository behind.
-        with transaction.atomic():
-            repository = repository_ensure(name=upload.repository_name)
-            blob = blob_register(repository=repository, digest=digest, size=info.size, readable=readable)
-    except Denied:
-        # Another push took the last of the quota after our early check; our file is in
-        # place without a row: drop the session's claim, then the file if nobody else's.
-        Upload.objects.filter(pk=upload.pk).delete()
-        blob_file_discard(digest=digest)
-        raise
-    Upload.objects.filter(pk=upload.pk).delete()
+    blob = _register(upload, digest, info.size, readable)
     logger.info("push blob repository=%s digest=%s size=%d", upload.repository_name, digest, info.size)
     return blob
 
@@ -231,10 +262,12 @@ def upload_cancel(*, upload: Upload) -> None:
 def blob_mount(*, repository_name: str, digest: str, from_name: str, readable: Readable = None) -> Blob | None:
     """Link a blob already visible in `from_name` into `repository_name`; None if it is not."""
     # One transaction with the source link locked: garbage collection cannot unlink the
-    # source and delete the blob between our check and the new link (services/gc.py).
+    # source and delete the blob between our check and the new link (services/gc/). Only
+    # the link row (`of=self`): on PostgreSQL a plain FOR UPDATE over the join would also
+    # lock the source repository row, which GC holds while it waits for this link: deadlock.
     with transaction.atomic():
         link = (
-            RepositoryBlob.objects.select_for_update().select_related("blob")
+            RepositoryBlob.objects.select_for_update(of=("self",)).select_related("blob")
             .filter(repository__name=from_name, blob__digest=digest)
             .first()
         )
@@ -244,46 +277,3 @@ def blob_mount(*, repository_name: str, digest: str, from_name: str, readable: R
         blob_register(repository=repository, digest=digest, size=link.blob.size, readable=readable)
     logger.info("mount blob repository=%s from=%s digest=%s", repository_name, from_name, digest)
     return link.blob
-
-
-@dataclass
-class PurgeReport:
-    sessions: list[str] = field(default_factory=list)  # Upload rows dropped with their bytes
-    orphans: list[str] = field(default_factory=list)  # staging areas no row knew
-    bytes: int = 0
-
-
-def upload_purge(*, older_than: timedelta, dry_run: bool = False) -> PurgeReport:
-    """Drop upload sessions started before `older_than` and idle as long (no byte written
-    since), and staging areas of that age with no session row (left by a crash)."""
-    cutoff = timezone.now() - older_than
-    storage = get_storage()
-    # Walked before the rows are read: a session started after the walk is not in `staged`,
-    # so it can never look like an orphan.
-    staged = {item.name: item for item in storage.walk("uploads")}
-    report = PurgeReport()
-    for upload_id in Upload.objects.filter(started_at__lt=cutoff).values_list("pk", flat=True):
-        item = staged.get(str(upload_id))
-        if item is not None and item.modified_at >= cutoff.timestamp():
-            continue  # a slow client still sending bytes
-        # The row first: the client's next request is BLOB_UPLOAD_UNKNOWN, not a half-gone file.
-        if not dry_run and not Upload.objects.filter(pk=upload_id).delete()[0]:
-            continue  # finished or cancelled meanwhile
-        if not dry_run:
-            storage.cancel_upload(str(upload_id))
-        report.sessions.append(str(upload_id))
-        report.bytes += item.size if item else 0
-    known = {str(pk) for pk in Upload.objects.filter(pk__in=list(staged)).values_list("pk", flat=True)}
-    for name, item in staged.items():
-        if name in known or name in report.sessions or item.modified_at >= cutoff.timestamp():
-            continue
-        if not dry_run:
-            storage.cancel_upload(name)
-        report.orphans.append(name)
-        report.bytes += item.size
-    logger.info(
-        "purge uploads%s sessions=%d orphans=%d bytes=%d older_than=%ds",
-        " dry-run" if dry_run else "", len(report.sessions), len(report.orphans), report.bytes,
-        older_than.total_seconds(),
-    )
-    return report

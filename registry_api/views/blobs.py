@@ -5,6 +5,7 @@ import logging
 
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 
+from ..auth.access import has_access
 from ..errors import RangeNotSatisfiable
 from ..http import CHUNK_SIZE, BoundedFile, UnsatisfiableRange, if_none_match, parse_range
 from ..proxy.blobs import BlobStream
@@ -33,10 +34,16 @@ def _not_modified(request: HttpRequest, digest: str) -> bool:
     return if_none_match(request.headers.get("If-None-Match", ""), f'"{digest}"')
 
 
+def _may_push(request: HttpRequest, name: str) -> bool:
+    """A caller who may push here may skip uploading a blob it saw and push a manifest naming
+    it, so the link's grace period restarts (services/blobs.py `_refresh_link`)."""
+    return has_access(request.registry_access, name, "push")
+
+
 @requires("pull")
 def _head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """200 with size and digest, no body; 304; 404 BLOB_UNKNOWN / NAME_UNKNOWN."""
-    size = blob_size_for_pull(route=request.registry_route, digest=digest)
+    size = blob_size_for_pull(route=request.registry_route, digest=digest, may_push=_may_push(request, name))
     status = 304 if _not_modified(request, digest) else 200
     return empty(status, _headers(digest, size))
 
@@ -45,7 +52,7 @@ def _head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """200 whole blob; 206 a Range; 304; 416 with `Content-Range: bytes */size`; 404.
     A proxy blob not cached yet is streamed whole (200) while it is fetched."""
-    blob = blob_for_pull(route=request.registry_route, digest=digest)
+    blob = blob_for_pull(route=request.registry_route, digest=digest, may_push=_may_push(request, name))
     if isinstance(blob, BlobStream):
         return _streamed(name, blob)
     size = blob.size

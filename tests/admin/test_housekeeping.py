@@ -9,7 +9,7 @@ import time
 import pytest
 from django.contrib.messages import get_messages
 
-from registry_api.models import Blob, Namespace, Repository, RetentionPolicy, Upload
+from registry_api.models import Blob, Namespace, Repository, RepositoryBlob, RetentionPolicy, Upload
 from registry_api.services.uploads import upload_start
 from tests import builders
 
@@ -44,12 +44,46 @@ def test_gc_preview_lists_what_would_go_and_why_and_deletes_nothing(root_client,
     assert Blob.objects.count() == 4
 
 
+def _preview(client, query: str = "?delete_untagged=on") -> str:
+    """The preview page's signed plan, as its confirm button posts it."""
+    page = client.get(GC + query).content.decode()
+    assert "Confirming runs this preview: it deletes only the" in page
+    return re.search(r'name="plan" value="([^"]+)"', page).group(1)
+
+
+def _confirm(client, plan: str):
+    return client.post(GC + "?delete_untagged=on", {"delete_untagged": "on", "plan": plan, "confirm": "1"})
+
+
 def test_gc_runs_when_a_superuser_confirms(root_client, garbage):
-    response = root_client.post(GC + "?delete_untagged=on", {"delete_untagged": "on", "confirm": "1"})
+    response = _confirm(root_client, _preview(root_client))
     assert response.status_code == 302
     assert not Blob.objects.exists()
     message = str(next(iter(get_messages(response.wsgi_request))))
     assert message.startswith("Garbage collection deleted 1 manifest(s), 4 repository link(s) and 4 blob(s)")
+
+
+def test_the_confirmed_run_deletes_only_what_was_previewed_and_is_still_garbage(root_client, store, garbage):
+    img, stray = garbage
+    plan = _preview(root_client)
+    later = store.push_blob("team/other", b"garbage made after the preview")
+    RepositoryBlob.objects.filter(blob__digest=later).delete()
+    store.push_manifest("team/app", "v2", img.manifest)  # the previewed image is tagged again
+    store.age_everything()
+
+    response = _confirm(root_client, plan)
+
+    assert set(Blob.objects.values_list("digest", flat=True)) == {later, *(b.digest for b in img.blobs)}
+    message = str(next(iter(get_messages(response.wsgi_request))))
+    assert "1 repository link(s) and 1 blob(s) of the preview" in message  # the stray layer only
+    assert "7 previewed item(s) kept because they were in use again" in message  # the image, its links and blobs
+
+
+def test_a_confirmation_without_a_valid_preview_deletes_nothing(root_client, garbage):
+    for plan in ("", "forged:token"):
+        response = _confirm(root_client, plan)
+        assert response.status_code == 302 and Blob.objects.count() == 4
+        assert str(next(iter(get_messages(response.wsgi_request)))).startswith("Nothing was deleted: the preview")
 
 
 def test_staff_may_preview_but_not_run(viewer_client, garbage):

@@ -1,7 +1,12 @@
 """GET / HEAD /v2/<name>/blobs/<digest>: whole bodies, ranges, conditional requests, 404s."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+
+from registry_api.models import RepositoryBlob
 
 from .support import assert_error, sha256
 
@@ -155,3 +160,25 @@ def test_blob_larger_than_one_read_block_streams_whole(client, registry):
     response = client.get(f"/v2/library/app/blobs/{digest}", headers={"Range": "bytes=1048570-1048580"})
     assert response.status_code == 206
     assert body(response) == data[1048570:1048581]
+
+
+def _link_age(hours: float) -> None:
+    RepositoryBlob.objects.update(created_at=timezone.now() - timedelta(hours=hours))
+
+
+@pytest.mark.parametrize("method", ["head", "get"])
+def test_looking_at_an_old_blob_restarts_its_links_grace_period(client, pushed, settings, method):
+    """A client that may push HEADs a layer, skips uploading it and pushes the manifest:
+    garbage collection must not unlink the layer in between (services/blobs.py)."""
+    settings.REGISTRY_GC_GRACE_PERIOD = 3600
+    _link_age(2)
+    assert getattr(client, method)(URL).status_code == 200
+    assert RepositoryBlob.objects.get().created_at > timezone.now() - timedelta(minutes=1)
+
+
+def test_a_link_younger_than_half_the_grace_period_is_not_written(client, pushed, settings):
+    settings.REGISTRY_GC_GRACE_PERIOD = 3600
+    _link_age(0.4)
+    before = RepositoryBlob.objects.get().created_at
+    assert client.head(URL).status_code == 200
+    assert RepositoryBlob.objects.get().created_at == before

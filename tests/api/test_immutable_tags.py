@@ -65,3 +65,18 @@ def test_immutability_is_switched_on_in_the_admin(admin_client, pushed_image):
     assert response.status_code == 302, response.content[:2000]
     repository.refresh_from_db()
     assert repository.immutable_tags
+
+
+def test_deleting_an_immutable_tag_is_denied_so_it_cannot_be_pushed_again_elsewhere(client, registry, immutable, other):
+    error = assert_error(client.delete(f"/v2/{NAME}/manifests/latest"), 403, "DENIED")
+    assert error["message"].startswith(f"tags are immutable in repository {NAME}: deleting latest would let")
+    assert_error(client.delete(f"/v2/{NAME}/manifests/{immutable.manifest.digest}"), 403, "DENIED")  # takes its tag
+    assert Tag.objects.get(name="latest").manifest.digest == immutable.manifest.digest
+    registry.put_manifest(NAME, other.manifest.digest, other.manifest)  # untagged: may go
+    assert client.delete(f"/v2/{NAME}/manifests/{other.manifest.digest}").status_code == 202
+
+
+def test_a_repository_admin_deletes_an_immutable_tag_in_the_admin(admin_client, immutable):
+    tag = Tag.objects.get(name="latest")
+    response = admin_client.post(f"/admin/registry_api/tag/{tag.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Tag.objects.exists()

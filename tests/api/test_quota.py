@@ -56,13 +56,53 @@ def test_the_service_never_touches_the_body_when_the_declared_size_is_over(team)
                                          declared_length=10_000)
 
 
-def test_a_chunked_push_over_quota_fails_at_commit_and_leaves_nothing(client, registry, team):
+def test_a_chunked_push_is_refused_at_the_patch_that_crosses_the_quota(client, registry, team):
     registry.push_blob("team/app", KB * 2)
-    data = KB
     location = registry.start_upload("team/app")
-    patched = client.patch(location, data, content_type="application/octet-stream")
-    assert patched.status_code == 202
-    response = client.put(f"{location}?digest={sha256(data)}", b"", content_type="application/octet-stream")
+    assert client.patch(location, b"a" * 400, content_type="application/octet-stream").status_code == 202
+    response = client.patch(location, b"b" * 400, content_type="application/octet-stream")
+    error = assert_error(response, 403, "DENIED")
+    assert error["detail"] == {"namespace": "team", "quota_bytes": 2500, "used_bytes": 2000, "blob_bytes": 800}
+    assert not Upload.objects.exists() and _staged() == []  # the session went with its bytes
+    assert_error(client.put(f"{location}?digest={sha256(b'a' * 400 + b'b' * 400)}", b"",
+                            content_type="application/octet-stream"), 404, "BLOB_UPLOAD_UNKNOWN")
+    assert namespace_usage(namespace="team") == 2000
+
+
+def test_a_streamed_chunk_is_refused_as_it_arrives_with_usage_computed_once(team, monkeypatch):
+    """A docker-style PATCH: one chunked body of unknown length, read 1 MiB at a time."""
+    from registry_api.services import quotas
+
+    Namespace.objects.filter(pk=team.pk).update(quota_bytes=3 * 1024 * 1024)
+    calls, read = [], []
+    real_usage = quotas.namespace_usage
+    monkeypatch.setattr(quotas, "namespace_usage", lambda **kw: calls.append(kw) or real_usage(**kw))
+
+    def body():
+        for _ in range(10):
+            read.append(1)
+            yield b"m" * (1024 * 1024)
+
+    upload = upload_service.upload_start(repository_name="team/app")
+    with pytest.raises(Denied, match="this upload has staged 4.0 MiB more"):
+        upload_service.upload_append(upload=upload, chunks=body())
+    assert len(calls) == 1 and len(read) == 4  # refused at the 4th MiB, not after the 10th
+    assert not Upload.objects.exists() and _staged() == []
+
+
+def test_a_patch_declaring_too_much_is_refused_before_its_body_is_read(client, registry, team):
+    location = registry.start_upload("team/app")
+    response = client.patch(location, KB * 3, content_type="application/octet-stream")
+    assert_error(response, 403, "DENIED")
+    assert not Upload.objects.exists() and _staged() == []
+
+
+def test_a_chunked_push_over_quota_in_its_last_chunk_fails_at_commit_and_leaves_nothing(client, registry, team):
+    registry.push_blob("team/app", KB * 2)
+    data = b"c" * 400 + KB
+    location = registry.start_upload("team/app")
+    assert client.patch(location, data[:400], content_type="application/octet-stream").status_code == 202
+    response = client.put(f"{location}?digest={sha256(data)}", data[400:], content_type="application/octet-stream")
     assert_error(response, 403, "DENIED")
     assert not Upload.objects.exists() and _staged() == []
     assert get_storage().stat(sha256(data)) is None
@@ -97,7 +137,9 @@ def test_failed_uploads_never_count(client, registry, team):
 
 def test_a_race_past_the_early_check_is_caught_where_the_blob_is_linked(registry, team, monkeypatch):
     registry.push_blob("team/app", KB * 2)
-    monkeypatch.setattr(upload_service, "quota_check", lambda **kwargs: None)  # as if both checked at once
+    # As if both checked at once: the early checks pass, the one where the blob is linked refuses.
+    monkeypatch.setattr(upload_service, "quota_check", lambda **kwargs: None)
+    monkeypatch.setattr(upload_service, "quota_room", lambda **kwargs: None)
     upload = upload_service.upload_start(repository_name="team/app")
     upload_service.upload_append(upload=upload, chunks=[KB])
     with pytest.raises(Denied):

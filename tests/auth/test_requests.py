@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from datetime import timedelta
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from registry_api.auth import tokens
 from registry_api.auth.credentials import access_token_create, password_fingerprint
-from registry_api.models import AccessToken
+from registry_api.models import AccessToken, RepositoryBlob
 
 from .conftest import basic, bearer, get_token
 
@@ -192,3 +193,17 @@ def test_anonymous_clients_follow_the_challenge_and_pull_public_content(client, 
     assert client.get("/v2/", **bearer(body["token"])).status_code == 200
     assert client.get("/v2/team/app/tags/list", **bearer(body["token"])).status_code == 404  # allowed; no repo
     assert client.post("/v2/team/app/blobs/uploads/", **bearer(body["token"])).status_code == 401
+
+
+def test_only_a_caller_who_may_push_restarts_a_blob_links_grace_period(client, users):
+    data = b"a layer alice pushed"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    pushed = client.post(f"/v2/team/app/blobs/uploads/?digest={digest}", data,
+                         content_type="application/octet-stream", **basic("alice", "alice-pw"))
+    assert pushed.status_code == 201
+    old = timezone.now() - timedelta(days=1)
+    RepositoryBlob.objects.update(created_at=old)
+    assert client.head(f"/v2/team/app/blobs/{digest}", **basic("bob", "bob-pw")).status_code == 200
+    assert RepositoryBlob.objects.get().created_at == old  # a puller does not write
+    assert client.head(f"/v2/team/app/blobs/{digest}", **basic("alice", "alice-pw")).status_code == 200
+    assert RepositoryBlob.objects.get().created_at > old

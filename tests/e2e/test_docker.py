@@ -18,7 +18,7 @@ from tests import builders
 from tests.builders import sha256
 
 from .daemons import Dockerd
-from .support import skopeo_push
+from .support import run, skopeo_push
 
 pytestmark = pytest.mark.e2e
 

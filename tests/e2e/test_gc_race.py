@@ -5,7 +5,13 @@ else upload; then the manifest, sometimes an index over two children pushed by d
 each into a new repository so every shared layer is pushed again. Before each image its
 bytes are pushed as garbage (linked only in `race/garbage`, where untagged images pile up
 too), and another process runs garbage collection in a loop that makes that garbage old
-at once: every run races the pushes on the very blobs it deletes. Afterwards every pushed image must pull back byte for byte.
+at once: every run races the pushes on the very blobs it deletes.
+
+One more client takes the path where a client skips uploads: its layers were pushed long
+ago (the collector ages them on request), it HEADs them (200), a whole collection runs,
+then it pushes the manifest naming them, which must be accepted. Afterwards every pushed
+image must pull back byte for byte. The test runs on SQLite and, when a PostgreSQL can be
+started (tests/postgres.py), on PostgreSQL, where transactions really interleave.
 """
 from __future__ import annotations
 
@@ -31,18 +37,26 @@ PUSHERS = 4
 IMAGES_PER_PUSHER = 6
 GARBAGE_REPOSITORY = "race/garbage"
 
+HEAD_ROUNDS = 4
+
 # Runs in `manage.py shell` against the server's database until the stop file appears.
+# After each run it ages the links of the repositories a client asked for (`age-<key>`
+# files holding a name), says so (`aged-<key>`) and holds the next run until the client
+# has HEADed them (`headed-<key>`): so their links are old when HEADed, and a whole run
+# comes between the HEADs and the manifest. `runs` counts the runs done.
 GC_LOOP = """
-import json, os
+import json, os, time
 from datetime import timedelta
+from pathlib import Path
 from django.utils import timezone
 from registry_api.models import Blob, Manifest, RepositoryBlob
 from registry_api.services.gc import gc_run
 
+control = Path(os.environ["GC_CONTROL_DIR"])
 old = timezone.now() - timedelta(days=1)
 totals = dict(runs=0, manifests=0, links=0, blobs=0, kept_on_recheck=0)
 while True:
-    stopping = os.path.exists(os.environ["GC_STOP_FILE"])
+    stopping = (control / "stop").exists()
     # Time passes for the garbage only: what the pushers link stays young.
     RepositoryBlob.objects.filter(repository__name="race/garbage").update(created_at=old)
     Manifest.objects.filter(repository__name="race/garbage").update(created_at=old)
@@ -53,6 +67,16 @@ while True:
     totals["links"] += report.links_removed
     totals["blobs"] += report.blobs_deleted
     totals["kept_on_recheck"] += report.kept_on_recheck
+    (control / "runs.tmp").write_text(str(totals["runs"]))
+    os.replace(control / "runs.tmp", control / "runs")
+    for request in sorted(control.glob("age-*")):
+        key = request.name[len("age-"):]
+        RepositoryBlob.objects.filter(repository__name=request.read_text()).update(created_at=old)
+        request.unlink()
+        (control / f"aged-{key}").touch()
+        deadline = time.monotonic() + 60
+        while not (control / f"headed-{key}").exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
     if stopping:
         break
 print(json.dumps(totals))
@@ -122,6 +146,43 @@ def _pusher(registry: LiveRegistry, worker: int, pushed: list, errors: list) -> 
         errors.append(exc)
 
 
+def _wait_for(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"the collector never wrote {path.name}"
+        time.sleep(0.005)
+
+
+def _runs(control: Path) -> int:
+    return int((control / "runs").read_text()) if (control / "runs").exists() else 0
+
+
+def _head_then_manifest(registry: LiveRegistry, control: Path, pushed: list, errors: list) -> None:
+    """Layers pushed long ago, HEADed (so not uploaded again), then the manifest, with a
+    whole collection between the HEADs and the manifest."""
+    try:
+        for i in range(HEAD_ROUNDS):
+            name = f"race/head-{i}"
+            img = _image(f"head-{i}", [*SHARED[i % 6:][:2], _layer(f"head-own-{i}")])
+            for blob in img.blobs:
+                registry.push_blob(name, blob.data)
+            (control / f"age-{i}").write_text(name)
+            _wait_for(control / f"aged-{i}")
+            for blob in img.blobs:
+                response = registry.request("HEAD", f"/v2/{name}/blobs/{blob.digest}")
+                assert response.status == 200, (name, blob.digest, response.status)
+            before = _runs(control)
+            (control / f"headed-{i}").touch()
+            deadline = time.monotonic() + 60
+            while _runs(control) <= before:
+                assert time.monotonic() < deadline, "the collector stopped running"
+                time.sleep(0.005)
+            _push_manifest(registry, name, "v1", img.manifest)
+            pushed.append((name, img.manifest, [img]))
+    except Exception as exc:  # an assertion in a thread would be lost
+        errors.append(exc)
+
+
 def _garbage_maker(registry: LiveRegistry, stop: threading.Event, errors: list) -> None:
     """Keeps making garbage out of the shared layers: links nobody uses, untagged images."""
     try:
@@ -153,14 +214,23 @@ def _pulls_back(registry: LiveRegistry, name: str, top: builders.Blob, images: l
             assert got.status == 200 and sha256(got.body) == blob.digest, (name, blob.digest, got.status)
 
 
-def test_pushes_during_garbage_collection_all_pull_back(tmp_path):
-    with _running_registry(tmp_path, auth=False) as registry:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.xdist_group("postgres"))])
+def database_env(request) -> dict[str, str]:
+    """Where the server keeps its metadata: SQLite in its data directory, or PostgreSQL."""
+    if request.param == "sqlite":
+        return {}
+    return {"DATABASE_URL": request.getfixturevalue("postgres_server").new_database()}
+
+
+def test_pushes_during_garbage_collection_all_pull_back(tmp_path, database_env):
+    with _running_registry(tmp_path, auth=False, **database_env) as registry:
         for blob in SHARED:
             registry.push_blob(GARBAGE_REPOSITORY, blob.data)
-        stop_file = tmp_path / "stop-gc"
+        control = tmp_path / "gc-control"
+        control.mkdir()
         collector = subprocess.Popen(
             [sys.executable, "manage.py", "shell", "-c", GC_LOOP], cwd=REPO_ROOT,
-            env={**registry.env, "GC_STOP_FILE": str(stop_file), "REGISTRY_LOG_LEVEL": "WARNING"},
+            env={**registry.env, "GC_CONTROL_DIR": str(control), "REGISTRY_LOG_LEVEL": "WARNING"},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         pushed, errors, stop = [], [], threading.Event()
@@ -168,6 +238,7 @@ def test_pushes_during_garbage_collection_all_pull_back(tmp_path):
             maker = threading.Thread(target=_garbage_maker, args=(registry, stop, errors))
             maker.start()
             pushers = [threading.Thread(target=_pusher, args=(registry, w, pushed, errors)) for w in range(PUSHERS)]
+            pushers.append(threading.Thread(target=_head_then_manifest, args=(registry, control, pushed, errors)))
             for t in pushers:
                 t.start()
             for t in pushers:
@@ -175,12 +246,12 @@ def test_pushes_during_garbage_collection_all_pull_back(tmp_path):
             stop.set()
             maker.join(timeout=60)
         finally:
-            Path(stop_file).touch()
+            (control / "stop").touch()
             out, err = collector.communicate(timeout=120)
         assert collector.returncode == 0, err
         totals = json.loads(out.strip().splitlines()[-1])
         assert not errors, errors
-        assert len(pushed) == PUSHERS * IMAGES_PER_PUSHER
+        assert len(pushed) == PUSHERS * IMAGES_PER_PUSHER + HEAD_ROUNDS
         # The collector really ran against the pushes, and really deleted what they share.
         assert totals["runs"] >= 3 and totals["blobs"] > 0 and totals["manifests"] > 0, totals
 

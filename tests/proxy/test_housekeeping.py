@@ -113,3 +113,15 @@ def test_retention_policies_apply_to_cached_tags(client, hub, upstream, alpine):
 
 def test_gc_keeps_cached_blobs_their_manifests_reference(client, cached):
     assert gc_run(grace_period=timedelta(0)).plan.blobs == []
+
+
+def test_the_housekeeping_pass_expires_proxy_caches_before_collecting(client, cached):
+    """What the timer and the compose service run: expiry, then gc, in one pass."""
+    from registry_api.services.housekeeping import housekeeping_run
+
+    alpine, busybox = cached
+    _age(busybox.manifest.digest)
+    report = housekeeping_run()
+    assert report.expiry.tags == ["hub/library/busybox:1"]
+    assert not Manifest.objects.filter(digest=busybox.manifest.digest).exists()
+    assert Manifest.objects.filter(digest=alpine.manifest.digest).exists()

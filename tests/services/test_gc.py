@@ -13,7 +13,7 @@ from django.core.management import call_command
 from registry_api.errors import ManifestBlobUnknown
 from registry_api.models import Manifest, RepositoryBlob
 from registry_api.services import gc, manifests as manifest_service, uploads as upload_service
-from registry_api.services.blobs import blob_delete
+from registry_api.services.blobs import blob_delete, blob_linked
 from registry_api.services.manifests import manifest_delete
 from registry_api.services.uploads import blob_mount
 from storage_backends import get_storage
@@ -38,7 +38,8 @@ def layer(label: str) -> builders.Blob:
 @pytest.fixture
 def graph(store):
     """Shared layers, an index, referrers of reachable and unreachable manifests, an untagged
-    image, an unreferenced upload and a mount nobody uses; returns what must survive."""
+    image, an untagged image with a tagged signature (kept through its subject), an
+    unreferenced upload and a mount nobody uses; returns what must survive."""
     shared, a_only, b_only, e_only, stray = (layer(n) for n in ("shared", "a", "b", "e", "stray"))
     a, b = image_with("a", [shared, a_only]), image_with("b", [shared, b_only])
     c = image_with("c", [shared])
@@ -47,6 +48,8 @@ def graph(store):
     index = builders.index([a, b])
     signature_of_a = builders.image("sig-a", layer_count=1, subject=a.manifest, artifact_type="application/x-sig")
     signature_of_d = builders.image("sig-d", layer_count=1, subject=d.manifest, artifact_type="application/x-sig")
+    f = image_with("f", [shared, layer("f")])
+    signature_of_f = builders.image("sig-f", layer_count=1, subject=f.manifest, artifact_type="application/x-sig")
     for img in (a, b):
         store.push_image("lib/app", img.manifest.digest, img)
     store.push_manifest("lib/app", "multi", index)
@@ -55,9 +58,11 @@ def graph(store):
     store.push_image("lib/app", d.manifest.digest, d)  # untagged
     store.push_image("lib/app", signature_of_d.manifest.digest, signature_of_d)  # refers to untagged d
     store.push_image("lib/app", e.manifest.digest, e)  # untagged
+    store.push_image("lib/app", f.manifest.digest, f)  # untagged, but its signature is tagged:
+    store.push_image("lib/app", "sha256-f.sig", signature_of_f)  # as cosign tags signatures
     store.push_blob("lib/app", stray)  # pushed, never referenced
     blob_mount(repository_name="other/x", digest=shared.digest, from_name="lib/app")  # mounted, unused
-    kept_images = [a, b, c, signature_of_a]
+    kept_images = [a, b, c, signature_of_a, f, signature_of_f]
     return {
         "manifests": {("lib/app", m.digest) for m in [index, *(i.manifest for i in kept_images)]},
         "blobs": {blob.digest for img in kept_images for blob in img.blobs},
@@ -267,3 +272,18 @@ def test_command_draws_a_progress_bar_on_a_terminal(store, graph):
     text = out.getvalue()
     assert "\rmanifests  [##############################] 3/3\n" in text
     assert "\rblobs      [" in text and text.strip().splitlines()[-1].startswith("deleted 3 manifest(s)")
+
+
+def test_a_blob_a_pusher_looked_at_keeps_its_link_until_the_manifest(store):
+    """HEAD an old layer (it exists: skip the upload), collection runs, push the manifest."""
+    img = builders.image("looked-at")
+    for blob in img.blobs:
+        store.push_blob("lib/app", blob)
+    store.age_everything()
+    for blob in img.blobs:
+        blob_linked(repository_name="lib/app", digest=blob.digest, may_push=True)
+
+    gc.gc_run(grace_period=timedelta(hours=1))
+
+    store.push_manifest("lib/app", "v1", img.manifest)
+    assert {b.digest for b in img.blobs} <= store.files()

@@ -168,3 +168,15 @@ def test_anonymous_pull_setting_opens_every_page_but_not_deletes(client, setting
 def test_admin_link_for_staff_only(as_person, content: Content):
     assert 'href="/admin/"' not in as_person("deleter").get("/").content.decode()
     assert 'href="/admin/"' in as_person("root").get("/").content.decode()
+
+
+@pytest.mark.parametrize("person, allowed", [("deleter", False), ("root", True)])
+def test_only_a_repository_admin_deletes_an_immutable_tag_or_repository(as_person, content: Content, person, allowed):
+    Repository.objects.filter(name="team/app").update(immutable_tags=True)
+    client = as_person(person)
+    page = client.post("/repositories/team/app/-/tags/v1/delete/", follow=True).content.decode()
+    assert Tag.objects.filter(repository__name="team/app", name="v1").exists() is not allowed
+    assert ("Deleted tag v1." in page) is allowed
+    assert allowed or "Could not delete tag v1: tags are immutable in repository team/app" in page
+    client.post("/repositories/team/app/-/delete/", {"confirm_name": "team/app"})
+    assert Repository.objects.filter(name="team/app").exists() is not allowed

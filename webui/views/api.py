@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from registry_api.auth.access import Denied, basic_credentials, client_address
 from registry_api.auth.credentials import ANONYMOUS, AuthenticationFailed, Identity, authenticate
-from registry_api.auth.permissions import allowed_actions
+from registry_api.auth.permissions import allowed_actions, is_repository_admin
 from registry_api.errors import NameUnknown, RegistryError, Unsupported, error_response
 from registry_api.events.context import set_actor
 from registry_api.services.repositories import repository_delete
@@ -59,12 +59,13 @@ def repository(request: HttpRequest, name: str) -> HttpResponse:
     try:
         if request.method != "DELETE":
             raise Unsupported(f"method {request.method} not allowed", headers={"Allow": "DELETE"})
-        actions = allowed_actions(_identity(request), name)
+        identity = _identity(request)
+        actions = allowed_actions(identity, name)
         if "pull" not in actions:
             raise NameUnknown(detail={"name": name})
         if not may_delete_repository(actions):  # a whole repository: the admin level
             raise Denied(detail={"name": name, "action": "delete"})
-        deleted = repository_delete(name=name)
+        deleted = repository_delete(name=name, override_immutable=is_repository_admin(identity, name))
     except RegistryError as exc:
         return error_response([exc])
     return JsonResponse({"deleted": deleted.name, "tags": deleted.tags, "manifests": deleted.manifests})

@@ -9,13 +9,14 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from registry_api.auth.permissions import is_repository_admin
 from registry_api.errors import RegistryError
 from registry_api.models import Manifest, Tag
 from registry_api.selectors.repositories import repository_sizes
 from registry_api.services.manifests import manifest_delete as delete_manifest_or_tag
 from registry_api.services.repositories import repository_delete as delete_repository
 
-from ..access import repository_view
+from ..access import identity_of, repository_view
 
 
 def _confirm(request: HttpRequest, repository, **context) -> HttpResponse:
@@ -23,8 +24,10 @@ def _confirm(request: HttpRequest, repository, **context) -> HttpResponse:
 
 
 def _delete_reference(request: HttpRequest, repository, reference: str, what: str) -> HttpResponse:
+    """A repository admin may delete even immutable tags here (never through /v2/)."""
     try:
-        delete_manifest_or_tag(repository_name=repository.name, reference=reference)
+        delete_manifest_or_tag(repository_name=repository.name, reference=reference,
+                               override_immutable=is_repository_admin(identity_of(request), repository.name))
     except RegistryError as exc:
         messages.error(request, f"Could not delete {what}: {exc.message}.")
     else:
@@ -63,7 +66,8 @@ def repository_delete(request: HttpRequest, repository) -> HttpResponse:
     """Remove the repository and everything in it; the visitor types its name to confirm."""
     if request.method == "POST" and request.POST.get("confirm_name") == repository.name:
         try:
-            deleted = delete_repository(name=repository.name)
+            deleted = delete_repository(name=repository.name,
+                                        override_immutable=is_repository_admin(identity_of(request), repository.name))
         except RegistryError as exc:
             messages.error(request, f"Could not delete {repository.name}: {exc.message}.")
             return redirect("webui:repository", name=repository.name)

@@ -23,5 +23,5 @@ class Command(BaseCommand):
         except BackupError as exc:
             raise CommandError(str(exc)) from None
         for digest in report.dropped:
-            self.stdout.write(f"left out {digest}: collected as garbage during the backup")
+            self.stdout.write(f"left out {digest}: no manifest references it and its file was gone")
         self.stdout.write(f"backed up {report.blobs} blob(s), {format_bytes(report.bytes)}, and the database to {destination}")

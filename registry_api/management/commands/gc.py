@@ -1,5 +1,5 @@
 """`manage.py gc [--dry-run] [--delete-untagged] [--grace-period 1h]`: garbage collection,
-safe while the registry serves (services/gc.py says how)."""
+safe while the registry serves (services/gc/ says how)."""
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
@@ -35,5 +35,7 @@ class Command(BaseCommand):
             f"{report.blobs_deleted} blob(s): {format_bytes(report.bytes_freed)} ({report.bytes_freed} bytes)"
             + (f"; {report.kept_on_recheck} kept on re-check (in use again)" if report.kept_on_recheck else "")
         )
+        if report.blobs_deferred:
+            self.stdout.write(f"left {report.blobs_deferred} blob(s) for the next run: {report.deferred_because}")
         for digest in report.files_left:
             self.stderr.write(f"file of {digest} could not be deleted; `manage.py fsck --repair` removes it")

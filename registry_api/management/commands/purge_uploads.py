@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from registry_api.services.uploads import upload_purge
+from registry_api.services.upload_purge import upload_purge
 from registry_api.units import format_bytes, parse_duration
 
 

@@ -26,6 +26,9 @@ class Command(BaseCommand):
         except BackupError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"restored the database and {report.blobs} blob(s), {format_bytes(report.bytes)}")
+        if report.sessions_dropped:
+            self.stdout.write(f"dropped {report.sessions_dropped} upload session(s) in progress at backup time "
+                              "(their staged bytes are not in a backup; clients push those blobs again)")
         check = fsck_run(progress=progress)
         if check.problems:
             raise CommandError(f"fsck found {len(check.problems)} problem(s); run `manage.py fsck` for the list")

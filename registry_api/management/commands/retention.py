@@ -1,5 +1,6 @@
 """`manage.py retention [--dry-run]`: delete the tags that retention policies select
-(services/retention.py), printing each with the rule that selects it."""
+(services/retention.py), printing each with the rule that selects it and the manifests
+that go with it (those only it reached)."""
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
@@ -18,4 +19,7 @@ class Command(BaseCommand):
         verb = "would delete" if dry_run else "deleted"
         for d in decisions:
             self.stdout.write(f"{verb} {d.repository}:{d.tag} ({d.digest}): {d.rule}")
-        self.stdout.write(f"{verb} {len(decisions)} tag(s)")
+            for digest in d.manifests:
+                self.stdout.write(f"  and manifest {d.repository}@{digest}: only this tag reached it")
+        manifests = sum(len(d.manifests) for d in decisions)
+        self.stdout.write(f"{verb} {len(decisions)} tag(s)" + (f" and {manifests} manifest(s)" if manifests else ""))
