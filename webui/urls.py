@@ -19,6 +19,7 @@ urlpatterns = [
     path("repositories/", repositories.repository_list, name="repositories"),
     path("repositories/<repository_name:name>/", repositories.repository_detail, name="repository"),
     path("repositories/<repository_name:name>/-/compare/", repositories.compare, name="compare"),
+    path("repositories/<repository_name:name>/-/tags/", repositories.tag_search, name="tag_search"),
     path("repositories/<repository_name:name>/-/delete/", deletes.repository_delete, name="repository_delete"),
     path("repositories/<repository_name:name>/-/tags/<tag:tag>/delete/", deletes.tag_delete, name="tag_delete"),
     path("repositories/<repository_name:name>/manifests/<digest:digest>/", manifests.manifest_detail, name="manifest_detail"),

@@ -1,7 +1,11 @@
 """Figures for the portal's dashboard, over the repositories a caller may see.
 
 Everything is computed by the database in a fixed number of queries, whatever the size of
-the registry; storage is counted from the metadata (blob sizes), each blob once.
+the registry; storage is counted from the metadata (blob sizes), each blob once. When the
+caller sees every repository (an unfiltered queryset) no `repository IN (…)` condition is
+added: it would only make the database join what it is about to count anyway. The
+heaviest figures still take a few hundred milliseconds at 10,000 repositories, so the
+portal caches them for a few seconds (webui/dashboard.py).
 """
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Case, Count, F, QuerySet, Sum, Value, When
-from django.db.models.functions import Left, StrIndex, TruncDate
+from django.db.models import Case, Count, Exists, F, OuterRef, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce, Left, StrIndex, TruncDate
 from django.utils import timezone
 
 from ..models import Blob, Manifest, RepositoryBlob, Tag
@@ -29,15 +33,22 @@ def namespace_expression(field: str = "name"):
     )
 
 
+def _within(rows: QuerySet, repositories: QuerySet) -> QuerySet:
+    """`rows` (with a `repository` field) of the given repositories; all of them as they are
+    when `repositories` is every repository."""
+    return rows.filter(repository__in=repositories) if repositories.query.has_filters() else rows
+
+
 def registry_summary(*, repositories: QuerySet) -> dict:
     """Counts over the repositories a caller may see; storage is deduplicated (each blob once)."""
-    blobs = Blob.objects.filter(repository_links__repository__in=repositories).distinct()
+    linked = _within(RepositoryBlob.objects.all(), repositories).filter(blob=OuterRef("pk"))
+    blobs = Blob.objects.filter(Exists(linked)).aggregate(count=Count("pk"), total=Coalesce(Sum("size"), 0))
     return {
         "repositories": repositories.count(),
-        "tags": Tag.objects.filter(repository__in=repositories).count(),
-        "manifests": Manifest.objects.filter(repository__in=repositories).count(),
-        "blobs": blobs.count(),
-        "blob_bytes": Blob.objects.filter(pk__in=blobs.values("pk")).aggregate(total=Sum("size"))["total"] or 0,
+        "tags": _within(Tag.objects.all(), repositories).count(),
+        "manifests": _within(Manifest.objects.all(), repositories).count(),
+        "blobs": blobs["count"],
+        "blob_bytes": blobs["total"],
     }
 
 
@@ -51,18 +62,21 @@ def storage_by_namespace(*, repositories: QuerySet) -> list[NamespaceUsage]:
     """Bytes per namespace, largest first; a blob shared inside a namespace counts once.
 
     The ORM cannot sum over a DISTINCT subquery, so its SQL is wrapped in one plain query
-    (portable: the inner SQL is Django's own, the outer is standard).
+    (portable: the inner SQL is Django's own, the outer is standard). The sizes are joined
+    after the DISTINCT, which then sorts narrower rows (measured: about twice as fast).
     """
     pairs = (
-        RepositoryBlob.objects.filter(repository__in=repositories)
-        .annotate(ns=namespace_expression("repository__name"), blob_size=F("blob__size"))
-        .values("ns", "blob_id", "blob_size")
+        _within(RepositoryBlob.objects.all(), repositories)
+        .annotate(ns=namespace_expression("repository__name"), bid=F("blob_id"))
+        .values("ns", "bid")
         .distinct()
     )
     inner, params = pairs.query.sql_with_params()
+    blob_table, quote = Blob._meta.db_table, connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ns, SUM(blob_size) AS total FROM ({inner}) AS pairs GROUP BY ns ORDER BY total DESC, ns",
+            f"SELECT pairs.ns, SUM(b.size) AS total FROM ({inner}) AS pairs JOIN {quote(blob_table)} AS b "
+            f"ON b.id = pairs.bid GROUP BY pairs.ns ORDER BY total DESC, pairs.ns",
             params,
         )
         rows = cursor.fetchall()
@@ -90,7 +104,7 @@ def pushes_per_day(*, repositories: QuerySet, days: int = PUSH_DAYS) -> list[Day
     # A bound on the column itself, not on its date: no per-row date conversion to filter.
     since = timezone.make_aware(datetime.combine(first, time.min))
     rows = (
-        Manifest.objects.filter(repository__in=repositories, created_at__gte=since)
+        _within(Manifest.objects.filter(created_at__gte=since), repositories)
         .annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(n=Count("id"))
@@ -102,7 +116,7 @@ def pushes_per_day(*, repositories: QuerySet, days: int = PUSH_DAYS) -> list[Day
 def recent_pushes(*, repositories: QuerySet, limit: int = RECENT_PUSHES) -> list[dict]:
     """The tags pushed (or moved) last: repository, tag, digest, time."""
     tags = (
-        Tag.objects.filter(repository__in=repositories)
+        _within(Tag.objects.all(), repositories)
         .order_by("-updated_at", "-id")
         .values("repository__name", "name", "manifest__digest", "updated_at")[:limit]
     )

@@ -12,10 +12,12 @@ from django.utils import timezone
 
 from .. import events, mediatypes
 from ..auth.access import Denied
+from ..configblobs import image_created
 from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
 from ..locking import lock_repository
 from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from ..reference import is_digest_reference, parse_digest
+from .dependents import ManifestInUse, dependents_exist
 from .repositories import repository_ensure, repository_get
 
 logger = logging.getLogger(__name__)
@@ -129,6 +131,9 @@ def manifest_put(
         parsed = mediatypes.parse_manifest(payload, content_type)
     except mediatypes.InvalidManifest as exc:
         raise ManifestInvalid(str(exc)) from None
+    # Before the transaction: a read from storage must not hold the write lock.
+    config = parsed.config
+    built = image_created(config.digest, config.media_type, config.size) if config else None
     repository = Repository.objects.filter(name=repository_name).first()
     if repository is None:
         # Checked before the repository is created, so a rejected push leaves no empty repository.
@@ -150,6 +155,7 @@ def manifest_put(
                 "artifact_type": parsed.artifact_type,
                 "subject_digest": parsed.subject,
                 "annotations": parsed.annotations,
+                "image_created": built,
             },
         )
         if created:
@@ -171,17 +177,31 @@ def manifest_put(
     return PutResult(manifest=manifest, tags=list(dict.fromkeys(tags)), subject=parsed.subject)
 
 
-def manifest_delete(*, repository_name: str, reference: str) -> None:
-    """Delete a tag, or a manifest by digest together with every tag pointing at it."""
+def manifest_delete(*, repository_name: str, reference: str, allow_dependents: bool = True) -> None:
+    """Delete a tag, or a manifest by digest together with every tag pointing at it.
+
+    A manifest that indexes list or referrers point at is deleted as Distribution would
+    (with a warning in the log), unless `allow_dependents` is False: then ManifestInUse,
+    checked under the lock (services/dependents.py says why).
+    """
     repository = repository_get(name=repository_name)
+    by_digest = is_digest_reference(reference)
     with transaction.atomic():
         lock_repository(repository.pk)
-        if is_digest_reference(reference):
+        if by_digest:
+            in_use = dependents_exist(repository=repository, digest=reference)
+            if in_use and not allow_dependents:
+                raise ManifestInUse(
+                    "indexes or referrers depend on this manifest; confirm to delete it anyway",
+                    detail={"reference": reference},
+                )
             deleted, _ = Manifest.objects.filter(repository=repository, digest=reference).delete()
         else:
             deleted, _ = Tag.objects.filter(repository=repository, name=reference).delete()
     if not deleted:
         raise ManifestUnknown(detail={"reference": reference})
+    if by_digest and in_use:
+        logger.warning("delete repository=%s reference=%s: indexes or referrers still name it", repository_name, reference)
     logger.info("delete repository=%s reference=%s", repository_name, reference)
-    kind = "manifest" if is_digest_reference(reference) else "tag"
+    kind = "manifest" if by_digest else "tag"
     events.record(action="delete", repository=repository_name, target=reference, detail={"kind": kind})
