@@ -78,8 +78,12 @@
     if (!results) return;
     let latest = 0;
     async function refresh() {
-      const params = new URLSearchParams(new FormData(form));
-      const url = form.action.split("?")[0] + "?" + params.toString();
+      // The form's action is this page's URL, maybe with a #fragment (the skip link's):
+      // build the query on a URL object, not by pasting strings.
+      const target = new URL(form.action);
+      target.search = new URLSearchParams(new FormData(form)).toString();
+      target.hash = "";
+      const url = target.toString();
       const ticket = ++latest;
       results.setAttribute("aria-busy", "true");
       let page;
