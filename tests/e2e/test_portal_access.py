@@ -104,3 +104,35 @@ def test_keyboard_alone_reaches_the_search_box_and_a_copy_button(page, listed):
     focused = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert focused != "none"  # the focus is visible
     shot(page, "23-keyboard-copy")
+
+
+def test_the_live_dashboard_takes_urls_and_emptiness_from_the_server(page, listed):
+    """The poll's JSON is the only source: links come from its `url` (the script spells no
+    portal path), and an empty list of pushes replaces the old items."""
+    sign_in(page)
+    answers = []
+
+    def rewrite(route):
+        data = route.fetch().json()
+        data["recent"] = [] if answers else [{**data["recent"][0], "url": "/somewhere/else/"}]
+        data["version"] = f"forced-{len(answers)}"  # redraw even if nothing else changed
+        answers.append(data)
+        route.fulfill(json=data)
+
+    page.route("**/api/summary", rewrite)
+    page.wait_for_function("document.querySelector('#recent-pushes a')?.getAttribute('href') === '/somewhere/else/'",
+                           timeout=15_000)
+    page.wait_for_function("document.querySelector('#recent-pushes li.empty')?.textContent === 'Nothing pushed yet.'",
+                           timeout=15_000)
+    assert page.locator("#recent-pushes li").count() == 1
+
+
+def test_tags_filter_as_one_types(page, listed):
+    sign_in(page, then=f"/repositories/{PUBLIC_NS}/big/")
+    page.get_by_label("Filter tags").press_sequentially("nothing", delay=20)
+    page.wait_for_function("document.querySelector('#tag-status').textContent.startsWith('0 tags match')")
+    assert "No tag matches" in page.locator("#tag-table").inner_text()
+    page.get_by_label("Filter tags").fill("1")
+    page.get_by_label("Filter tags").dispatch_event("input")
+    page.wait_for_function("document.querySelectorAll('#tag-table tbody tr[data-tag]').length == 1")
+    assert page.url.endswith("?q=1")
