@@ -115,3 +115,19 @@ def test_a_copy_label_comes_back_after_two_quick_clicks(open_at):
     assert button.inner_text() == "Copied"
     page.wait_for_timeout(2500)
     assert button.inner_text() == "Copy pull"
+
+
+def test_long_digests_do_not_widen_the_page_on_a_phone(open_at, pushed):
+    page = open_at(PHONE)
+    digest = pushed.manifest(NAME, "1.0").headers["Docker-Content-Digest"]
+    sign_in(page, then=f"/repositories/{NAME}/manifests/{digest}/")
+    for path in (f"/repositories/{NAME}/manifests/{digest}/", f"/repositories/{NAME}/manifests/{digest}/delete/",
+                 f"/repositories/{NAME}/-/delete/"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+    card = page.locator("form.confirm").bounding_box()
+    assert card["x"] >= 0 and card["x"] + card["width"] <= PHONE["width"]
+    page.goto(f"/repositories/{NAME}/manifests/{digest}/")
+    box = page.locator("#pull-command").bounding_box()
+    assert box["x"] + box["width"] <= PHONE["width"]
+    shot(page, "33-manifest-phone")
