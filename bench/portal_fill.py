@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from registry_api.imageconfig import parse_timestamp
 from registry_api.models import Blob, Grant, Manifest, ManifestReference, Namespace, Repository, RepositoryBlob, Tag
 from storage_backends import get_storage
 
@@ -59,8 +60,12 @@ def _store(data: bytes) -> str:
     return digest
 
 
+def _created(i: int) -> str:
+    return f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T10:{i % 60:02d}:00.123456789Z"
+
+
 def _config(i: int) -> bytes:
-    created = f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T10:{i % 60:02d}:00.123456789Z"
+    created = _created(i)
     return json.dumps({
         "architecture": ARCHITECTURES[i % 3], "os": "linux", "created": created,
         "config": {"Env": ["PATH=/usr/bin", f"BUILD={i}"], "Cmd": ["/app", str(i)], "Labels": {"build": str(i)}},
@@ -74,6 +79,7 @@ def _blobs(count: int, rng: random.Random) -> tuple[list[Blob], list[Blob]]:
     for i in range(min(CONFIGS, count // 2)):
         data = _config(i)
         configs.append(Blob(digest=_store(data), size=len(data)))
+        configs[-1].built = parse_timestamp(_created(i))  # what a push reads into Manifest.image_created
     layers = [
         Blob(digest=_digest(b"layer %d" % i), size=rng.randint(1_000, 50_000_000))
         for i in range(count - len(configs))
@@ -129,7 +135,8 @@ def fill(*, repositories: int = 10_000, tags: int = 100_000, blobs: int = 20_000
                 own = chosen_layers[2 * m: 2 * m + 2]
                 payload = _payload(chosen_configs[m], own)
                 manifests.append(Manifest(repository=repo, digest=_digest(payload), media_type=OCI_MANIFEST,
-                                          payload=payload, size=len(payload), artifact_type=OCI_CONFIG))
+                                          payload=payload, size=len(payload), artifact_type=OCI_CONFIG,
+                                          image_created=chosen_configs[m].built))
                 refs.append([chosen_configs[m], *own])
         RepositoryBlob.objects.bulk_create(links, batch_size=BATCH)
         Manifest.objects.bulk_create(manifests, batch_size=BATCH)
