@@ -29,7 +29,7 @@ class NamespaceAdmin(admin.ModelAdmin):
 
 @admin.register(Repository)
 class RepositoryAdmin(CascadesBookkeeping, admin.ModelAdmin):
-    list_display = ("name", "visibility", "tag_count", "repository_size", "last_push", "immutable_tags", "created_at")
+    list_display = ("name", "visibility", "tag_count", "repository_size", "last_push", "immutable_tags")
     list_filter = (NamespaceFilter, "public", "immutable_tags")
     search_fields = ("name",)
     readonly_fields = ("name", "visibility", "created_at")

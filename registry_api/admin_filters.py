@@ -45,7 +45,8 @@ def size_column(field: str, description: str = "size"):
         value = obj
         for part in field.split("__"):
             value = getattr(value, part)
-        return "" if value is None else format_bytes(value)
+        # A no-break space: "393 bytes" must not wrap in a narrow column.
+        return "" if value is None else format_bytes(value).replace(" ", "\u00a0")
 
     return column
 
