@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench demo migrate clean-venv
+.PHONY: run test bench bench-portal demo migrate clean-venv
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+# Every portal and admin page timed on 10,000 repositories / 100,000 tags / 20,000 blobs
+# (a scratch database, filled in bulk): the README's portal scale table.
+bench-portal: $(VENV)/.installed
+	$(PY) bench/portal.py $(BENCH_PORTAL_ARGS)
 
 demo: $(VENV)/.installed
 	$(PY) scripts/demo.py

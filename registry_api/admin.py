@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from .admin_filters import CascadesBookkeeping, NamespaceFilter, size_column
 from .admin_images import TagInline, delete_repositories  # also registers the image models
 from .auth.credentials import access_token_create
 from .models import AccessToken, Grant, Namespace, Repository
+from .selectors.repositories import repository_visibility, with_listing_figures, with_visibility
 
 
 class GrantInline(admin.TabularInline):
@@ -18,19 +20,40 @@ class GrantInline(admin.TabularInline):
 
 @admin.register(Namespace)
 class NamespaceAdmin(admin.ModelAdmin):
-    list_display = ("name", "public", "description", "quota_bytes", "created_at")
+    list_display = ("name", "public", "description", "quota", "created_at")
+    quota = size_column("quota_bytes", "quota")
     list_filter = ("public",)
     search_fields = ("name",)
     inlines = [GrantInline]
 
 
 @admin.register(Repository)
-class RepositoryAdmin(admin.ModelAdmin):
-    list_display = ("name", "source", "public", "immutable_tags", "created_at")
-    list_filter = ("public", "immutable_tags")
+class RepositoryAdmin(CascadesBookkeeping, admin.ModelAdmin):
+    list_display = ("name", "source", "visibility", "tag_count", "repository_size", "last_push", "immutable_tags")
+    list_filter = (NamespaceFilter, "public", "immutable_tags")
     search_fields = ("name",)
-    readonly_fields = ("name", "created_at")
+    readonly_fields = ("name", "visibility", "created_at")
     inlines = [GrantInline, TagInline]
+    list_per_page = 50
+    repository_size = size_column("size")
+
+    def get_queryset(self, request):
+        """Tag count, size, last push and the namespace's public flag as subqueries of the
+        one page query (no query per row); sortable like the portal's list."""
+        return with_visibility(with_listing_figures(super().get_queryset(request)))
+
+    @admin.display(description="tags", ordering="tag_count")
+    def tag_count(self, repository: Repository) -> int:
+        return repository.tag_count
+
+    @admin.display(description="last push", ordering="last_push")
+    def last_push(self, repository: Repository):
+        return repository.last_push
+
+    @admin.display(description="visibility")
+    def visibility(self, repository: Repository) -> str:
+        """Effective: public through the repository's flag, its namespace or anonymous pull."""
+        return repository_visibility(repository=repository).text
 
     def has_add_permission(self, request) -> bool:
         return False  # repositories come into being by a push
@@ -87,6 +110,7 @@ class AccessTokenAdmin(admin.ModelAdmin):
 
 
 from . import admin_events  # noqa: E402,F401  (audit trail and webhooks)
+from . import admin_records  # noqa: E402,F401  (links, references, login throttles: read-only)
 from . import admin_housekeeping  # noqa: E402,F401  (garbage collection, uploads, quotas, retention)
 from .admin_proxy import repository_source  # noqa: E402  (proxy and group repositories)
 from . import admin_robots  # noqa: E402,F401  (robot accounts; robots marked in the user list)

@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.html import format_html
 
+from .admin_filters import HOUSEKEEPING_CHANGE_LIST, CascadesBookkeeping, RepositoryNamespaceFilter, size_column
 from .errors import RegistryError
 from .models import Blob, Manifest, ManifestReference, RepositoryBlob, Tag, Upload
+from .services.dependents import dependents_exist
 from .services.manifests import manifest_delete
 from .services.repositories import repository_delete
 from .services.uploads import upload_cancel
+from .units import format_bytes
 
 # A repository page in the admin lists this many of its newest tags (all are under Tags).
 INLINE_TAGS = 100
@@ -76,8 +80,8 @@ class TagInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(Tag)
 class TagAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("name", "repository", "digest", "updated_at")
-    list_filter = ("updated_at",)
+    list_display = ("name", "repository", "digest", "updated_at", "last_pulled_at")
+    list_filter = (RepositoryNamespaceFilter, "updated_at")
     search_fields = ("name", "repository__name", "manifest__digest")
     list_select_related = ("repository", "manifest")
     readonly_fields = ("repository", "name", "manifest", "updated_at")
@@ -123,20 +127,23 @@ class ReferenceInline(ReadOnlyMixin, admin.TabularInline):
 
     @admin.display(description="size")
     def blob_size(self, reference: ManifestReference):
-        return reference.blob.size if reference.blob else ""
+        return format_bytes(reference.blob.size) if reference.blob else ""
 
 
 @admin.register(Manifest)
-class ManifestAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("short_digest", "repository", "media_type", "size", "artifact_type", "created_at")
-    list_filter = ("media_type", "created_at")
+class ManifestAdmin(CascadesBookkeeping, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("short_digest", "repository", "media_type", "manifest_size", "artifact_type", "image_created",
+                    "created_at")
+    list_filter = (RepositoryNamespaceFilter, "media_type", "created_at")
     search_fields = ("digest", "repository__name", "tags__name")
     list_select_related = ("repository",)
     fields = ("repository", "digest", "media_type", "size", "artifact_type", "subject_digest", "annotations",
-              "created_at", "pretty_payload")
+              "image_created", "created_at", "pretty_payload")
     readonly_fields = fields
     inlines = [ReferenceInline]
     list_per_page = 50
+    change_list_template = HOUSEKEEPING_CHANGE_LIST
+    manifest_size = size_column("size", "manifest size")
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("payload")
@@ -157,7 +164,13 @@ class ManifestAdmin(ReadOnlyMixin, admin.ModelAdmin):
         self.delete_queryset(request, Manifest.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset) -> None:
-        for name, digest in queryset.values_list("repository__name", "digest"):
+        """As /v2/ DELETE would (services/dependents.py), saying which indexes or referrers
+        are left without the manifest."""
+        for manifest in queryset.select_related("repository").only("digest", "repository__name"):
+            name, digest = manifest.repository.name, manifest.digest
+            if dependents_exist(repository=manifest.repository, digest=digest):
+                self.message_user(request, f"{name}@{_short(digest)} was listed by an index or had referrers: "
+                                  "they now lack it (an index misses that platform).", messages.WARNING)
             try:
                 manifest_delete(repository_name=name, reference=digest, override_immutable=True)
             except RegistryError as exc:
@@ -175,15 +188,20 @@ class BlobLinkInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(Blob)
 class BlobAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("digest", "size", "repository_count", "created_at")
+    list_display = ("digest", "blob_size", "repository_count", "created_at")
     list_filter = ("created_at",)
     search_fields = ("digest", "repository_links__repository__name")
     readonly_fields = ("digest", "size", "created_at")
     inlines = [BlobLinkInline]
     list_per_page = 50
+    change_list_template = HOUSEKEEPING_CHANGE_LIST
+    blob_size = size_column("size")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(repository_count=Count("repository_links"))
+        # A subquery, not a JOIN … GROUP BY over every link: evaluated for the page's rows only.
+        links = RepositoryBlob.objects.filter(blob=OuterRef("pk")).order_by().values("blob")
+        count = Subquery(links.annotate(n=Count("id")).values("n")[:1], output_field=IntegerField())
+        return super().get_queryset(request).annotate(repository_count=Coalesce(count, 0))
 
     @admin.display(description="repositories", ordering="repository_count")
     def repository_count(self, blob: Blob) -> int:
@@ -199,6 +217,7 @@ class UploadAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("started_at",)
     search_fields = ("id", "repository_name")
     readonly_fields = ("id", "repository_name", "digest_algorithm", "started_at")
+    change_list_template = HOUSEKEEPING_CHANGE_LIST
 
     def delete_model(self, request, obj: Upload) -> None:
         upload_cancel(upload=obj)

@@ -116,3 +116,20 @@ def repository_source(repository: Repository) -> str:
     if proxy is None:
         return "hosted"
     return format_html("proxy cache of <code>{}</code>", proxy.upstream_url)
+
+
+@admin.register(GroupMember)
+class GroupMemberAdmin(admin.ModelAdmin):
+    """Every group's members in one list, to find which groups take a namespace; they are
+    edited on their group's page (the inline keeps their order)."""
+
+    list_display = ("group", "position", "namespace")
+    list_select_related = ("group",)
+    search_fields = ("namespace", "group__name")
+    ordering = ("group__name", "position")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

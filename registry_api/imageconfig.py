@@ -7,7 +7,9 @@ per build step. Only steps without `empty_layer` produced a layer, in the manife
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -20,6 +22,30 @@ SCALAR_FIELDS = ("created", "platform", "entrypoint", "cmd", "working_dir", "use
 
 class InvalidConfig(ValueError):
     pass
+
+
+# RFC 3339 as image builders write it: Go prints up to nine fractional digits, Python's
+# parser takes six, so the rest is cut (nanoseconds are below anything shown).
+_TIMESTAMP_RE = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$", re.I)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An image config's `created` (or a history step's) as an aware datetime; None when
+    absent, malformed, or Go's zero time (0001-01-01: "not set")."""
+    if not isinstance(value, str):
+        return None
+    match = _TIMESTAMP_RE.match(value.strip())
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    text = whole + (fraction[:7] if fraction else "") + ("+00:00" if not zone or zone.upper() == "Z" else zone)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.year <= 1:
+        return None
+    return moment.astimezone(timezone.utc)
 
 
 @dataclass

@@ -50,6 +50,7 @@ class Descriptor:
 class ParsedManifest:
     media_type: str
     blobs: list[Descriptor] = field(default_factory=list)
+    config: Descriptor | None = None  # an image manifest's config (also first in `blobs`)
     children: list[Descriptor] = field(default_factory=list)
     subject: str = ""
     artifact_type: str = ""
@@ -103,7 +104,7 @@ def parse_manifest(payload: bytes, content_type: str) -> ParsedManifest:
         raise InvalidManifest("schemaVersion must be 2")
     parsed = ParsedManifest(media_type=media_type)
     if media_type in IMAGE_MANIFESTS:
-        config = _descriptor(document.get("config"), "config")
+        config = parsed.config = _descriptor(document.get("config"), "config")
         parsed.blobs.append(config)
         layers = document.get("layers")
         if not isinstance(layers, list):

@@ -80,10 +80,15 @@ class Manifest(models.Model):
     artifact_type = models.CharField(max_length=255, blank=True, default="")
     subject_digest = models.CharField(max_length=200, blank=True, default="", db_index=True)
     annotations = models.JSONField(default=dict, blank=True)
+    # When this manifest was first pushed here (not when the image was built).
     created_at = models.DateTimeField(auto_now_add=True)
     # Last GET through a proxy or group namespace, at most once a minute: proxy caches
     # expire manifests on it (registry_api/proxy/expiry.py). Not written for hosted pulls.
     last_pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The image's own build time, `created` in its config blob, read once at push time so
+    # tag lists show it without reading a blob per row; null for indexes and artifacts,
+    # and for configs without it or larger than configblobs.CREATED_CONFIG_MAX_BYTES.
+    image_created = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -91,7 +96,12 @@ class Manifest(models.Model):
             models.CheckConstraint(condition=Q(digest__regex=DIGEST_REGEX), name="manifest_digest_format"),
             models.CheckConstraint(condition=Q(size__gte=0), name="manifest_size_non_negative"),
         ]
-        indexes = [models.Index(fields=["repository", "subject_digest"], name="manifest_subject_idx")]
+        indexes = [
+            models.Index(fields=["repository", "subject_digest"], name="manifest_subject_idx"),
+            # Pushes per day on the dashboard; untagged manifests and last pushes per repository.
+            models.Index(fields=["created_at"], name="manifest_created_idx"),
+            models.Index(fields=["repository", "created_at"], name="manifest_repo_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.repository.name}@{self.digest}"
@@ -109,6 +119,8 @@ class ManifestReference(models.Model):
     child_digest = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
+        # "Which indexes list this manifest?" (the delete warning, garbage collection).
+        indexes = [models.Index(fields=["child_digest"], name="reference_child_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=(Q(blob__isnull=False) & Q(child_digest="")) | (Q(blob__isnull=True) & ~Q(child_digest="")),
@@ -131,6 +143,12 @@ class Tag(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repository", "name"], name="tag_unique_name")]
+        indexes = [
+            # Recent pushes on the dashboard (newest first, over every repository)…
+            models.Index(fields=["updated_at"], name="tag_updated_idx"),
+            # …and a repository's tags, newest first, and its last push.
+            models.Index(fields=["repository", "updated_at"], name="tag_repo_updated_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.repository.name}:{self.name}"

@@ -26,4 +26,6 @@ def format_bytes(count: int) -> str:
     while abs(value) >= 1024 and unit < len(_BYTE_UNITS) - 1:
         value /= 1024
         unit += 1
-    return f"{count} bytes" if unit == 0 else f"{value:.1f} {_BYTE_UNITS[unit]}"
+    if unit == 0:
+        return "1 byte" if count == 1 else f"{count} bytes"
+    return f"{value:.1f} {_BYTE_UNITS[unit]}"

@@ -150,6 +150,13 @@ STORAGES = {
 # Serve static files straight from the app directories, so no collectstatic is needed.
 WHITENOISE_USE_FINDERS = True
 
+# Django's cache, in each process's memory: the portal keeps its dashboard figures here
+# for a few seconds (webui/dashboard.py), so no shared cache server is needed.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "registry"}}
+# Seconds the dashboard's figures are reused before being computed again (0 = never
+# cached); per process, so also the most they can lag behind a push.
+REGISTRY_DASHBOARD_CACHE_SECONDS = env.int("REGISTRY_DASHBOARD_CACHE_SECONDS", default=5)
+
 # The portal signs people in with Django auth (webui/views/auth.py).
 LOGIN_URL = "webui:login"
 LOGIN_REDIRECT_URL = "webui:home"

@@ -74,6 +74,7 @@ def image(
     subject: Blob | None = None,
     artifact_type: str | None = None,
     annotations: dict | None = None,
+    created: str | None = None,
 ) -> Image:
     """An image whose layers hold files named after `label`, runnable as a `FROM scratch` image."""
     layers, diff_ids = [], []
@@ -91,7 +92,9 @@ def image(
                 **platform,
                 "config": {"Cmd": ["/bin/true"], "Labels": {"test.label": label}},
                 "rootfs": {"type": "layers", "diff_ids": diff_ids},
-                "history": [{"created_by": f"layer {i}"} for i in range(layer_count)],
+                "history": [{"created_by": f"layer {i}", **({"created": created} if created else {})}
+                            for i in range(layer_count)],
+                **({"created": created} if created else {}),
             },
             sort_keys=True,
         ).encode(),

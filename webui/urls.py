@@ -20,6 +20,7 @@ urlpatterns = [
     path("proxies/", proxies.proxy_list, name="proxies"),
     path("repositories/<repository_name:name>/", repositories.repository_detail, name="repository"),
     path("repositories/<repository_name:name>/-/compare/", repositories.compare, name="compare"),
+    path("repositories/<repository_name:name>/-/tags/", repositories.tag_search, name="tag_search"),
     path("repositories/<repository_name:name>/-/delete/", deletes.repository_delete, name="repository_delete"),
     path("repositories/<repository_name:name>/-/settings/", settings.repository_settings, name="repository_settings"),
     path("repositories/<repository_name:name>/-/tags/<tag:tag>/delete/", deletes.tag_delete, name="tag_delete"),

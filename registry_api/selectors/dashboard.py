@@ -1,7 +1,11 @@
 """Figures for the portal's dashboard, over the repositories a caller may see.
 
 Everything is computed by the database in a fixed number of queries, whatever the size of
-the registry; storage is counted from the metadata (blob sizes), each blob once.
+the registry; storage is counted from the metadata (blob sizes), each blob once. When the
+caller sees every repository (an unfiltered queryset) no `repository IN (…)` condition is
+added: it would only make the database join what it is about to count anyway. The
+heaviest figures still take a few hundred milliseconds at 10,000 repositories, so the
+portal caches them for a few seconds (webui/dashboard.py).
 """
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Case, Count, F, QuerySet, Sum, Value, When
-from django.db.models.functions import Left, StrIndex, TruncDate
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce, Left, StrIndex
 from django.utils import timezone
 
 from ..models import Blob, Manifest, RepositoryBlob, Tag
@@ -29,15 +33,27 @@ def namespace_expression(field: str = "name"):
     )
 
 
+def _within(rows: QuerySet, repositories: QuerySet) -> QuerySet:
+    """`rows` (with a `repository` field) of the given repositories; all of them as they are
+    when `repositories` is every repository."""
+    return rows.filter(repository__in=repositories) if repositories.query.has_filters() else rows
+
+
 def registry_summary(*, repositories: QuerySet) -> dict:
     """Counts over the repositories a caller may see; storage is deduplicated (each blob once)."""
-    blobs = Blob.objects.filter(repository_links__repository__in=repositories).distinct()
+    if repositories.query.has_filters():
+        # The visible ids once (the database hashes the IN list), not an EXISTS re-running
+        # the visibility conditions per blob: 5 s against 0.03 s at 20,000 blobs.
+        held = Blob.objects.filter(pk__in=RepositoryBlob.objects.filter(repository__in=repositories).values("blob_id"))
+    else:
+        held = Blob.objects.filter(Exists(RepositoryBlob.objects.filter(blob=OuterRef("pk"))))
+    blobs = held.aggregate(count=Count("pk"), total=Coalesce(Sum("size"), 0))
     return {
         "repositories": repositories.count(),
-        "tags": Tag.objects.filter(repository__in=repositories).count(),
-        "manifests": Manifest.objects.filter(repository__in=repositories).count(),
-        "blobs": blobs.count(),
-        "blob_bytes": Blob.objects.filter(pk__in=blobs.values("pk")).aggregate(total=Sum("size"))["total"] or 0,
+        "tags": _within(Tag.objects.all(), repositories).count(),
+        "manifests": _within(Manifest.objects.all(), repositories).count(),
+        "blobs": blobs["count"],
+        "blob_bytes": blobs["total"],
     }
 
 
@@ -51,18 +67,21 @@ def storage_by_namespace(*, repositories: QuerySet) -> list[NamespaceUsage]:
     """Bytes per namespace, largest first; a blob shared inside a namespace counts once.
 
     The ORM cannot sum over a DISTINCT subquery, so its SQL is wrapped in one plain query
-    (portable: the inner SQL is Django's own, the outer is standard).
+    (portable: the inner SQL is Django's own, the outer is standard). The sizes are joined
+    after the DISTINCT, which then sorts narrower rows (measured: about twice as fast).
     """
     pairs = (
-        RepositoryBlob.objects.filter(repository__in=repositories)
-        .annotate(ns=namespace_expression("repository__name"), blob_size=F("blob__size"))
-        .values("ns", "blob_id", "blob_size")
+        _within(RepositoryBlob.objects.all(), repositories)
+        .annotate(ns=namespace_expression("repository__name"), bid=F("blob_id"))
+        .values("ns", "bid")
         .distinct()
     )
     inner, params = pairs.query.sql_with_params()
+    blob_table, quote = Blob._meta.db_table, connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ns, SUM(blob_size) AS total FROM ({inner}) AS pairs GROUP BY ns ORDER BY total DESC, ns",
+            f"SELECT pairs.ns, SUM(b.size) AS total FROM ({inner}) AS pairs JOIN {quote(blob_table)} AS b "
+            f"ON b.id = pairs.bid GROUP BY pairs.ns ORDER BY total DESC, pairs.ns",
             params,
         )
         rows = cursor.fetchall()
@@ -83,26 +102,23 @@ def pushes_per_day(*, repositories: QuerySet, days: int = PUSH_DAYS) -> list[Day
     """Manifests first pushed on each of the last `days` days (today included), oldest first.
 
     Manifest.created_at is the only push time kept for untagged content; a re-push of the
-    same digest is not a new manifest and is not counted.
+    same digest is not a new manifest and is not counted. One count per day, each over a
+    range of the indexed column: truncating every row to its date would call a Python
+    function per row on SQLite (django_datetime_cast_date).
     """
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
-    # A bound on the column itself, not on its date: no per-row date conversion to filter.
-    since = timezone.make_aware(datetime.combine(first, time.min))
-    rows = (
-        Manifest.objects.filter(repository__in=repositories, created_at__gte=since)
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(n=Count("id"))
+    bounds = [timezone.make_aware(datetime.combine(first + timedelta(days=i), time.min)) for i in range(days + 1)]
+    counts = _within(Manifest.objects.filter(created_at__gte=bounds[0], created_at__lt=bounds[-1]), repositories).aggregate(
+        **{f"d{i}": Count("id", filter=Q(created_at__gte=bounds[i], created_at__lt=bounds[i + 1])) for i in range(days)}
     )
-    counts = {row["day"]: row["n"] for row in rows}
-    return [DayCount(first + timedelta(days=i), counts.get(first + timedelta(days=i), 0)) for i in range(days)]
+    return [DayCount(first + timedelta(days=i), counts[f"d{i}"]) for i in range(days)]
 
 
 def recent_pushes(*, repositories: QuerySet, limit: int = RECENT_PUSHES) -> list[dict]:
     """The tags pushed (or moved) last: repository, tag, digest, time."""
     tags = (
-        Tag.objects.filter(repository__in=repositories)
+        _within(Tag.objects.all(), repositories)
         .order_by("-updated_at", "-id")
         .values("repository__name", "name", "manifest__digest", "updated_at")[:limit]
     )

@@ -3,25 +3,17 @@ and the comparison of two tags."""
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 
-from storage_backends import get_storage
-from storage_backends.base import BlobNotFound
-
 from .. import mediatypes
+from ..configblobs import read_image_config
 from ..errors import ManifestUnknown
 from ..imageconfig import IMAGE_CONFIGS, ConfigDiff, ImageConfig, InvalidConfig, LayerDiff, attach_layers
-from ..imageconfig import config_diff, layer_diff, parse_config
+from ..imageconfig import config_diff, layer_diff, platform_string
 from ..models import Manifest, Repository, Tag
 from ..services.manifests import manifest_get
 from .discovery import referrers_of
-from .repositories import ChildEntry, index_children
-
-logger = logging.getLogger(__name__)
-
-# Image configs are small JSON documents; a "config" larger than this is not read whole.
-CONFIG_MAX_BYTES = 4 * 1024 * 1024
+from .tags import ChildEntry, index_contents, index_entries
 
 
 @dataclass
@@ -42,6 +34,7 @@ class ManifestDetail:
     config: ImageConfig | None = None
     config_error: str = ""
     children: list[ChildEntry] = field(default_factory=list)
+    index_size: int = 0  # blobs of the stored children, each once
     referrers: list[dict] = field(default_factory=list)
     subject: str = ""
     subject_present: bool = False
@@ -53,8 +46,14 @@ class ManifestDetail:
 
     @property
     def total_size(self) -> int:
-        own = sum(layer.size for layer in self.layers) + (self.config_descriptor.size if self.config_descriptor else 0)
-        return self.manifest.size + own + sum(child.size for child in self.children)
+        """Blob bytes, each blob once, as in the tag list and the repository's total: the
+        manifest's own bytes (shown apart) are not counted."""
+        if self.is_index:
+            return self.index_size
+        blobs = {layer.digest: layer.size for layer in self.layers}
+        if self.config_descriptor:
+            blobs[self.config_descriptor.digest] = self.config_descriptor.size
+        return sum(blobs.values())
 
 
 def _document(manifest: Manifest) -> dict:
@@ -70,31 +69,6 @@ def _descriptor(value) -> Layer | None:
         return None
     size = value.get("size")
     return Layer(value["digest"], str(value.get("mediaType", "")), size if isinstance(size, int) else 0)
-
-
-def _read_at_most(stream, limit: int) -> bytes:
-    # A stream (a socket-backed one in other backends) may return less than asked per read.
-    parts, remaining = [], limit
-    while remaining > 0:
-        chunk = stream.read(min(remaining, 1024 * 1024))
-        if not chunk:
-            break
-        parts.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(parts)
-
-
-def read_image_config(digest: str) -> ImageConfig:
-    """The config blob `digest` read from storage (capped) and parsed; InvalidConfig if not."""
-    try:
-        with get_storage().open(digest) as stream:
-            data = _read_at_most(stream, CONFIG_MAX_BYTES + 1)
-    except BlobNotFound:
-        logger.error("config blob %s is recorded but missing from storage", digest)
-        raise InvalidConfig("the config blob is missing from storage") from None
-    if len(data) > CONFIG_MAX_BYTES:
-        raise InvalidConfig(f"the config is larger than {CONFIG_MAX_BYTES} bytes")
-    return parse_config(data)
 
 
 def _image_parts(detail: ManifestDetail, document: dict) -> None:
@@ -125,7 +99,8 @@ def manifest_detail(*, repository: Repository, digest: str) -> ManifestDetail:
         subject=manifest.subject_digest,
     )
     if detail.is_index:
-        detail.children = index_children(repository=repository, manifest=manifest)
+        contents = index_contents(repository, {manifest.pk: manifest.payload})[manifest.pk]
+        detail.children, detail.index_size = contents.children, contents.size
     else:
         _image_parts(detail, document)
     if detail.subject:
@@ -137,9 +112,10 @@ def manifest_detail(*, repository: Repository, digest: str) -> ManifestDetail:
 class ComparedImage:
     reference: str
     digest: str
-    platform_note: str  # set when the tag is an index and one of its images was taken
     layers: list[Layer]
     config: ImageConfig | None
+    platform: str = ""  # for an index: the platform compared
+    platforms: list[str] = field(default_factory=list)  # for an index: those stored here
 
 
 @dataclass
@@ -151,24 +127,35 @@ class Comparison:
     sizes: dict[str, int]
 
 
-def _image_of(repository: Repository, reference: str) -> ComparedImage:
-    """The image a tag names; for an index, its first child stored in the repository."""
+def _index_image(repository: Repository, index: Manifest, reference: str, platform: str) -> tuple[Manifest, str, list[str]]:
+    """The index's image for `platform` (else its first stored one), the platform taken and
+    the platforms it has here (one query for the children, one for the image)."""
+    entries = [(e["digest"], platform_string(e.get("platform")) or e["digest"]) for e in index_entries(index.payload)]
+    stored = set(Manifest.objects.filter(repository=repository, digest__in=[d for d, _ in entries]).values_list("digest", flat=True))
+    available = [(d, p) for d, p in entries if d in stored]
+    if not available:
+        raise ManifestUnknown("the index has no image in this repository", detail={"reference": reference})
+    digest, taken = next(((d, p) for d, p in available if p == platform), available[0])
+    return Manifest.objects.get(repository=repository, digest=digest), taken, [p for _, p in available]
+
+
+def _image_of(repository: Repository, reference: str, platform: str = "") -> ComparedImage:
+    """The image a tag (or digest) names; for an index, its image for `platform`."""
     manifest = manifest_get(repository_name=repository.name, reference=reference)
-    note = ""
+    taken, platforms = "", []
     if manifest.media_type in mediatypes.INDEXES:
-        child = next((c for c in index_children(repository=repository, manifest=manifest) if c.present), None)
-        if child is None:
-            raise ManifestUnknown("the index has no image in this repository", detail={"reference": reference})
-        note = child.platform or child.digest
-        manifest = Manifest.objects.get(repository=repository, digest=child.digest)
+        manifest, taken, platforms = _index_image(repository, manifest, reference, platform)
     detail = ManifestDetail(manifest=manifest, pretty="", is_index=False, tags=[])
     _image_parts(detail, _document(manifest))
-    return ComparedImage(reference, manifest.digest, note, detail.layers, detail.config)
+    return ComparedImage(reference, manifest.digest, detail.layers, detail.config, taken, platforms)
 
 
-def tag_compare(*, repository: Repository, first: str, second: str) -> Comparison:
-    """Layers added, removed and shared between two tags (or digests), and config changes."""
-    a, b = _image_of(repository, first), _image_of(repository, second)
+def tag_compare(*, repository: Repository, first: str, second: str, first_platform: str = "",
+                second_platform: str = "") -> Comparison:
+    """Layers added, removed and shared between two tags (or digests), and config changes;
+    an index is compared through its image for the platform asked (else its first)."""
+    a = _image_of(repository, first, first_platform)
+    b = _image_of(repository, second, second_platform)
     diff = layer_diff([layer.digest for layer in a.layers], [layer.digest for layer in b.layers])
     sizes = {layer.digest: layer.size for layer in [*a.layers, *b.layers]}
     config = config_diff(a.config, b.config) if a.config and b.config else None

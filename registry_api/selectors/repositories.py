@@ -1,20 +1,21 @@
-"""Repositories as the portal lists them: search, namespace filter, sort, pages; sizes; tags.
+"""Repositories as the portal and the admin list them: search, namespace filter, sort,
+pages; sizes (blob bytes: total and unique); effective visibility. A repository's tags are
+in `tags`.
 
-Each page is one query whatever its length: tag counts, sizes and last-push times are
-correlated subqueries evaluated by the database, and the page is cut by LIMIT/OFFSET.
+Each page is one query whatever its length: tag counts, sizes, last-push times and
+whether the namespace is public are correlated subqueries evaluated by the database, and
+the page is cut by LIMIT/OFFSET.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import BooleanField, Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 
-from .. import mediatypes
-from ..imageconfig import IMAGE_CONFIGS, platform_string
-from ..models import Manifest, ManifestReference, Repository, RepositoryBlob, Tag
+from ..models import Manifest, Namespace, Repository, RepositoryBlob, Tag
 from .dashboard import namespace_expression
 
 # ?sort= values and their ordering; "-" means descending. The name breaks ties.
@@ -29,7 +30,6 @@ SORTS = {
     "-pushed": ("-last_push", "name"),
 }
 PAGE_SIZE = 50
-TAG_PAGE_SIZE = 50
 
 
 def _per_repository(model, aggregate) -> Subquery:
@@ -51,6 +51,44 @@ def with_listing_figures(repositories: QuerySet) -> QuerySet:
     )
 
 
+def everyone_may_pull() -> bool:
+    """Anonymous pulls of everything (or no access control): every repository is public."""
+    return settings.REGISTRY_ANONYMOUS_PULL or not settings.REGISTRY_AUTH_ENABLED
+
+
+def with_visibility(repositories: QuerySet) -> QuerySet:
+    """Annotate `namespace_public`: the repository is public through its namespace (or the
+    registry-wide anonymous pull), whatever its own `public` flag says."""
+    if everyone_may_pull():
+        return repositories.annotate(namespace_public=Value(True, output_field=BooleanField()))
+    public = Namespace.objects.filter(public=True, name=OuterRef("ns"))
+    return repositories.annotate(ns=namespace_expression(), namespace_public=Exists(public))
+
+
+@dataclass
+class Visibility:
+    public: bool
+    via: str  # "repository", "namespace" or "registry" (anonymous pull); "" when private
+
+    @property
+    def text(self) -> str:
+        return {"repository": "public", "namespace": "public via its namespace",
+                "registry": "public (anonymous pull is on)"}.get(self.via, "private")
+
+
+def repository_visibility(*, repository: Repository) -> Visibility:
+    """Whether anyone may pull `repository`, and why: from the `with_visibility` annotation
+    when the row has it (list pages), else with one query."""
+    if everyone_may_pull():
+        return Visibility(True, "registry")
+    if repository.public:
+        return Visibility(True, "repository")
+    namespace_public = getattr(repository, "namespace_public", None)
+    if namespace_public is None:
+        namespace_public = Namespace.objects.filter(name=repository.namespace, public=True).exists()
+    return Visibility(True, "namespace") if namespace_public else Visibility(False, "")
+
+
 def repository_search(*, repositories: QuerySet, query: str = "", namespace: str = "") -> QuerySet:
     if query:
         repositories = repositories.filter(name__contains=query.strip().lower())
@@ -65,7 +103,7 @@ def repository_list_page(
 ) -> Page:
     """One page of repositories with their figures; an unknown sort falls back to the name."""
     found = repository_search(repositories=repositories, query=query, namespace=namespace)
-    ordered = with_listing_figures(found).order_by(*SORTS.get(sort, SORTS["name"]))
+    ordered = with_visibility(with_listing_figures(found)).order_by(*SORTS.get(sort, SORTS["name"]))
     return Paginator(ordered.only("name", "public"), page_size).get_page(page)
 
 
@@ -89,111 +127,3 @@ def repository_sizes(*, repository: Repository) -> RepositorySizes:
         unique=Coalesce(Sum("blob__size", filter=~Q(Exists(shared))), 0),
     )
     return RepositorySizes(figures["total"], figures["unique"])
-
-
-@dataclass
-class TagRow:
-    name: str
-    digest: str
-    media_type: str
-    size: int  # the manifest and the blobs it references; for an index, its children too
-    pushed_at: object
-    created_at: object
-    is_index: bool
-    platforms: list[str] = field(default_factory=list)
-    artifact_type: str = ""
-
-    @property
-    def is_artifact(self) -> bool:
-        """Not a runnable image: a signature, an SBOM, a Helm chart… (its artifactType says)."""
-        return not self.is_index and self.artifact_type not in ("", *IMAGE_CONFIGS)
-
-
-def _blob_bytes(manifest_field: str) -> Subquery:
-    """Bytes of the blobs (config and layers) the manifest in the outer row's `manifest_field`
-    references: "pk" on manifests, "manifest_id" on tags."""
-    rows = (
-        ManifestReference.objects.filter(manifest=OuterRef(manifest_field), blob__isnull=False)
-        .order_by().values("manifest")
-    )
-    return Subquery(rows.annotate(v=Sum("blob__size")).values("v")[:1])
-
-
-def tag_page(*, repository: Repository, page: int = 1, page_size: int = TAG_PAGE_SIZE) -> tuple[Page, list[TagRow]]:
-    """A page of the repository's tags, newest push first, with sizes and index platforms.
-
-    Three queries per page: the count, the tags with their manifests' figures, and the
-    children of the indexes on the page (their platforms come from the index payloads).
-    """
-    tags = (
-        Tag.objects.filter(repository=repository)
-        .select_related("manifest")
-        .defer("manifest__payload", "manifest__annotations")
-        .annotate(blob_bytes=Coalesce(_blob_bytes("manifest_id"), 0))
-        .order_by("-updated_at", "name")
-    )
-    paged = Paginator(tags, page_size).get_page(page)
-    index_ids = [t.manifest_id for t in paged if t.manifest.media_type in mediatypes.INDEXES]
-    payloads = dict(Manifest.objects.filter(pk__in=index_ids).values_list("pk", "payload")) if index_ids else {}
-    children = _index_children(repository, payloads)
-    rows = []
-    for tag in paged:
-        manifest = tag.manifest
-        row = TagRow(
-            name=tag.name, digest=manifest.digest, media_type=manifest.media_type,
-            size=manifest.size + tag.blob_bytes, pushed_at=tag.updated_at, created_at=manifest.created_at,
-            is_index=manifest.pk in payloads, artifact_type=manifest.artifact_type,
-        )
-        for entry in children.get(manifest.pk, []):
-            row.platforms.append(entry.platform or "unknown")
-            row.size += entry.size
-        rows.append(row)
-    return paged, rows
-
-
-@dataclass
-class ChildEntry:
-    digest: str
-    media_type: str
-    platform: str
-    size: int  # the child manifest with its blobs, when the child is in the repository
-    present: bool
-
-
-def index_entries(payload: bytes) -> list[dict]:
-    try:
-        entries = json.loads(bytes(payload)).get("manifests", [])
-    except (ValueError, AttributeError):
-        return []
-    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("digest"), str)]
-
-
-def _index_children(repository: Repository, payloads: dict[int, bytes]) -> dict[int, list[ChildEntry]]:
-    """The entries of each index, with sizes of the children stored in the repository."""
-    entries = {pk: index_entries(payload) for pk, payload in payloads.items()}
-    digests = {e["digest"] for listed in entries.values() for e in listed}
-    sizes = dict(
-        Manifest.objects.filter(repository=repository, digest__in=digests)
-        .annotate(total=Coalesce(_blob_bytes("pk"), 0))
-        .values_list("digest", "total")
-    ) if digests else {}
-    return {
-        pk: [
-            ChildEntry(
-                digest=e["digest"], media_type=str(e.get("mediaType", "")),
-                platform=platform_string(e.get("platform")),
-                size=sizes[e["digest"]] + _int(e.get("size")) if e["digest"] in sizes else 0,
-                present=e["digest"] in sizes,
-            )
-            for e in listed
-        ]
-        for pk, listed in entries.items()
-    }
-
-
-def _int(value) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def index_children(*, repository: Repository, manifest: Manifest) -> list[ChildEntry]:
-    return _index_children(repository, {manifest.pk: manifest.payload})[manifest.pk]

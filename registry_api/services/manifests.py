@@ -12,10 +12,12 @@ from django.utils import timezone
 
 from .. import events, mediatypes
 from ..auth.access import Denied
+from ..configblobs import image_created
 from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
 from ..locking import lock_repository
 from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from ..reference import is_digest_reference, parse_digest
+from .dependents import ManifestInUse, dependents_exist
 from .repositories import repository_ensure, repository_get
 
 logger = logging.getLogger(__name__)
@@ -129,6 +131,9 @@ def manifest_put(
         parsed = mediatypes.parse_manifest(payload, content_type)
     except mediatypes.InvalidManifest as exc:
         raise ManifestInvalid(str(exc)) from None
+    # Before the transaction: a read from storage must not hold the write lock.
+    config = parsed.config
+    built = image_created(config.digest, config.media_type, config.size) if config else None
     repository = Repository.objects.filter(name=repository_name).first()
     if repository is None:
         # Checked before the repository is created, so a rejected push leaves no empty repository.
@@ -150,6 +155,7 @@ def manifest_put(
                 "artifact_type": parsed.artifact_type,
                 "subject_digest": parsed.subject,
                 "annotations": parsed.annotations,
+                "image_created": built,
             },
         )
         if created:
@@ -187,23 +193,38 @@ def _check_immutable_delete(repository: Repository, reference: str) -> None:
         )
 
 
-def manifest_delete(*, repository_name: str, reference: str, override_immutable: bool = False) -> None:
+def manifest_delete(
+    *, repository_name: str, reference: str, override_immutable: bool = False, allow_dependents: bool = True
+) -> None:
     """Delete a tag, or a manifest by digest together with every tag pointing at it.
 
     DENIED for tags of a repository with immutable tags unless `override_immutable` (a
     repository admin or superuser deciding in the portal or the admin, never /v2/).
+
+    A manifest that indexes list or referrers point at is deleted as Distribution would
+    (with a warning in the log), unless `allow_dependents` is False: then ManifestInUse,
+    checked under the lock (services/dependents.py says why).
     """
     repository = repository_get(name=repository_name)
+    by_digest = is_digest_reference(reference)
     with transaction.atomic():
         repository = lock_repository(repository.pk)
         if not override_immutable:
             _check_immutable_delete(repository, reference)
-        if is_digest_reference(reference):
+        if by_digest:
+            in_use = dependents_exist(repository=repository, digest=reference)
+            if in_use and not allow_dependents:
+                raise ManifestInUse(
+                    "indexes or referrers depend on this manifest; confirm to delete it anyway",
+                    detail={"reference": reference},
+                )
             deleted, _ = Manifest.objects.filter(repository=repository, digest=reference).delete()
         else:
             deleted, _ = Tag.objects.filter(repository=repository, name=reference).delete()
     if not deleted:
         raise ManifestUnknown(detail={"reference": reference})
+    if by_digest and in_use:
+        logger.warning("delete repository=%s reference=%s: indexes or referrers still name it", repository_name, reference)
     logger.info("delete repository=%s reference=%s", repository_name, reference)
-    kind = "manifest" if is_digest_reference(reference) else "tag"
+    kind = "manifest" if by_digest else "tag"
     events.record(action="delete", repository=repository_name, target=reference, detail={"kind": kind})

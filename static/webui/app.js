@@ -1,7 +1,10 @@
 /* Portal behaviour, self-hosted (no CDN). Every page works without it; it adds:
  * - copy buttons ([data-copy] holds the text, [data-copy-from] a selector to copy from),
- * - search as you type on the repository list (form[data-live-search]),
- * - live dashboard figures ([data-poll] names the JSON endpoint, refreshed every 5 s). */
+ * - search as you type (form[data-live-search] names the results container to refill and
+ *   [data-live-status] the live region that announces the count),
+ * - tag suggestions from every tag (form[data-tag-suggest] names the JSON endpoint),
+ * - live dashboard figures ([data-poll] names the JSON endpoint, refreshed every 5 s).
+ * URLs always come from the page (rendered by Django), never spelled here. */
 "use strict";
 (function () {
   const announcer = () => document.getElementById("announcer");
@@ -9,6 +12,14 @@
   function announce(text) {
     const region = announcer();
     if (region) region.textContent = text;
+  }
+
+  function debounce(fn, ms) {
+    let timer = null;
+    return (...args) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fn(...args), ms);
+    };
   }
 
   // --- Copy to clipboard -------------------------------------------------------------
@@ -31,56 +42,107 @@
     if (!ok) throw new Error("copy refused");
   }
 
+  const restoreTimers = new WeakMap();
+
+  function flash(button, text) {
+    // The label is captured once, before any click changed it: a second click within the
+    // two seconds must not take "Copied" for the label to restore.
+    if (button.dataset.label === undefined) button.dataset.label = button.textContent;
+    button.textContent = text;
+    clearTimeout(restoreTimers.get(button));
+    restoreTimers.set(button, setTimeout(() => { button.textContent = button.dataset.label; }, 2000));
+  }
+
   document.addEventListener("click", (event) => {
     const button = event.target.closest("[data-copy], [data-copy-from]");
     if (!button) return;
     const source = button.dataset.copyFrom && document.querySelector(button.dataset.copyFrom);
     const text = source ? source.textContent : button.dataset.copy;
-    const label = button.textContent;
     copyText(text).then(
       () => {
         document.body.dataset.lastCopied = text;
-        button.textContent = "Copied";
+        flash(button, "Copied");
         announce("Copied to the clipboard: " + text.slice(0, 120));
       },
       () => {
-        button.textContent = "Copy failed";
+        flash(button, "Copy failed");
         announce("Could not copy; select the text and copy it by hand.");
       },
     );
-    setTimeout(() => { button.textContent = label; }, 2000);
   });
 
   // --- Search as you type ------------------------------------------------------------
-  const searchForm = document.querySelector("form[data-live-search]");
-  if (searchForm) {
-    const target = searchForm.dataset.liveSearch;
-    let timer = null;
+  function liveSearch(form) {
+    const results = document.querySelector(form.dataset.liveSearch);
+    const status = form.dataset.liveStatus && document.querySelector(form.dataset.liveStatus);
+    if (!results) return;
     let latest = 0;
     async function refresh() {
-      const params = new URLSearchParams(new FormData(searchForm));
-      const url = searchForm.action.split("?")[0] + "?" + params.toString();
+      // The form's action is this page's URL, maybe with a #fragment (the skip link's):
+      // build the query on a URL object, not by pasting strings.
+      const target = new URL(form.action);
+      target.search = new URLSearchParams(new FormData(form)).toString();
+      target.hash = "";
+      const url = target.toString();
       const ticket = ++latest;
-      const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
-      if (!response.ok || ticket !== latest) return; // a newer keystroke already asked
-      const page = new DOMParser().parseFromString(await response.text(), "text/html");
-      const fresh = page.querySelector(target);
-      const current = document.querySelector(target);
-      if (fresh && current) {
-        current.replaceWith(fresh);
-        history.replaceState(null, "", url);
+      results.setAttribute("aria-busy", "true");
+      let page;
+      try {
+        const response = await fetch(url, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+        if (!response.ok || ticket !== latest) return; // a newer keystroke already asked
+        page = new DOMParser().parseFromString(await response.text(), "text/html");
+      } catch (error) {
+        return; // offline or restarting: the form still submits normally
+      } finally {
+        if (ticket === latest) results.removeAttribute("aria-busy");
       }
+      const fresh = page.querySelector(form.dataset.liveSearch);
+      if (!fresh) return;
+      // The containers stay; only their contents change, so the live region that screen
+      // readers listen to is the same node and announces the new count.
+      results.replaceChildren(...fresh.childNodes);
+      const freshStatus = status && page.querySelector(form.dataset.liveStatus);
+      if (freshStatus && status.textContent !== freshStatus.textContent) status.textContent = freshStatus.textContent;
+      history.replaceState(null, "", url);
     }
-    searchForm.addEventListener("input", () => {
-      clearTimeout(timer);
-      timer = setTimeout(refresh, 250);
-    });
-    searchForm.addEventListener("submit", (event) => {
+    const later = debounce(refresh, 250);
+    form.addEventListener("input", later);
+    form.addEventListener("submit", (event) => {
       event.preventDefault();
-      clearTimeout(timer);
       refresh();
     });
   }
+  document.querySelectorAll("form[data-live-search]").forEach(liveSearch);
+
+  // --- Tag suggestions (compare form) ---------------------------------------------------
+  function tagSuggest(form) {
+    const endpoint = form.dataset.tagSuggest;
+    async function suggest(input) {
+      const list = input.list;
+      if (!list) return;
+      const url = endpoint + "?" + new URLSearchParams({ q: input.value }).toString();
+      try {
+        const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+        if (!response.ok) return;
+        const data = await response.json();
+        list.replaceChildren(...data.tags.map((tag) => {
+          const option = document.createElement("option");
+          option.value = tag.name;
+          if (tag.artifact) option.label = tag.name + " (artifact)";
+          return option;
+        }));
+        form.dataset.suggested = input.value; // lets the browser tests wait for it
+      } catch (error) {
+        // keep the suggestions already there
+      }
+    }
+    const later = debounce(suggest, 200);
+    form.querySelectorAll("input[list]").forEach((input) => {
+      input.addEventListener("input", () => later(input));
+      input.addEventListener("focus", () => suggest(input), { once: true });
+    });
+  }
+  document.querySelectorAll("form[data-tag-suggest]").forEach(tagSuggest);
 
   // --- Live dashboard ----------------------------------------------------------------
   const live = document.querySelector("[data-poll]");
@@ -90,15 +152,22 @@
     function recentItem(push) {
       const item = document.createElement("li");
       const link = document.createElement("a");
-      link.href = "/repositories/" + push.repository + "/";
+      link.href = push.url;
       link.textContent = push.repository + ":" + push.tag;
       const digest = document.createElement("code");
       digest.title = push.digest;
-      digest.textContent = push.digest.split(":")[0] + ":" + push.digest.split(":")[1].slice(0, 12);
+      digest.textContent = push.short_digest;
       const time = document.createElement("time");
       time.dateTime = push.pushed_at;
       time.textContent = push.ago;
       item.append(link, " ", digest, " ", time);
+      return item;
+    }
+
+    function emptyItem(list) {
+      const item = document.createElement("li");
+      item.className = "empty";
+      item.textContent = list.dataset.emptyText || "";
       return item;
     }
 
@@ -117,9 +186,12 @@
         if (value !== undefined && node.textContent !== String(value)) node.textContent = value;
       });
       const list = document.getElementById("recent-pushes");
-      if (list && data.recent.length) list.replaceChildren(...data.recent.map(recentItem));
+      if (list) list.replaceChildren(...(data.recent.length ? data.recent.map(recentItem) : [emptyItem(list)]));
       const charts = document.getElementById("charts");
-      if (charts && data.charts_html) charts.innerHTML = data.charts_html; // our own server-rendered markup
+      if (charts && data.charts_html && data.version !== live.dataset.version) {
+        charts.innerHTML = data.charts_html; // our own server-rendered markup
+      }
+      live.dataset.version = data.version;
       live.dataset.updated = new Date().toISOString();
     }
 

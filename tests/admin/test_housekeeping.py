@@ -41,6 +41,8 @@ def test_gc_preview_lists_what_would_go_and_why_and_deletes_nothing(root_client,
     assert img.manifest.digest in page and "untagged, and no tag, index or subject reaches it" in page
     assert stray in page and "no manifest of the repository references it" in page
     assert 'value="Run garbage collection now"' in page
+    sizes = re.findall(r'<td title="(\d+) bytes">([^<]+)</td>', page)  # binary units, the exact count on hover
+    assert sizes and all(text.endswith(("bytes", "byte", "KiB", "MiB")) for _, text in sizes)
     assert Blob.objects.count() == 4
 
 

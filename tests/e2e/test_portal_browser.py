@@ -2,92 +2,38 @@
 downloaded browser) against gunicorn with access control on, after pushes with skopeo.
 
 Every page's data is checked against what the registry itself says (/v2/ answers, the
-images' own digests). Screenshots go to test-artifacts/screenshots/ (kept by CI).
+images' own digests). Screenshots go to test-artifacts/screenshots/ (kept by CI). The other
+portal browser tests: test_portal_pages.py (compare, index, deletes), test_portal_access.py
+(filters, sign out, anonymous visitors, keyboard) and test_portal_phone.py (layouts).
 """
 from __future__ import annotations
 
 import base64
 import importlib
 import json
-import re
-from pathlib import Path
 
 import pytest
 
 from tests import builders
 
-from .conftest import ADMIN_PASSWORD, REPO_ROOT
-from .support import skopeo_push, unavailable
+from .conftest import ADMIN_PASSWORD
+from .portal_browser import browser, page, session, shot, sign_in  # noqa: F401  (fixtures)
+from .portal_browser import push as _push_as
+from .support import skopeo_push
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
-# Chromium as Debian ships it, told not to reach anything but the page under test.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 NAME = "portal/webapp"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        unavailable("chromium is not installed (.ci/run installs it from Debian)")
-    try:
-        playwright_api = importlib.import_module("playwright.sync_api")
-    except ImportError:
-        unavailable("playwright is not installed (requirements.txt)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, secured_registry):
-    context = browser.new_context(base_url=secured_registry.base_url, viewport={"width": 1280, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=secured_registry.base_url)
-    context.set_default_timeout(10_000)
-    # Anything the page asks of another host would be a CDN or a font: refuse and record it.
-    outside: list[str] = []
-    context.route(re.compile(r"^(?!http://127\.0\.0\.1:\d+/).*"), lambda route: (outside.append(route.request.url), route.abort()))
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not outside, f"the page fetched from outside: {outside}"
-    assert not errors, f"JavaScript errors: {errors}"
-
-
-def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def _push(registry, tmp_path: Path, tag: str, image: builders.Image, name: str = NAME) -> None:
-    layout = builders.image_layout(tmp_path / f"layout-{tag}", tag, image)
-    skopeo_push(f"oci:{layout}:{tag}", f"docker://{registry.host}/{name}:{tag}", "--dest-creds", f"admin:{ADMIN_PASSWORD}")
+def _push(registry, tmp_path, tag: str, image: builders.Image, name: str = NAME) -> None:
+    _push_as(registry, tmp_path, name, tag, image)
 
 
 def _v2(registry, path: str) -> dict:
     response = registry.request("GET", path)
     assert response.status == 200, (path, response.status, response.body[:300])
     return response.json()
-
-
-def _figure(page, name: str) -> int:
-    return int(page.locator(f'[data-figure="{name}"]').inner_text())
-
-
-def _sign_in(page) -> None:
-    page.goto("/login/?next=/")
-    page.get_by_label("User name").fill("admin")
-    page.get_by_label("Password").fill(ADMIN_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
 
 
 def test_browse_copy_and_delete_in_a_real_browser(page, secured_registry, tmp_path):
@@ -97,10 +43,14 @@ def test_browse_copy_and_delete_in_a_real_browser(page, secured_registry, tmp_pa
     _push(registry, tmp_path, "v1", v1)
 
     # Dashboard: figures as /v2/ counts them, then refreshed live after another push.
-    _sign_in(page)
+    sign_in(page)
     catalog = _v2(registry, "/v2/_catalog")["repositories"]
     tag_total = sum(len(_v2(registry, f"/v2/{name}/tags/list")["tags"] or []) for name in catalog)
-    assert _figure(page, "repositories") == len(catalog) and _figure(page, "tags") == tag_total
+    # The figures may be cached for a few seconds (REGISTRY_DASHBOARD_CACHE_SECONDS): the
+    # page catches up at its next poll.
+    page.wait_for_function(
+        f"document.querySelector('[data-figure=repositories]').textContent == '{len(catalog)}' && "
+        f"document.querySelector('[data-figure=tags]').textContent == '{tag_total}'", timeout=15_000)
     assert page.locator("#recent-pushes li").first.inner_text().startswith(f"{NAME}:v1")
     _push(registry, tmp_path, "v2", v2)
     page.wait_for_function(f"document.querySelector('[data-figure=tags]').textContent == '{tag_total + 1}'", timeout=15_000)
@@ -123,7 +73,7 @@ def test_browse_copy_and_delete_in_a_real_browser(page, secured_registry, tmp_pa
     assert rows.count() == 2 and rows.nth(0).get_attribute("data-tag") == "v2"
     v1_row = page.locator('tr[data-tag="v1"]')
     assert v1_row.locator("td.digest a").get_attribute("title") == v1.manifest.digest
-    v1_size = len(v1.manifest.data) + sum(len(b.data) for b in v1.blobs)
+    v1_size = sum(len(b.data) for b in v1.blobs)  # blobs: the portal counts no manifest bytes
     assert v1_row.locator("td.num").get_attribute("title") == f"{v1_size} bytes"
     v1_row.get_by_role("button", name="Copy docker pull command for v1").click()
     expected = f"docker pull {registry.host}/{NAME}:v1"
@@ -146,12 +96,12 @@ def test_browse_copy_and_delete_in_a_real_browser(page, secured_registry, tmp_pa
     shot(page, "05-confirm-delete")
     page.get_by_role("button", name="Delete").click()
     page.wait_for_url(f"**/repositories/{NAME}/")
-    assert page.get_by_role("status").inner_text().strip() == "Deleted tag v1."
+    assert page.locator(".messages").get_by_role("listitem").inner_text().strip() == "Deleted tag v1."
     assert page.locator("#tag-table tbody tr").count() == 1
     assert _v2(registry, f"/v2/{NAME}/tags/list")["tags"] == ["v2"]
     shot(page, "06-after-delete")
 
-    # A phone-sized screen still shows the repository (the tag table scrolls sideways).
+    # A phone-sized screen shows each tag as a card (test_portal_phone.py checks it closely).
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
     assert page.get_by_role("heading", name=NAME).is_visible()

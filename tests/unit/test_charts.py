@@ -1,4 +1,4 @@
-"""The dashboard charts' geometry (pure functions)."""
+"""The dashboard charts' bar lengths (pure functions)."""
 from __future__ import annotations
 
 import pytest
@@ -6,29 +6,23 @@ import pytest
 from webui import charts
 
 
-def test_horizontal_bars_scale_to_the_largest_value():
-    chart = charts.horizontal_bars([("big", 100, "100 B"), ("half", 50, "50 B"), ("none", 0, "0 B")])
-    widths = [bar.width for bar in chart.bars]
-    assert widths[0] == charts.WIDTH - charts.LABEL_WIDTH - charts.VALUE_WIDTH
-    assert widths[1] == pytest.approx(widths[0] / 2, abs=0.1) and widths[2] == 0
-    assert chart.height == 3 * charts.ROW_HEIGHT
-    assert [bar.y for bar in chart.bars] == sorted(bar.y for bar in chart.bars)
+def _bars(values):
+    return charts.bars([(str(i), v, str(v), f"{i}: {v}") for i, v in enumerate(values)])
+
+
+def test_bars_scale_to_the_largest_value():
+    bars = _bars([100, 50, 0])
+    assert [bar.share for bar in bars] == [100.0, 50.0, 0.0]
+    assert bars[0].description == "0: 100" and bars[1].text == "50"
 
 
 def test_a_tiny_value_still_shows():
-    chart = charts.horizontal_bars([("big", 10**9, ""), ("tiny", 1, "")])
-    assert chart.bars[1].width == 1
+    assert _bars([10**9, 1])[1].share == charts.MIN_SHARE
 
 
-@pytest.mark.parametrize("values", [[0, 0, 0], [3], [1, 5, 2, 0]])
-def test_columns_stand_on_the_axis_inside_the_chart(values):
-    chart = charts.columns([(str(i), v, str(v)) for i, v in enumerate(values)])
-    for bar in chart.bars:
-        assert bar.y + bar.height == pytest.approx(chart.axis_y, abs=0.2)
-        assert 0 <= bar.value_y and bar.x + bar.width <= chart.width
-    tallest = max(chart.bars, key=lambda bar: bar.height)
-    assert tallest.height == (chart.axis_y - 16 if max(values) else 0)
-
-
-def test_empty_charts_have_a_size():
-    assert charts.horizontal_bars([]).height == charts.ROW_HEIGHT and charts.columns([]).bars == []
+@pytest.mark.parametrize("values", [[0, 0, 0], [3], [1, 5, 2, 0], []])
+def test_shares_stay_between_0_and_100(values):
+    bars = _bars(values)
+    assert len(bars) == len(values)
+    assert all(0 <= bar.share <= 100 for bar in bars)
+    assert max((bar.share for bar in bars), default=0) == (100 if any(values) else 0)

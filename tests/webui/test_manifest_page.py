@@ -78,3 +78,46 @@ def test_manifest_page_queries_are_bounded(as_person, content: Content, django_a
     client = as_person("reader")
     with django_assert_max_num_queries(14):
         _page(client, "team/multi", content.index.digest)
+
+
+def test_config_and_history_times_are_readable_with_the_exact_value_kept(client, settings, as_person, content: Content):
+    image = builders.image("dated", created="2021-03-04T05:06:07.123456789Z")
+    settings.REGISTRY_AUTH_ENABLED = False
+    Registry(client).push_image("team/app", "dated", image)
+    settings.REGISTRY_AUTH_ENABLED = True
+    page = _page(as_person("reader"), "team/app", image.manifest.digest)
+    created = page.split('id="config-created">', 1)[1].split("</dd>", 1)[0]
+    assert created == ('<time datetime="2021-03-04T05:06:07.123456+00:00" title="2021-03-04T05:06:07.123456789Z">'
+                       "2021-03-04 05:06 UTC</time>")
+    history = page.split('id="history-table"', 1)[1].split("</table>", 1)[0]
+    assert history.count('title="2021-03-04T05:06:07.123456789Z">2021-03-04 05:06 UTC</time>') == 2
+    assert 'id="manifest-built"' in page
+
+
+def test_every_layer_digest_has_a_copy_button(as_person, content: Content):
+    page = _page(as_person("reader"), "team/app", content.v2.manifest.digest)
+    layers = page.split('id="layer-table"', 1)[1].split("</table>", 1)[0]
+    for i, layer in enumerate(content.v2.layers, start=1):
+        assert f'data-copy="{layer.digest}" aria-label="Copy digest of layer {i}"' in layers
+    assert f'data-copy="{content.v2.config.digest}" aria-label="Copy config digest"' in layers
+    assert '<code class="breakable" id="pull-command">' in page
+
+
+def test_the_size_is_blob_bytes_and_says_so(as_person, content: Content):
+    page = _page(as_person("reader"), "team/multi", content.index.digest)
+    size = page.split('id="manifest-size"', 1)[1].split("</dd>", 1)[0]
+    assert f'title="{image_size(content.amd64, content.arm64)} bytes"' in size
+    assert "the manifest itself" in size and "is not counted" in size
+
+
+def test_an_index_shows_a_missing_child_as_missing(as_person, content: Content):
+    from registry_api.models import Manifest
+
+    Manifest.objects.filter(repository__name="team/multi", digest=content.arm64.manifest.digest).delete()
+    page = _page(as_person("reader"), "team/multi", content.index.digest)
+    children = page.split('id="children-table"', 1)[1].split("</table>", 1)[0]
+    arm = children.split('data-platform="linux/arm64"', 1)[1].split("</tr>", 1)[0]
+    assert "missing: not in this registry" in arm and "pulling this platform fails" in arm
+    assert f'href="/repositories/team/multi/manifests/{content.arm64.manifest.digest}/"' not in arm
+    assert '<tr class="missing" data-platform="linux/arm64">' in children
+    assert 'class="missing"' not in children.split('data-platform="linux/amd64"', 1)[0]

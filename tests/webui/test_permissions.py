@@ -44,6 +44,8 @@ def _pages(content: Content) -> list[tuple[str, tuple]]:
             (f"/repositories/{name}/", read),
             (f"/repositories/{name}/manifests/{digest}/", read),
             (f"/repositories/{name}/-/compare/?a={tag}&b={tag}", read),
+            (f"/repositories/{name}/-/tags/?q={tag}", read),
+            (f"/repositories/{name}/?q={tag}&untagged=2", read),
             (f"/repositories/{name}/-/tags/{tag}/delete/", delete),
             (f"/repositories/{name}/manifests/{digest}/delete/", delete),
             (f"/repositories/{name}/-/delete/", manage),
@@ -180,3 +182,22 @@ def test_only_a_repository_admin_deletes_an_immutable_tag_or_repository(as_perso
     assert allowed or "Could not delete tag v1: tags are immutable in repository team/app" in page
     client.post("/repositories/team/app/-/delete/", {"confirm_name": "team/app"})
     assert Repository.objects.filter(name="team/app").exists() is not allowed
+def test_deleting_an_image_an_index_lists_warns_and_needs_the_box_ticked(as_person, content: Content):
+    digest = content.arm64.manifest.digest
+    client = as_person("deleter")
+    confirm = client.get(f"/repositories/team/multi/manifests/{digest}/delete/").content.decode()
+    warning = confirm.split('id="dependents"', 1)[1].split("</div>\n  </div>", 1)[0]
+    assert "1 multi-platform index in this repository lists it" in warning
+    assert f'href="/repositories/team/multi/manifests/{content.index.digest}/"' in warning
+    assert "for <strong>linux/arm64</strong>, tagged <strong>latest</strong>" in warning
+    assert 'type="checkbox" id="confirm-dependents" name="confirm_dependents" value="yes" required' in warning
+    refused = client.post(f"/repositories/team/multi/manifests/{digest}/delete/", follow=True)
+    assert "other manifests depend on it; tick the box to confirm" in refused.content.decode()
+    assert Manifest.objects.filter(digest=digest, repository__name="team/multi").exists()
+    client.post(f"/repositories/team/multi/manifests/{digest}/delete/", {"confirm_dependents": "yes"})
+    assert not Manifest.objects.filter(digest=digest, repository__name="team/multi").exists()
+
+
+def test_a_manifest_nothing_depends_on_has_no_warning(as_person, content: Content):
+    page = as_person("deleter").get(f"/repositories/team/app/manifests/{content.v1.manifest.digest}/delete/")
+    assert 'id="dependents"' not in page.content.decode()

@@ -7,6 +7,9 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from registry_api.imageconfig import parse_timestamp
+from registry_api.templatetags.registry_units import bytes_
+
 register = template.Library()
 
 
@@ -46,3 +49,27 @@ def command_or_value(value) -> str:
 @register.filter
 def get_item(mapping: dict, key):
     return mapping.get(key)
+
+
+@register.filter
+def get_index(items, index: int):
+    return items[index]
+
+
+# Binary units, the same filter as the admin's templates (registry_api/templatetags).
+register.filter("bytes", bytes_)
+
+
+@register.filter
+def timestamp(value) -> datetime | None:
+    """An RFC 3339 string from an image config (`created`) as a datetime, for `date`."""
+    return parse_timestamp(value)
+
+
+@register.filter
+def visibility(repository):
+    """Who may pull: the repository's own flag, its namespace's, or the registry-wide
+    setting (from the list page's annotation when present, so no query per row)."""
+    from registry_api.selectors.repositories import repository_visibility
+
+    return repository_visibility(repository=repository)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
+from django.urls import reverse
+
+from registry_api.units import format_bytes
 
 from ..access import visible
-from ..templatetags.portal import ago
 from ..dashboard import dashboard_context
+from ..templatetags.portal import ago, short_digest
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -18,16 +20,21 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def summary(request: HttpRequest) -> JsonResponse:
-    """The dashboard's live figures; the page polls this every few seconds."""
+    """The dashboard's live figures; the page polls this every few seconds. Cheap: the
+    figures come from the dashboard cache, and the page redraws only when `version` moves."""
     context = dashboard_context(repositories=visible(request))
     figures = context["summary"]
     return JsonResponse({
         **figures,
-        "blob_bytes_text": filesizeformat(figures["blob_bytes"]),
+        "version": context["version"],
+        "blob_bytes_text": format_bytes(figures["blob_bytes"]),
         "recent": [
-            {**push, "pushed_at": push["pushed_at"].isoformat(), "ago": ago(push["pushed_at"])}
+            {**push, "pushed_at": push["pushed_at"].isoformat(), "ago": ago(push["pushed_at"]),
+             "short_digest": short_digest(push["digest"]),
+             # Rendered here so the script never spells the portal's URLs itself.
+             "url": reverse("webui:repository", args=[push["repository"]])}
             for push in context["recent"]
         ],
-        # The charts are drawn once, by the server; the page swaps this markup in.
+        # The charts are drawn by the server; the page swaps this markup in.
         "charts_html": render_to_string("webui/_charts.html", context, request=request),
     })

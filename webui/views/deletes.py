@@ -13,6 +13,7 @@ from registry_api.auth.permissions import is_repository_admin
 from registry_api.errors import RegistryError
 from registry_api.models import Manifest, Tag
 from registry_api.selectors.repositories import repository_sizes
+from registry_api.services.dependents import ManifestInUse, manifest_dependents
 from registry_api.services.manifests import manifest_delete as delete_manifest_or_tag
 from registry_api.services.repositories import repository_delete as delete_repository
 
@@ -23,11 +24,14 @@ def _confirm(request: HttpRequest, repository, **context) -> HttpResponse:
     return render(request, "webui/confirm_delete.html", {"repository": repository, **context})
 
 
-def _delete_reference(request: HttpRequest, repository, reference: str, what: str) -> HttpResponse:
+def _delete_reference(request: HttpRequest, repository, reference: str, what: str, confirmed: bool = True) -> HttpResponse:
     """A repository admin may delete even immutable tags here (never through /v2/)."""
     try:
-        delete_manifest_or_tag(repository_name=repository.name, reference=reference,
+        delete_manifest_or_tag(repository_name=repository.name, reference=reference, allow_dependents=confirmed,
                                override_immutable=is_repository_admin(identity_of(request), repository.name))
+    except ManifestInUse:
+        messages.error(request, f"Did not delete {what}: other manifests depend on it; tick the box to confirm.")
+        return redirect("webui:manifest_delete", name=repository.name, digest=reference)
     except RegistryError as exc:
         messages.error(request, f"Could not delete {what}: {exc.message}.")
     else:
@@ -50,14 +54,18 @@ def tag_delete(request: HttpRequest, repository, tag: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @repository_view("delete")
 def manifest_delete(request: HttpRequest, repository, digest: str) -> HttpResponse:
-    """Remove a manifest and every tag pointing at it."""
+    """Remove a manifest and every tag pointing at it; when indexes list it or referrers
+    point at it, the page says what breaks and the POST needs the confirmation box ticked
+    (the service checks again under the lock)."""
     manifest = Manifest.objects.filter(repository=repository, digest=digest).only("digest", "media_type").first()
     if manifest is None:
         raise Http404("No such manifest.")
     if request.method == "POST":
-        return _delete_reference(request, repository, digest, f"manifest {digest}")
+        confirmed = request.POST.get("confirm_dependents") == "yes"
+        return _delete_reference(request, repository, digest, f"manifest {digest}", confirmed)
     tags = Tag.objects.filter(manifest=manifest).order_by("name").values_list("name", flat=True)
-    return _confirm(request, repository, kind="manifest", manifest=manifest, tags=list(tags))
+    return _confirm(request, repository, kind="manifest", manifest=manifest, tags=list(tags),
+                    dependents=manifest_dependents(repository=repository, digest=digest))
 
 
 @require_http_methods(["GET", "POST"])
