@@ -24,8 +24,10 @@ threads = int(os.environ.get("REGISTRY_THREADS", "8"))
 timeout = int(os.environ.get("REGISTRY_WORKER_TIMEOUT", "120"))
 # Blob bodies are FileResponses over real files: gunicorn sends them with sendfile(2),
 # zero-copy from the page cache (also for 206 ranges, registry_api.http.BoundedFile).
-# It is on by default unless a SENDFILE=0 environment says otherwise; say it here.
-sendfile = True
+# Careful: gunicorn's `sendfile` setting only exists to turn it off: any value given to
+# it, True included, disables sendfile (gunicorn.config.Config.sendfile, gunicorn 27).
+# Unset, it follows the SENDFILE environment variable, on when absent: pin that instead.
+os.environ["SENDFILE"] = "1"
 graceful_timeout = 30
 keepalive = 75
 # The application logs every request itself (JSON, with user, repository, bytes, duration),
