@@ -35,9 +35,9 @@ def _hooks_for(event: AuditEvent):
     namespace = event.repository.split("/", 1)[0]
     wanted = Q(on_push=True) if event.action == "push" else Q(on_delete=True)
     scope = (
-        Q(namespace__isnull=True, repository__isnull=True)
+        Q(namespace__isnull=True, repository_name="")
         | Q(namespace__name=namespace)
-        | Q(repository__name=event.repository)
+        | Q(repository_name=event.repository)
     )
     return Webhook.objects.filter(wanted, scope, active=True)
 

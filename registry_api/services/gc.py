@@ -52,6 +52,7 @@ from django.utils import timezone
 from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 
+from .. import metrics
 from ..locking import lock_repository
 from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag, Upload
 
@@ -383,4 +384,5 @@ def gc_run(
         report.blobs_deleted, report.bytes_freed, report.kept_on_recheck, len(report.files_left),
         (time.monotonic() - started) * 1000,
     )
+    metrics.record_gc_run(report, seconds=time.monotonic() - started)
     return report
