@@ -7,6 +7,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -37,7 +38,9 @@ def test_systemd_units_verify(tmp_path, unit):
         pytest.skip("systemd-analyze is not installed")
     for source in DEPLOY.iterdir():
         if source.suffix in (".service", ".timer"):
-            text = source.read_text().replace("/opt/docker-registry-manager", str(REPO_ROOT))
+            # The virtualenv running these tests, which a worktree may keep elsewhere.
+            text = source.read_text().replace("/opt/docker-registry-manager/.venv", str(Path(sys.executable).parents[1]))
+            text = text.replace("/opt/docker-registry-manager", str(REPO_ROOT))
             text = text.replace("/etc/docker-registry-manager/registry.env", str(DEPLOY / "registry.env"))
             (tmp_path / source.name).write_text(text)
     result = subprocess.run([analyze, "verify", str(tmp_path / unit)], capture_output=True, text=True, timeout=60)
