@@ -82,12 +82,15 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def _running_registry(root: Path, auth: bool, **extra_env: str):
+def _running_registry(root: Path, auth: bool, *, run_as: dict | None = None, **extra_env: str):
+    """`run_as`: Popen's user/group/extra_groups/umask for migrate and gunicorn, to run them
+    as a service user the way deploy/registry.service does."""
     data_dir = root / "data"
     env = {**_server_env(data_dir, auth), **extra_env}
+    run_as = run_as or {}
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, **run_as,
     )
     if migrate.returncode != 0:
         pytest.fail(f"manage.py migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
@@ -101,7 +104,7 @@ def _running_registry(root: Path, auth: bool, **extra_env: str):
         proc = subprocess.Popen(
             [str(GUNICORN), "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],
             cwd=REPO_ROOT, env={**env, "REGISTRY_BIND": registry.host},
-            stdout=log_file, stderr=subprocess.STDOUT,
+            stdout=log_file, stderr=subprocess.STDOUT, **run_as,
         )
     try:
         _wait_until_ready(proc, registry)
