@@ -79,3 +79,102 @@ def test_not_ready_once_the_database_file_is_replaced(tmp_path):
             kept.replace(database)
         assert _readiness(registry)[0] == 200
         assert "readiness: database not usable" in registry.log.read()
+
+
+def test_a_slow_upload_outlives_the_worker_timeout(tmp_path):
+    """gthread: the worker's main loop notifies the arbiter while a request thread waits for
+    a slow body, so the timeout (5 s here) never kills a push that takes longer (12 s)."""
+    pieces = [os.urandom(64 * 1024) for _ in range(24)]
+    data = b"".join(pieces)
+    with _running_registry(tmp_path / "registry", auth=False, REGISTRY_WORKER_TIMEOUT="5") as registry:
+        started = registry.request("POST", "/v2/slow/app/blobs/uploads/")
+        assert started.status == 202
+        conn = registry.connection()
+        conn.timeout = 60
+        try:
+            conn.putrequest("PATCH", started.headers["Location"])
+            conn.putheader("Transfer-Encoding", "chunked")
+            conn.putheader("Content-Type", "application/octet-stream")
+            conn.endheaders()
+            began = time.monotonic()
+            for piece in pieces:
+                conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+                time.sleep(0.5)
+            conn.send(b"0\r\n\r\n")
+            patched = conn.getresponse()
+            patched.read()
+            assert time.monotonic() - began > 12
+            assert patched.status == 202 and patched.getheader("Range") == f"0-{len(data) - 1}"
+            done = send(conn, "PUT", f"{patched.getheader('Location')}?digest={sha256(data)}", b"")
+            assert done.status == 201, done.body
+        finally:
+            conn.close()
+        assert registry.request("GET", f"/v2/slow/app/blobs/{sha256(data)}").body == data
+        log = registry.log.read()
+        assert "WORKER TIMEOUT" not in log
+        assert log.count("Booting worker") == 2  # none was killed and replaced
+
+
+def _counts_by_worker(directory: Path, route: str) -> dict[str, float]:
+    """registry_http_requests_total{route=…} in each worker's multiprocess file."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    counts = {}
+    for path in directory.glob("counter_*.db"):
+        values = MmapedDict(str(path), read_mode=True).read_all_values()
+        total = sum(value for key, value, *_ in values
+                    if json.loads(key)[1] == "registry_http_requests_total" and json.loads(key)[2].get("route") == route)
+        if total:
+            counts[path.stem.split("_", 1)[1]] = total
+    return counts
+
+
+def _metric(text: str, name: str, labels: str = "") -> float:
+    pattern = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "") + r" ([0-9.e+]+)$"
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_metrics_sum_over_workers_and_show_gc_from_another_process(tmp_path):
+    images = [builders.image(f"metrics-{i}", layer_count=1) for i in range(4)]
+    with _running_registry(tmp_path / "registry", auth=False) as registry:
+        for i, image in enumerate(images):
+            layout = builders.image_layout(tmp_path / f"src{i}", "v1", image)
+            skopeo_push(f"oci:{layout}:v1", f"docker://{registry.host}/metrics/app{i}:v1")
+        # New connections until both workers have answered some (the kernel picks the worker).
+        multiproc = registry.data_dir / "prometheus"
+        sent = 0
+        while len(_counts_by_worker(multiproc, "catalog")) < 2 and sent < 400:
+            assert registry.request("GET", "/v2/_catalog").status == 200
+            sent += 1
+        per_worker = _counts_by_worker(multiproc, "catalog")
+        assert len(per_worker) == 2, f"one worker answered all {sent} requests"
+        text = registry.request("GET", "/metrics").body.decode()
+        assert _metric(text, "registry_http_requests_total", 'method="GET",route="catalog",status="200"') == sent
+        assert sum(per_worker.values()) == sent
+        assert _metric(text, "registry_http_requests_total", 'method="PUT",route="manifest",status="201"') == 4
+        assert _metric(text, "registry_tags") == 4
+
+        digest = images[0].manifest.digest
+        assert registry.request("DELETE", f"/v2/metrics/app0/manifests/{digest}").status == 202
+        registry.manage("gc", "--grace-period", "0s")  # a process of its own, as the timer runs it
+        text = registry.request("GET", "/metrics").body.decode()
+        assert _metric(text, "registry_gc_runs_total") == 1
+        assert _metric(text, "registry_gc_deleted_blobs_total") == 2  # the layer and the config
+        assert _metric(text, "registry_gc_freed_bytes_total") == sum(len(b.data) for b in images[0].blobs)
+
+
+def test_json_logging_puts_every_line_in_json(tmp_path):
+    """One stream, one format: gunicorn's boot and shutdown lines too, and its access log
+    when asked for."""
+    with _running_registry(tmp_path / "registry", auth=False, REGISTRY_LOG_FORMAT="json",
+                           REGISTRY_ACCESS_LOG="-") as registry:
+        registry.push_blob("logs/app", b"a layer")
+        registry.request("GET", "/v2/_catalog")
+    lines = [line for line in registry.log.read().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # fails on any line that is not JSON
+    loggers = {entry["logger"] for entry in entries}
+    assert {"gunicorn.error", "gunicorn.access", "registry.request"} <= loggers
+    requests = [e for e in entries if e["logger"] == "registry.request"]
+    assert {e["action"] for e in requests} >= {"upload", "catalog"}
+    assert all({"request_id", "bytes_in", "bytes_out", "duration_ms", "status"} <= set(e) for e in requests)
