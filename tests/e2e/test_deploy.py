@@ -317,3 +317,6 @@ def test_container_files_name_the_same_entry_points():
     assert "manage.py migrate --noinput" in dockerfile
     compose = (DEPLOY / "compose.yaml").read_text()
     assert "./nginx-compose.conf" in compose and "REGISTRY_X_ACCEL_REDIRECT: /_blobs/" in compose
+    # The webhook loop beside the registry, as registry-webhooks.service on a host.
+    assert '["python", "manage.py", "deliver_webhooks", "--loop"' in compose
+    assert "--build-arg" not in dockerfile and "ARG BASE_IMAGE=python:3.11-slim" in dockerfile
