@@ -1,6 +1,9 @@
 # Container image of Docker Registry Manager: gunicorn serving the app, data in /data.
-# Build: docker build -t docker-registry-manager .   (see README.md, "Deployment").
-FROM python:3.11-slim
+# Build: docker build -t docker-registry-manager .   (see README.md, "Containers").
+# BASE_IMAGE: any image with Python 3.11 and pip; where Docker Hub is out of reach, a
+# stand-in made by scripts/container-base.sh (then also `--network host`, see the README).
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -9,8 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN useradd --system --home-dir /app --shell /usr/sbin/nologin registry
 WORKDIR /app
+# Runtime requirements only: the test tools are in requirements-dev.txt, not in the image.
 COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+RUN python -m pip install --no-cache-dir -r requirements.txt
+# .dockerignore lets in only the application (no tests, data, secrets or virtualenv).
 COPY . .
 RUN mkdir -p /data && chown registry:registry /data
 

@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench bench-portal demo migrate clean-venv
+.PHONY: run test test-container bench bench-portal demo migrate clean-venv
 
-$(VENV)/.installed: requirements.txt
+# The development virtualenv: runtime requirements plus the test tools (requirements-dev.txt
+# includes requirements.txt); either file changing re-installs.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
 migrate: $(VENV)/.installed
@@ -19,6 +21,11 @@ run: migrate
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+# docker build + run of the Dockerfile on a private dockerd, with the stand-in base of
+# scripts/container-base.sh (needs root and debootstrap). Minutes, so not part of `test`.
+test-container: $(VENV)/.installed
+	$(PY) -m pytest -m container tests/e2e/test_container.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py

@@ -2,23 +2,33 @@
 
 gthread workers: a layer upload or download can stream for minutes; with threads the
 worker's main loop keeps answering the arbiter's heartbeat while a request streams, so
-`timeout` never kills a slow multi-GB push. Blob GETs go out through gunicorn's sendfile().
+`timeout` never kills a slow multi-GB push (tests/e2e/test_gunicorn.py sends one body
+over more than twice the timeout). Blob GETs go out through gunicorn's sendfile().
 """
 import importlib
 import os
+import sys
 from pathlib import Path
 
 import environ
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 # The same `.env` the Django settings read, so REGISTRY_BIND there is honoured too.
-environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
+environ.Env.read_env(REPO_ROOT / ".env", overwrite=False)
 
 bind = os.environ.get("REGISTRY_BIND", "0.0.0.0:5000")
 workers = int(os.environ.get("REGISTRY_WORKERS", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("REGISTRY_THREADS", "8"))
-# Heartbeat timeout of an idle-looking worker, not a request time limit under gthread.
+# Heartbeat timeout of an idle-looking worker, not a request time limit under gthread:
+# the worker's main thread notifies the arbiter every second while request threads stream.
 timeout = int(os.environ.get("REGISTRY_WORKER_TIMEOUT", "120"))
+# Blob bodies are FileResponses over real files: gunicorn sends them with sendfile(2),
+# zero-copy from the page cache (also for 206 ranges, registry_api.http.BoundedFile).
+# Careful: gunicorn's `sendfile` setting only exists to turn it off: any value given to
+# it, True included, disables sendfile (gunicorn.config.Config.sendfile, gunicorn 27).
+# Unset, it follows the SENDFILE environment variable, on when absent: pin that instead.
+os.environ["SENDFILE"] = "1"
 graceful_timeout = 30
 keepalive = 75
 # A manifest PUT may carry the 100 `?tag=` the app accepts, each up to 128 characters:
@@ -37,6 +47,38 @@ _access = os.environ.get("REGISTRY_ACCESS_LOG", "off")
 accesslog = None if _access == "off" else _access
 errorlog = "-"
 loglevel = os.environ.get("REGISTRY_LOG_LEVEL", "info").lower()
+
+
+def _json_logging(level: str, access: str) -> dict:
+    """gunicorn's own lines (worker boots, timeouts, its access log) as the JSON objects
+    the application writes, so one stream carries one format for log shippers."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from registry_api.logformat import JsonFormatter  # no Django: fine in the master
+
+    handlers = {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}}
+    access_handlers = []
+    if access == "-":
+        access_handlers = ["stderr"]
+    elif access != "off":
+        handlers["access_file"] = {"class": "logging.FileHandler", "formatter": "json", "filename": access}
+        access_handlers = ["access_file"]
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": handlers,
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            # A logging config turns gunicorn's access log on; with no handler it stays off.
+            "gunicorn.access": {"level": "INFO", "handlers": access_handlers, "propagate": False},
+        },
+    }
+
+
+if os.environ.get("REGISTRY_LOG_FORMAT", "json") == "json":
+    logconfig_dict = _json_logging(loglevel.upper(), _access)
 # gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), which
 # several instances on one host would fight over; nothing here uses it.
 control_socket_disable = True

@@ -1,9 +1,13 @@
-"""Admin pages for the audit trail (read-only) and for webhooks with their delivery log."""
+"""Admin pages for the audit trail (read-only), webhooks with their delivery log, and the
+record of garbage collection runs (read-only)."""
 from __future__ import annotations
 
-from django.contrib import admin
+import secrets
 
-from .events.models import AuditEvent, Webhook, WebhookDelivery
+from django import forms
+from django.contrib import admin, messages
+
+from .events.models import AuditEvent, GcRun, Webhook, WebhookDelivery
 from .events.webhooks import attempt
 
 
@@ -36,13 +40,49 @@ class DeliveryInline(admin.TabularInline):
     show_change_link = True
 
 
+class WebhookForm(forms.ModelForm):
+    """The secret is never rendered back: it signs deliveries, and a change page is seen by
+    every staff member who may view webhooks (and by their browser's history and cache)."""
+
+    new_secret = forms.CharField(
+        label="New secret", required=False, strip=True, max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Signs each delivery (X-Registry-Signature: sha256=HMAC(secret, body)). Leave blank to keep "
+                  "the current one; when adding, blank generates one, shown once.",
+    )
+    unsigned = forms.BooleanField(label="Send unsigned", required=False, help_text="Remove the secret.")
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = Webhook
+        exclude = ("secret",)
+
+
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
-    list_display = ("name", "url", "namespace", "repository", "on_push", "on_delete", "active")
+    form = WebhookForm
+    list_display = ("name", "url", "namespace", "repository_name", "on_push", "on_delete", "active", "signed")
     list_filter = ("active", "on_push", "on_delete")
-    search_fields = ("name", "url", "namespace__name", "repository__name")
-    autocomplete_fields = ("namespace", "repository")
+    search_fields = ("name", "url", "namespace__name", "repository_name")
+    autocomplete_fields = ("namespace",)
+    readonly_fields = ("signed",)
     inlines = [DeliveryInline]
+
+    @admin.display(boolean=True, description="signed")
+    def signed(self, obj: Webhook) -> bool:
+        return bool(obj.secret)
+
+    def save_model(self, request, obj: Webhook, form, change) -> None:
+        new_secret = form.cleaned_data.get("new_secret")
+        if form.cleaned_data.get("unsigned"):
+            obj.secret = ""
+        elif new_secret:
+            obj.secret = new_secret
+        elif not change:
+            obj.secret = secrets.token_urlsafe(32)
+            messages.warning(request, f"Webhook secret, shown once: {obj.secret}  (give it to the receiver "
+                                      "to check X-Registry-Signature)")
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(WebhookDelivery)
@@ -62,3 +102,19 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             delivery.status = WebhookDelivery.Status.PENDING
             attempt(delivery)
         self.message_user(request, f"{queryset.count()} delivery attempt(s) made.")
+
+
+@admin.register(GcRun)
+class GcRunAdmin(admin.ModelAdmin):
+    """What each garbage collection freed (also in /metrics as registry_gc_*)."""
+
+    list_display = ("finished_at", "blobs_deleted", "bytes_freed", "manifests_deleted", "links_removed",
+                    "duration_seconds")
+    date_hierarchy = "finished_at"
+    readonly_fields = [f.name for f in GcRun._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,5 +1,6 @@
 """Prometheus metrics: request counters fed by the request log, and stored totals read
-from the database at scrape time (so every worker and instance reports the same truth).
+from the database at scrape time (so every worker and instance reports the same truth),
+garbage collection runs included (`record_gc_run`: `gc` runs in a process of its own).
 
 Under gunicorn the counters of all workers are summed through prometheus-client's
 multiprocess mode: deploy/gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR before any
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 REQUESTS = Counter(
@@ -34,6 +35,39 @@ def observe_request(route: str, method: str, status: int, seconds: float, bytes_
         BYTES_OUT.labels(route).inc(bytes_out)
 
 
+def record_gc_run(report, seconds: float) -> None:
+    """Keep a swept run's figures in the database (services/gc/sweep.py calls this once per run)."""
+    from .events.models import GcRun
+
+    if report.dry_run:
+        return
+    GcRun.objects.create(
+        manifests_deleted=report.manifests_deleted, links_removed=report.links_removed,
+        blobs_deleted=report.blobs_deleted, bytes_freed=report.bytes_freed, duration_seconds=seconds,
+    )
+
+
+def _gc_runs():
+    from django.db.models import Count, Max, Sum
+
+    from .events.models import GcRun
+
+    runs = GcRun.objects.aggregate(
+        count=Count("id"), blobs=Sum("blobs_deleted"), manifests=Sum("manifests_deleted"),
+        bytes=Sum("bytes_freed"), last=Max("finished_at"),
+    )
+    yield CounterMetricFamily("registry_gc_runs", "Garbage collections that swept (dry runs excluded).",
+                              value=runs["count"])
+    yield CounterMetricFamily("registry_gc_deleted_blobs", "Blobs deleted by garbage collection.",
+                              value=runs["blobs"] or 0)
+    yield CounterMetricFamily("registry_gc_deleted_manifests", "Manifests deleted by garbage collection.",
+                              value=runs["manifests"] or 0)
+    yield CounterMetricFamily("registry_gc_freed_bytes", "Bytes freed by garbage collection.",
+                              value=runs["bytes"] or 0)
+    yield GaugeMetricFamily("registry_gc_last_run_timestamp_seconds", "When the last sweeping collection ended.",
+                            value=runs["last"].timestamp() if runs["last"] else 0)
+
+
 class StoredContent:
     """Totals from the metadata database, computed when Prometheus scrapes."""
 
@@ -50,6 +84,7 @@ class StoredContent:
         yield GaugeMetricFamily("registry_tags", "Tags.", value=Tag.objects.count())
         yield GaugeMetricFamily("registry_uploads_in_progress", "Upload sessions started and not finished.",
                                 value=Upload.objects.count())
+        yield from _gc_runs()
 
 
 def render() -> bytes:

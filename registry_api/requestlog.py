@@ -1,10 +1,11 @@
 """One log line per request, as JSON or plain text, and the request id on every line.
 
 `RequestLogMiddleware` (outermost) gives each request an id (the client's `X-Request-ID`
-when it is sane, else a new one), answers it in `X-Request-ID`, and logs method, path,
-route, repository, user, status, bytes in and out, and duration on the `registry.request`
-logger; it also feeds the Prometheus metrics. `RequestIdFilter` puts the id on every other
-line logged while the request runs. Nothing secret is logged: no headers, no query string.
+when it is sane, else a new one), answers it in `X-Request-ID`, and logs action, method,
+path, route, repository, user, status, bytes in and out, and duration on the
+`registry.request` logger; it also feeds the Prometheus metrics. `RequestIdFilter` puts the
+id on every other line logged while the request runs. Nothing secret is logged: no headers,
+no query string. The line formats are in `logformat`.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import time
 import uuid
 
 from . import metrics
+from .logformat import JsonFormatter, PlainFormatter  # noqa: F401  (settings name them here)
 
 logger = logging.getLogger("registry.request")
 
@@ -33,29 +35,49 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """A JSON object per line; the fields of the request line are top-level keys."""
-
-    FIELDS = ("method", "path", "route", "repository", "user", "status", "bytes_in", "bytes_out", "duration_ms")
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", "-"),
-        }
-        for key in self.FIELDS:
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
-        if record.exc_info and record.levelno >= logging.ERROR:
-            # Tracebacks only at ERROR, and only in the log, never in a response.
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
+# What a request did, by route and method, for people reading and filtering logs.
+_ROUTE_ACTIONS = {
+    "manifest": {"GET": "pull", "HEAD": "check", "PUT": "push", "DELETE": "delete"},
+    "blob": {"GET": "pull", "HEAD": "check", "DELETE": "delete"},
+    "upload_session": {"DELETE": "upload_cancel"},
+    "token": {"GET": "login", "POST": "login"},
+    "login": {"POST": "login"},
+    "api_repository": {"DELETE": "delete"},
+    "repository_delete": {"POST": "delete"},
+    "tag_delete": {"POST": "delete"},
+    "manifest_delete": {"POST": "delete"},
+}
+_ROUTE_DEFAULTS = {
+    "base": "version", "catalog": "catalog", "tags_list": "tags", "referrers": "referrers",
+    "upload_session": "upload", "healthz": "health", "readyz": "health", "metrics": "metrics",
+}
 
 
-def _response_bytes(response) -> int:
+def action_of(request, route: str) -> str:
+    """push, pull, check, upload, mount, delete, login, catalog, tags, … or portal/admin/other."""
+    if route == "upload_start":
+        return "mount" if "mount" in request.GET else "upload"
+    by_method = _ROUTE_ACTIONS.get(route, {})
+    if request.method in by_method:
+        return by_method[request.method]
+    if route in _ROUTE_DEFAULTS:
+        return _ROUTE_DEFAULTS[route]
+    match = getattr(request, "resolver_match", None)
+    namespaces = match.namespaces if match else []
+    if "admin" in namespaces:
+        return "admin"
+    if "webui" in namespaces:
+        return "portal"
+    return "other"
+
+
+def _response_bytes(request, response) -> int:
+    if request.method == "HEAD":
+        return 0
+    # A body nginx sends for us (X-Accel-Redirect): the view says how much that will be.
+    sent_elsewhere = getattr(request, "registry_bytes_out", None)
+    if sent_elsewhere is not None:
+        return sent_elsewhere
     if response.streaming:
         return int(response.get("Content-Length", 0) or 0)
     return len(response.content)
@@ -89,14 +111,15 @@ class RequestLogMiddleware:
         else:
             user = request.user.get_username() if getattr(request, "user", None) and request.user.is_authenticated else ""
         bytes_in = getattr(request, "registry_bytes_in", 0)
-        bytes_out = 0 if request.method == "HEAD" else _response_bytes(response)
+        bytes_out = _response_bytes(request, response)
         metrics.observe_request(route, request.method, response.status_code, seconds, bytes_in, bytes_out)
         if request.path.startswith(("/static/", "/metrics", "/healthz", "/readyz")):
             return  # polled constantly; metrics still count them
         logger.info(
             "%s %s %s", request.method, request.path, response.status_code,
             extra={
-                "method": request.method, "path": request.path, "route": route, "repository": repository,
+                "action": action_of(request, route), "method": request.method, "path": request.path,
+                "route": route, "repository": repository,
                 "user": user or "-", "status": response.status_code, "bytes_in": bytes_in,
                 "bytes_out": bytes_out, "duration_ms": round(seconds * 1000, 1),
             },

@@ -276,8 +276,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "registry_api.requestlog.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "registry_api.requestlog.JsonFormatter"},
+        "plain": {"()": "registry_api.logformat.PlainFormatter"},
+        "json": {"()": "registry_api.logformat.JsonFormatter"},
     },
     "handlers": {
         "console": {

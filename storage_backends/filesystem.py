@@ -14,6 +14,11 @@ Uploads stage on the same filesystem as the blobs, so a commit is fsync + rename
 file either is complete and verified or does not exist. Two sessions committing the same
 content both succeed and leave one file. The staging file is the whole upload state, so
 a session may continue in any process; its length is the offset.
+
+Permissions: `blobs/`, its directories and blob files are always group-readable, whatever
+the umask, so a web server in the registry's group can send them (nginx X-Accel-Redirect);
+everything else (uploads in progress, the database, the keys) keeps the process's umask,
+which deploy/registry.service sets to 0077.
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ import hashlib
 import os
 import re
 import shutil
+import stat
+import tempfile
 import threading
 import uuid
 from collections import OrderedDict
@@ -72,6 +79,23 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# What the web server's group needs: read files, list and traverse directories.
+_GROUP_READ_FILE = stat.S_IRGRP
+_GROUP_READ_DIR = stat.S_IRGRP | stat.S_IXGRP
+
+
+def _group_readable_dirs(directory: Path, top: Path) -> None:
+    """Create `directory` (and its parents up to `top`) and let the group read them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    while True:
+        mode = directory.stat().st_mode
+        if mode & _GROUP_READ_DIR != _GROUP_READ_DIR:
+            os.chmod(directory, stat.S_IMODE(mode) | _GROUP_READ_DIR)
+        if directory == top or top not in directory.parents:
+            return
+        directory = directory.parent
 
 
 def _hash_file(path: Path, algorithm: str) -> str:
@@ -136,7 +160,8 @@ class FilesystemUploadWriter:
             self.cancel()
             raise DigestMismatch(expected_digest, actual)
         target = self._storage._blob_path(expected_digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _group_readable_dirs(target.parent, self._storage._blobs)
+        os.chmod(self._path, stat.S_IMODE(self._path.stat().st_mode) | _GROUP_READ_FILE)
         os.replace(self._path, target)
         _fsync_dir(target.parent)
         self._storage.cancel_upload(self._upload_id)
@@ -160,10 +185,18 @@ class FilesystemStorage:
         return cls(settings.DATA_DIR)
 
     def check(self) -> None:
+        """Write, fsync and delete a probe file in each area. os.access() only reads mode
+        bits: it is wrong for root, a full disk, a read-only or vanished mount."""
+        _group_readable_dirs(self._blobs, self._blobs)
+        self._uploads.mkdir(parents=True, exist_ok=True)
         for directory in (self._blobs, self._uploads):
-            directory.mkdir(parents=True, exist_ok=True)
-            if not os.access(directory, os.W_OK):
-                raise PermissionError(f"{directory.name} directory is not writable")
+            fd, probe = tempfile.mkstemp(prefix=".probe-", dir=directory)
+            try:
+                os.write(fd, b"probe")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.unlink(probe)
 
     # -- paths, derived only from validated values ------------------------------------
     def _blob_path(self, digest: str) -> Path:

@@ -75,14 +75,16 @@ def image(
     artifact_type: str | None = None,
     annotations: dict | None = None,
     created: str | None = None,
+    first_layer_files: dict[str, bytes] | None = None,
 ) -> Image:
-    """An image whose layers hold files named after `label`, runnable as a `FROM scratch` image."""
+    """An image whose layers hold files named after `label`, runnable as a `FROM scratch` image;
+    `first_layer_files` adds files to the first layer (e.g. random bytes for a big layer)."""
     layers, diff_ids = [], []
     for i in range(layer_count):
-        blob, diff_id = layer(
-            {f"{label}/file{i}.txt": f"{label} layer {i} {architecture}\n".encode()},
-            DOCKER_LAYER if docker else OCI_LAYER,
-        )
+        files = {f"{label}/file{i}.txt": f"{label} layer {i} {architecture}\n".encode()}
+        if i == 0 and first_layer_files:
+            files.update(first_layer_files)
+        blob, diff_id = layer(files, DOCKER_LAYER if docker else OCI_LAYER)
         layers.append(blob)
         diff_ids.append(diff_id)
     platform = {"architecture": architecture, "os": "linux"}

@@ -1,6 +1,7 @@
 """Audit trail and webhook rows (imported by registry_api.models so Django sees them)."""
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -32,14 +33,21 @@ class AuditEvent(models.Model):
 
 
 class Webhook(models.Model):
-    """An HTTP endpoint told about pushes and deletes in a namespace, a repository, or everywhere."""
+    """An HTTP endpoint told about pushes and deletes in a namespace, a repository, or everywhere.
+
+    A repository is named, not referenced: a hook must outlive the repository it watches, to
+    hear of its deletion (and keep its delivery log), and apply again when it is pushed anew.
+    """
 
     name = models.CharField(max_length=100)
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=200, blank=True, default="",
                               help_text="Signs each delivery: X-Registry-Signature: sha256=HMAC(secret, body).")
     namespace = models.ForeignKey("registry_api.Namespace", on_delete=models.CASCADE, null=True, blank=True)
-    repository = models.ForeignKey("registry_api.Repository", on_delete=models.CASCADE, null=True, blank=True)
+    repository_name = models.CharField(
+        "repository", max_length=255, blank=True, default="", db_index=True,
+        help_text="One repository (e.g. team/app), whether it exists yet or not; empty = not limited to one.",
+    )
     on_push = models.BooleanField(default=True)
     on_delete = models.BooleanField(default=True)
     active = models.BooleanField(default=True)
@@ -48,13 +56,22 @@ class Webhook(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(namespace__isnull=True) | Q(repository__isnull=True),
+                condition=Q(namespace__isnull=True) | Q(repository_name=""),
                 name="webhook_on_namespace_or_repository_or_all",
             )
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from ..reference import InvalidReference, validate_name
+
+        if self.repository_name:
+            try:
+                validate_name(self.repository_name)
+            except InvalidReference as exc:
+                raise ValidationError({"repository_name": str(exc)}) from None
 
 
 class WebhookDelivery(models.Model):
@@ -82,3 +99,22 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.webhook} {self.event} ({self.status})"
+
+
+class GcRun(models.Model):
+    """One garbage collection that swept (dry runs are not kept). /metrics sums these rows:
+    the daily timer runs `gc` in a process of its own, whose counters would die with it."""
+
+    finished_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    manifests_deleted = models.PositiveBigIntegerField(default=0)
+    links_removed = models.PositiveBigIntegerField(default=0)
+    blobs_deleted = models.PositiveBigIntegerField(default=0)
+    bytes_freed = models.PositiveBigIntegerField(default=0)
+    duration_seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]
+        verbose_name = "garbage collection run"
+
+    def __str__(self) -> str:
+        return f"{self.finished_at:%Y-%m-%d %H:%M:%S}: {self.blobs_deleted} blobs, {self.bytes_freed} bytes"

@@ -3,11 +3,13 @@
 A delivery is claimed with a conditional UPDATE (only one process wins it), posted with an
 HMAC-SHA256 signature of the body, and on failure rescheduled after base * 2**attempts
 seconds until REGISTRY_WEBHOOK_MAX_ATTEMPTS. Sending happens in a background thread of the
-process that queued it; `manage.py deliver_webhooks` (deploy/ timer) picks up whatever a
-restart interrupted.
+process that queued it (at exit, a process first lets that thread send what is due);
+`manage.py deliver_webhooks --loop` (deploy/registry-webhooks.service) sends every retry
+whichever process queued it, including those a restart or an exiting command left behind.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
 import json
@@ -35,9 +37,9 @@ def _hooks_for(event: AuditEvent):
     namespace = event.repository.split("/", 1)[0]
     wanted = Q(on_push=True) if event.action == "push" else Q(on_delete=True)
     scope = (
-        Q(namespace__isnull=True, repository__isnull=True)
+        Q(namespace__isnull=True, repository_name="")
         | Q(namespace__name=namespace)
-        | Q(repository__name=event.repository)
+        | Q(repository_name=event.repository)
     )
     return Webhook.objects.filter(wanted, scope, active=True)
 
@@ -67,41 +69,100 @@ def enqueue(event: AuditEvent) -> list[WebhookDelivery]:
     return deliveries
 
 
-_sender_lock = threading.Lock()
-_sender_wake = threading.Event()
-_sender: threading.Thread | None = None
+class _Sender:
+    """The one background sender thread of a process, started on demand.
+
+    `wake` and the thread's decision to stop happen under one lock, and the thread stops
+    only if nobody woke it since it last looked at the queue: an event queued just as the
+    thread finds nothing to do is either seen by that thread or starts a new one. (Checking
+    `is_alive()` instead stranded it: the old thread still looked alive, then exited.)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._woken = False
+        self._draining = False
+        self._atexit_registered = False
+
+    def wake(self) -> None:
+        with self._lock:
+            self._woken = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
+                self._thread.start()
+                if not self._atexit_registered:
+                    # A management command (retention, a shell) exits right after queueing:
+                    # send its first attempts before the interpreter kills daemon threads.
+                    atexit.register(self.drain)
+                    self._atexit_registered = True
+            self._lock.notify_all()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Let the thread finish what is due now, then stop (retries are left to the
+        `deliver_webhooks --loop` service); False if it was still busy at the timeout."""
+        with self._lock:
+            self._draining = True
+            thread = self._thread
+            self._lock.notify_all()
+        if thread is None:
+            return True
+        thread.join(settings.REGISTRY_WEBHOOK_TIMEOUT + 5 if timeout is None else timeout)
+        return not thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    self._woken = False
+                deliver_due()
+                wait = None if self._draining else _seconds_to_next_retry()
+                close_old_connections()
+                _before_stop_decision()
+                with self._lock:
+                    if self._woken:
+                        continue
+                    if wait is None or self._draining:
+                        self._thread = None
+                        return
+                    self._lock.wait(timeout=wait)
+        except Exception:
+            logger.exception("webhook sender stopped")
+            with self._lock:
+                self._thread = None
+        finally:
+            close_old_connections()
+
+
+def _before_stop_decision() -> None:
+    """Hook for tests: runs between looking at the queue and deciding whether to stop."""
+
+
+def _seconds_to_next_retry() -> float | None:
+    """How long to sleep until the next pending delivery, or None when there is none soon
+    (the `deliver_webhooks --loop` service and the timer send those)."""
+    upcoming = (
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+        .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    )
+    if upcoming is None:
+        return None
+    wait = (upcoming - timezone.now()).total_seconds()
+    if wait > settings.REGISTRY_WEBHOOK_BACKOFF_SECONDS * 2 ** settings.REGISTRY_WEBHOOK_MAX_ATTEMPTS:
+        return None
+    return max(wait, 0.05)
+
+
+_sender = _Sender()
 
 
 def _wake_sender() -> None:
-    """One sender thread per process; it sleeps until the next retry is due."""
-    global _sender
-    with _sender_lock:
-        if _sender is None or not _sender.is_alive():
-            _sender = threading.Thread(target=_sender_loop, name="webhook-sender", daemon=True)
-            _sender.start()
-    _sender_wake.set()
+    _sender.wake()
 
 
-def _sender_loop() -> None:
-    try:
-        while True:
-            _sender_wake.clear()
-            deliver_due()
-            upcoming = (
-                WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
-                .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
-            )
-            if upcoming is None:
-                return
-            wait = (upcoming - timezone.now()).total_seconds()
-            if wait > settings.REGISTRY_WEBHOOK_BACKOFF_SECONDS * 2 ** settings.REGISTRY_WEBHOOK_MAX_ATTEMPTS:
-                return  # far off: `manage.py deliver_webhooks` (the timer) will send it
-            close_old_connections()
-            _sender_wake.wait(timeout=max(wait, 0.05))
-    except Exception:
-        logger.exception("webhook sender stopped")
-    finally:
-        close_old_connections()
+def drain(timeout: float | None = None) -> bool:
+    """Wait (briefly) for this process's background sender to send what is due now."""
+    return _sender.drain(timeout)
 
 
 def signature(secret: str, body: bytes) -> str:

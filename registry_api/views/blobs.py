@@ -59,10 +59,6 @@ def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     headers = _headers(digest, size)
     if _not_modified(request, digest):
         return empty(304, headers)
-    location = blob_internal_location(blob=blob)
-    if location is not None:
-        logger.info("pull blob repository=%s digest=%s bytes=%d via=web-server", name, digest, size)
-        return _served_by_web_server(location, headers)
     status, start, length = 200, 0, size
     if "Range" in request.headers:
         try:
@@ -72,6 +68,13 @@ def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
         if byte_range is not None:
             status, start, length = 206, byte_range.start, byte_range.length
             headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
+    location = blob_internal_location(blob=blob)
+    if location is not None:
+        # nginx sends the body (and applies the same Range); the request log and the
+        # sent-bytes metric count what it will send, not our empty answer.
+        request.registry_bytes_out = length
+        logger.info("pull blob repository=%s digest=%s bytes=%d via=web-server", name, digest, length)
+        return _served_by_web_server(location, headers)
     stream = blob_open(blob=blob, offset=start)
     response = FileResponse(BoundedFile(stream, length), status=status)
     response.block_size = CHUNK_SIZE
@@ -100,7 +103,7 @@ def _served_by_web_server(location: str, headers: dict[str, str]) -> HttpRespons
     """Hand the body (and any Range) to nginx: it sends the file with sendfile, off our workers."""
     response = HttpResponse(status=200)
     for key, value in headers.items():
-        if key != "Content-Length":  # nginx sets it from the file
+        if key not in ("Content-Length", "Content-Range"):  # nginx sets them from the file
             response[key] = value
     response["X-Accel-Redirect"] = location
     return response

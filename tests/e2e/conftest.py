@@ -83,17 +83,23 @@ def _wait_until_ready(proc: subprocess.Popen, registry: LiveRegistry) -> None:
 
 
 @contextlib.contextmanager
-def _running_registry(root: Path, auth: bool | None, admin_password: str | None = ADMIN_PASSWORD, **extra_env: str):
+def _running_registry(
+    root: Path, auth: bool | None, admin_password: str | None = ADMIN_PASSWORD, *,
+    run_as: dict | None = None, **extra_env: str,
+):
     """migrate, then gunicorn, as `make run` and the systemd unit start it. Both write to
-    one log file, appended to when the same `root` starts again (a restart)."""
+    one log file, appended to when the same `root` starts again (a restart). `run_as`:
+    Popen's user/group/extra_groups/umask for both, to run them as a service user the way
+    deploy/registry.service does."""
     data_dir = root / "data"
     env = {**_server_env(data_dir, auth, admin_password), **extra_env}
+    run_as = run_as or {}
     root.mkdir(parents=True, exist_ok=True)
     log = ServerLog(root / "gunicorn.log")
     with log.path.open("ab") as log_file:
         migrate = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, timeout=120,
+            cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, timeout=120, **run_as,
         )
     if migrate.returncode != 0:
         pytest.fail(f"manage.py migrate failed:\n{log.read()}")
@@ -107,7 +113,7 @@ def _running_registry(root: Path, auth: bool | None, admin_password: str | None 
         proc = subprocess.Popen(
             [str(GUNICORN), "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],
             cwd=REPO_ROOT, env={**env, "REGISTRY_BIND": registry.host},
-            stdout=log_file, stderr=subprocess.STDOUT,
+            stdout=log_file, stderr=subprocess.STDOUT, **run_as,
         )
     try:
         _wait_until_ready(proc, registry)

@@ -98,4 +98,14 @@ def running_dockerd(*extra_args: str, daemon_config: dict | None = None) -> Iter
         yield daemon
     finally:
         _stop(proc, root)
+        _unmount_below(root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _unmount_below(root: Path) -> None:
+    """dockerd leaves its bind mount of the host network namespace (exec/netns/default,
+    made once a container ran with --network host); rmtree cannot remove a mount point."""
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(f"{root}/")]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", point], capture_output=True, timeout=30)

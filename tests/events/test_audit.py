@@ -8,7 +8,6 @@ from registry_api.auth import credentials
 from registry_api.auth.credentials import access_token_create
 from registry_api.events.models import AuditEvent
 from registry_api.models import Grant, Namespace
-from storage_backends import get_storage
 from tests import builders
 from tests.api.support import Registry
 from tests.auth.conftest import basic
@@ -17,15 +16,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _settings(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
+def _settings(settings):
     settings.REGISTRY_AUTH_ENABLED = True
-    settings.REGISTRY_WEBHOOK_SEND_IN_BACKGROUND = False
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     credentials._verified.clear()  # a password verified by an earlier test is not a login here
-    get_storage.cache_clear()
-    yield
-    get_storage.cache_clear()
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from registry_api.events.models import Webhook, WebhookDelivery
 from registry_api.events.webhooks import deliver_due
-from registry_api.models import Namespace, Repository
-from storage_backends import get_storage
+from registry_api.models import Namespace
 from tests import builders
 from tests.api.support import Registry
 
@@ -21,15 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _settings(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    settings.REGISTRY_AUTH_ENABLED = False
-    settings.REGISTRY_WEBHOOK_SEND_IN_BACKGROUND = False
+def _retries(settings):
     settings.REGISTRY_WEBHOOK_BACKOFF_SECONDS = 30
     settings.REGISTRY_WEBHOOK_MAX_ATTEMPTS = 3
-    get_storage.cache_clear()
-    yield
-    get_storage.cache_clear()
 
 
 def push(client, name: str, tag: str, django_capture_on_commit_callbacks) -> builders.Image:
@@ -63,8 +56,7 @@ def test_push_and_delete_reach_matching_hooks_signed(client, django_capture_on_c
 def test_hook_on_one_repository_and_event_filter(client, django_capture_on_commit_callbacks):
     with Receiver() as receiver:
         push(client, "team/app", "v0", django_capture_on_commit_callbacks)  # creates the repository
-        Webhook.objects.create(name="app", url=receiver.url, repository=Repository.objects.get(name="team/app"),
-                               on_push=False)
+        Webhook.objects.create(name="app", url=receiver.url, repository_name="team/app", on_push=False)
         push(client, "team/app", "v1", django_capture_on_commit_callbacks)
         push(client, "team/other", "v1", django_capture_on_commit_callbacks)
         with django_capture_on_commit_callbacks(execute=True):

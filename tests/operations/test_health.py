@@ -1,8 +1,10 @@
 """/healthz and /readyz for load balancers and systemd watchdogs: no auth, JSON answers."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
-from django.db import connection
 
 from storage_backends import get_storage
 
@@ -21,25 +23,36 @@ def test_ready_when_database_and_storage_work(client):
     assert response.json() == {"status": "ok", "database": "ok", "storage": "ok"}
 
 
-def test_not_ready_when_storage_is_not_writable(client, tmp_path, monkeypatch):
-    def broken_check():
-        raise PermissionError("blobs directory is not writable")
+def test_head_answers_like_get_without_a_body(client):
+    """Load balancers (and `curl -I`) probe with HEAD; 405 would mark the node down."""
+    for path in ("/healthz", "/readyz"):
+        response = client.head(path)
+        assert response.status_code == 200 and response.content == b"", path
+        assert response["Content-Length"] == "0"
 
-    monkeypatch.setattr(get_storage(), "check", broken_check)
+
+def test_the_storage_check_really_writes(tmp_path):
+    get_storage().check()
+    assert sorted(p.name for p in tmp_path.joinpath("blobs").iterdir()) == []  # the probe is gone
+    assert sorted(p.name for p in tmp_path.joinpath("uploads").iterdir()) == []
+
+
+def test_not_ready_when_writes_fail_though_the_mode_bits_allow_them(client, tmp_path):
+    """os.access() says a sysfs directory is writable (for root, on a rw sysfs); creating a
+    file there fails, like a full disk or a dead mount: only a real write finds out."""
+    target = Path("/sys/kernel")
+    if not os.access(target, os.W_OK):
+        pytest.skip("sysfs is read-only here: os.access() already sees that")
+    (tmp_path / "blobs").symlink_to(target)
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["storage"] == "not writable" and response.json()["database"] == "ok"
-    assert "PermissionError" not in response.content.decode() and str(tmp_path) not in response.content.decode()
+    assert response.json() == {"status": "unavailable", "database": "ok", "storage": "not writable"}
+    assert str(tmp_path) not in response.content.decode()
+    assert client.head("/readyz").status_code == 503
 
 
-def test_not_ready_when_the_database_fails(client, monkeypatch):
-    class BrokenCursor:
-        def __enter__(self):
-            raise connection.Database.OperationalError("unable to open database file")
-
-        def __exit__(self, *exc):
-            return False
-
-    monkeypatch.setattr(connection, "cursor", lambda: BrokenCursor())
+def test_not_ready_when_an_area_is_not_a_directory(client, tmp_path):
+    (tmp_path / "uploads").write_bytes(b"")  # a file where the upload staging area should be
     response = client.get("/readyz")
-    assert response.status_code == 503 and response.json()["database"] == "unreachable"
+    assert response.status_code == 503 and response.json()["storage"] == "not writable"
+    assert "Errno" not in response.content.decode()

@@ -1,9 +1,11 @@
 """/metrics: Prometheus text, counters that move with traffic, stored totals, access limits."""
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from django.core.management import call_command
 
 from storage_backends import get_storage
 from tests.api.support import Registry
@@ -70,3 +72,21 @@ def test_closed_to_other_networks_unless_token(client, settings):
 def test_can_be_switched_off(client, settings):
     settings.REGISTRY_METRICS_ENABLED = False
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 404
+
+
+def test_garbage_collections_show_whichever_process_ran_them(client):
+    """`manage.py gc` runs from the timer in a process of its own: its figures are rows,
+    so every worker's /metrics reports them."""
+    image = builders.image("collected", layer_count=2)
+    Registry(client).push_image("team/gone", "v1", image)
+    assert client.delete(f"/v2/team/gone/manifests/{image.manifest.digest}").status_code == 202
+    before = scrape(client)
+    assert value(before, "registry_gc_runs_total") == 0 and "registry_gc_freed_bytes_total 0.0" in before
+    call_command("gc", "--grace-period", "0s", "--dry-run", stdout=io.StringIO())
+    assert value(scrape(client), "registry_gc_runs_total") == 0  # a dry run frees nothing
+    call_command("gc", "--grace-period", "0s", stdout=io.StringIO())
+    after = scrape(client)
+    assert value(after, "registry_gc_runs_total") == 1
+    assert value(after, "registry_gc_deleted_blobs_total") == 3
+    assert value(after, "registry_gc_freed_bytes_total") == sum(len(b.data) for b in image.blobs)
+    assert value(after, "registry_gc_last_run_timestamp_seconds") > 0

@@ -7,9 +7,14 @@ import logging
 import pytest
 from django.contrib.auth.models import User
 
+from registry_api.logformat import PlainFormatter
 from registry_api.requestlog import JsonFormatter, RequestIdFilter, RequestLogMiddleware
 from storage_backends import get_storage
+from tests import builders
+from tests.api.support import Registry
 from tests.auth.conftest import basic
+
+from .test_metrics import scrape, value
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +97,91 @@ def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(client, se
     assert forwarded.status_code == 403
     settings.REGISTRY_BEHIND_PROXY = False
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 200
+
+
+def _one_line(client, caplog, method: str, path: str, **extra) -> logging.LogRecord:
+    with caplog.at_level(logging.INFO, logger="registry.request"):
+        caplog.clear()
+        getattr(client, method)(path, **extra)
+    (record,) = request_lines(caplog)
+    return record
+
+
+def test_each_line_says_what_the_request_did(client, settings, caplog):
+    settings.REGISTRY_AUTH_ENABLED = False
+
+    image = builders.image("actions", layer_count=1)
+    Registry(client).push_image("team/app", "v1", image)
+    layer = image.layers[0].digest
+    cases = [
+        ("get", "/v2/team/app/manifests/v1", "pull"),
+        ("head", "/v2/team/app/manifests/v1", "check"),
+        ("get", f"/v2/team/app/blobs/{layer}", "pull"),
+        ("post", f"/v2/team/other/blobs/uploads/?mount={layer}&from=team/app", "mount"),
+        ("post", "/v2/team/app/blobs/uploads/", "upload"),
+        ("get", "/v2/_catalog", "catalog"),
+        ("get", "/v2/team/app/tags/list", "tags"),
+        ("delete", "/v2/team/app/manifests/v1", "delete"),
+        ("get", "/auth/token?service=x", "login"),
+        ("get", "/admin/", "admin"),
+        ("get", "/repositories/", "portal"),
+    ]
+    for method, path, action in cases:
+        assert _one_line(client, caplog, method, path).action == action, path
+    with caplog.at_level(logging.INFO, logger="registry.request"):
+        caplog.clear()
+        Registry(client).push_image("team/app", "v2", builders.image("actions-2", layer_count=1))
+    actions = [r.action for r in request_lines(caplog)]
+    assert actions == ["upload", "upload", "upload", "upload", "push"]  # 2 blobs: POST + PUT each
+
+
+def test_bytes_out_counts_the_body_sent(client, settings, caplog):
+    settings.REGISTRY_AUTH_ENABLED = False
+
+    image = builders.image("bytes-out", layer_count=1)
+    Registry(client).push_image("team/app", "v1", image)
+    layer = image.layers[0]
+    path = f"/v2/team/app/blobs/{layer.digest}"
+    assert _one_line(client, caplog, "get", path).bytes_out == len(layer.data)
+    assert _one_line(client, caplog, "get", path, HTTP_RANGE="bytes=2-5").bytes_out == 4
+    assert _one_line(client, caplog, "head", path).bytes_out == 0
+    manifest = _one_line(client, caplog, "get", "/v2/team/app/manifests/v1")
+    assert manifest.bytes_out == len(image.manifest.data)
+
+
+def test_behind_nginx_bytes_out_counts_what_nginx_sends(client, settings, caplog):
+    """X-Accel-Redirect answers have no body of ours; nginx sends the blob (or the range)."""
+    settings.REGISTRY_AUTH_ENABLED = False
+    settings.REGISTRY_X_ACCEL_REDIRECT = "/_blobs/"
+
+    image = builders.image("x-accel", layer_count=1)
+    Registry(client).push_image("team/app", "v1", image)
+    layer = image.layers[0]
+    path = f"/v2/team/app/blobs/{layer.digest}"
+    before = value(scrape(client), "registry_http_sent_bytes_total", 'route="blob"')
+    whole = _one_line(client, caplog, "get", path)
+    ranged = _one_line(client, caplog, "get", path, HTTP_RANGE="bytes=1-3")
+    assert (whole.status, whole.bytes_out) == (200, len(layer.data))
+    assert (ranged.status, ranged.bytes_out) == (200, 3)  # nginx answers the 206 itself
+    sent = value(scrape(client), "registry_http_sent_bytes_total", 'route="blob"') - before
+    assert sent == len(layer.data) + 3
+    response = client.get(path, HTTP_RANGE="bytes=1-3")
+    assert response["X-Accel-Redirect"].startswith("/_blobs/sha256/") and response.content == b""
+    assert "Content-Range" not in response and response.get("Content-Length", "0") == "0"
+    assert client.get(path, HTTP_RANGE=f"bytes={len(layer.data)}-").status_code == 416
+
+
+def test_plain_format_carries_the_same_fields():
+    record = logging.LogRecord("registry.request", logging.INFO, __file__, 1, "GET /v2/ 200", None, None)
+    fields = {"action": "pull", "method": "GET", "path": "/v2/a b/", "route": "blob", "repository": "",
+              "user": "-", "status": 200, "bytes_in": 0, "bytes_out": 1234, "duration_ms": 1.5}
+    for key, value in fields.items():
+        setattr(record, key, value)
+    record.request_id = "corr-9"
+    line = PlainFormatter().format(record)
+    assert "[corr-9] GET /v2/ 200 action=pull method=GET " in line
+    assert 'path="/v2/a b/"' in line and 'repository=""' in line
+    assert "status=200 bytes_in=0 bytes_out=1234 duration_ms=1.5" in line
+    json_line = json.loads(JsonFormatter().format(record))
+    assert {k: json_line[k] for k in fields} == fields
+

@@ -1,6 +1,8 @@
 """The filesystem backend: the conformance suite, plus its documented layout and path safety."""
 from __future__ import annotations
 
+import os
+import stat
 import uuid
 
 import pytest
@@ -120,3 +122,28 @@ def test_walk_ignores_files_that_are_not_blobs_or_sessions(storage, tmp_path):
     (tmp_path / "blobs" / "sha256" / "ab" / ("cd" + "0" * 62)).write_bytes(b"x")  # wrong directory
     (tmp_path / "uploads" / "not-a-uuid").mkdir(parents=True)
     assert list(storage.walk("blobs")) == [] and list(storage.walk("uploads")) == []
+
+
+@pytest.fixture
+def private_umask():
+    """The umask deploy/registry.service sets: nothing the process creates is group-readable."""
+    previous = os.umask(0o077)
+    yield
+    os.umask(previous)
+
+
+def test_blobs_are_group_readable_and_staging_is_not(tmp_path, private_umask):
+    """nginx, in the registry's group, sends blob files itself (X-Accel-Redirect); it needs
+    them and their directories group-readable whatever the umask, and nothing else."""
+    storage = FilesystemStorage(tmp_path)
+    storage.check()
+    writer = storage.start_upload(str(uuid.uuid4()))
+    writer.write(DATA)
+    assert stat.S_IMODE((tmp_path / "uploads").stat().st_mode) == 0o700
+    assert stat.S_IMODE(next((tmp_path / "uploads").iterdir()).stat().st_mode) == 0o700
+    writer.commit(DIGEST)
+    hexpart = DIGEST.split(":", 1)[1]
+    blob = tmp_path / "blobs" / "sha256" / hexpart[:2] / hexpart
+    assert stat.S_IMODE(blob.stat().st_mode) == 0o640
+    for directory in (blob.parent, blob.parent.parent, tmp_path / "blobs"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o750, directory

@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef
 from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 
+from ... import metrics
 from ...locking import lock_digests, lock_name, lock_repository
 from ...models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag, Upload
 from .. import backup_lease
@@ -206,4 +207,5 @@ def gc_run(
         report.blobs_deleted, report.bytes_freed, report.kept_on_recheck, len(report.files_left),
         report.blobs_deferred, (time.monotonic() - started) * 1000,
     )
+    metrics.record_gc_run(report, seconds=time.monotonic() - started)
     return report
