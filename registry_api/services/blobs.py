@@ -55,6 +55,11 @@ def blob_open(*, blob: Blob, offset: int = 0) -> BinaryIO:
         raise BlobUnknown(detail={"digest": blob.digest}) from None
 
 
+def blob_redirect_url(*, blob: Blob) -> str | None:
+    """Where the client may fetch the blob itself (a presigned S3 URL), when the backend offers one."""
+    return get_storage().redirect_url(blob.digest)
+
+
 def blob_internal_location(*, blob: Blob) -> str | None:
     """Where nginx serves this blob from disk (X-Accel-Redirect), when configured."""
     prefix = settings.REGISTRY_X_ACCEL_REDIRECT

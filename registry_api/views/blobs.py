@@ -7,7 +7,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 
 from ..errors import RangeNotSatisfiable
 from ..http import CHUNK_SIZE, BoundedFile, UnsatisfiableRange, parse_range
-from ..services.blobs import blob_delete, blob_internal_location, blob_linked, blob_open
+from ..services.blobs import blob_delete, blob_internal_location, blob_linked, blob_open, blob_redirect_url
 from .common import empty, endpoint, require_delete_enabled, requires
 
 logger = logging.getLogger(__name__)
@@ -41,12 +41,17 @@ def _head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 
 @requires("pull")
 def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
-    """200 whole blob; 206 a Range; 304; 416 with `Content-Range: bytes */size`; 404."""
+    """200 whole blob; 206 a Range; 307 to the bucket; 304; 416 with `Content-Range: bytes */size`; 404."""
     blob = blob_linked(repository_name=name, digest=digest)
     size = blob.size
     headers = _headers(digest, size)
     if _not_modified(request, digest):
         return empty(304, headers)
+    url = blob_redirect_url(blob=blob)
+    if url is not None:
+        # The client repeats its Range there; S3 answers 200/206/416 itself.
+        logger.info("pull blob repository=%s digest=%s bytes=%d via=redirect", name, digest, size)
+        return empty(307, {"Location": url, "Docker-Content-Digest": digest})
     location = blob_internal_location(blob=blob)
     if location is not None:
         logger.info("pull blob repository=%s digest=%s bytes=%d via=web-server", name, digest, size)

@@ -1,0 +1,508 @@
+"""Content-addressed blob storage in an S3-compatible bucket, through boto3.
+
+Keys below the configured prefix:
+
+    blobs/
+      sha256/ab/abcdef0123…     one object per blob, named by its digest, immutable
+    uploads/
+      <uuid>/
+        tail                    bytes staged after the last full part (at most one part);
+                                exists exactly as long as the session (its marker); user
+                                metadata `parts` = how many parts precede these bytes
+        data                    the session's S3 multipart upload of its full parts; an
+                                object only for the moment a commit verifies and copies it
+
+No state stays in a process between requests: a writer rebuilds it from S3 (the `tail`
+object, ListMultipartUploads and ListParts under the session's prefix), so any instance may
+continue a session, and its size is the parts' sizes plus the tail's. While a request
+streams, bytes are buffered in a temporary file on local disk (never in memory) and each
+full part is sent as it fills; the tail is written back when the request ends. A request
+that died between sending a part and writing the tail leaves a tail whose `parts` count is
+below the parts listed: its bytes begin the next part, so it is ignored.
+
+Commit: the buffer becomes the last part, the multipart upload is completed into `data`,
+and its digest is checked: in flight when one writer received every byte, otherwise by
+streaming `data` back. Then `data` is copied server-side to the blob's key (CopyObject, or
+boto3's managed multipart copy above 5 GiB), only if its ETag is still the one hashed, and
+the session's objects go. Content that never filled a part is verified in the local buffer
+and put straight under its key. A mismatch deletes the session: nothing is left behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .base import BlobInfo, BlobNotFound, DigestMismatch, InvalidOffset, StorageError, StoredItem, UploadNotFound
+from .common import (
+    READ_BLOCK, blob_relative_key, canonical_upload_id, digest_from_relative_key, hash_stream, is_canonical_upload_id,
+)
+
+logger = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+# S3's smallest part (all but the last); 10,000 parts of the default 8 MiB allow 78 GiB.
+MIN_PART_SIZE = 5 * MiB
+# Largest single CopyObject; above it the copy is multipart (UploadPartCopy).
+COPY_THRESHOLD = 5 * 1024 * MiB
+# Lifetime of a presigned GET: long enough for a slow client to start its download.
+REDIRECT_EXPIRES = 20 * 60
+
+
+@dataclass(frozen=True)
+class S3Config:
+    bucket: str
+    endpoint_url: str = ""
+    region: str = "us-east-1"
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    prefix: str = ""
+    redirect: bool = False
+    part_size: int = 8 * MiB
+    buffer_dir: Path | None = None  # local disk for the part buffers; None = the system's
+    copy_threshold: int = COPY_THRESHOLD
+
+    @classmethod
+    def from_settings(cls, settings) -> "S3Config":
+        return cls(
+            bucket=settings.REGISTRY_S3_BUCKET,
+            endpoint_url=settings.REGISTRY_S3_ENDPOINT_URL,
+            region=settings.REGISTRY_S3_REGION,
+            access_key_id=settings.REGISTRY_S3_ACCESS_KEY_ID,
+            secret_access_key=settings.REGISTRY_S3_SECRET_ACCESS_KEY,
+            prefix=settings.REGISTRY_S3_PREFIX,
+            redirect=settings.REGISTRY_S3_REDIRECT,
+            part_size=settings.REGISTRY_S3_PART_SIZE,
+            buffer_dir=Path(settings.DATA_DIR) / "tmp",
+        )
+
+    def problems(self) -> list[str]:
+        """What makes this configuration unusable, for the system check (no secrets)."""
+        found = []
+        if not self.bucket:
+            found.append("REGISTRY_S3_BUCKET is not set")
+        if self.part_size < MIN_PART_SIZE:
+            found.append(f"REGISTRY_S3_PART_SIZE must be at least {MIN_PART_SIZE} (S3's smallest part)")
+        if bool(self.access_key_id) != bool(self.secret_access_key):
+            found.append("set both REGISTRY_S3_ACCESS_KEY_ID and REGISTRY_S3_SECRET_ACCESS_KEY, or neither")
+        if self.endpoint_url and not self.endpoint_url.startswith(("http://", "https://")):
+            found.append("REGISTRY_S3_ENDPOINT_URL must start with http:// or https://")
+        if self.prefix.startswith("/") or (self.prefix and not self.prefix.endswith("/")):
+            found.append("REGISTRY_S3_PREFIX must not start with / and must end with /")
+        return found
+
+
+_session_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _boto_session() -> boto3.session.Session:
+    """One boto3 session per process: it caches the service model, which is slow to load."""
+    return boto3.session.Session()
+
+
+def _client(config: S3Config):
+    options = Config(
+        signature_version="s3v4",
+        # S3-compatible servers (MinIO, Ceph, moto) are usually reached by path, AWS by host.
+        s3={"addressing_style": "path" if config.endpoint_url else "auto"},
+        retries={"mode": "standard", "max_attempts": 5},
+        # Checksums only where S3 requires them: several S3-compatible servers refuse the
+        # CRC32 headers newer botocore sends by default. We verify SHA256 ourselves.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        max_pool_connections=32,
+    )
+    credentials = {}
+    if config.access_key_id:  # else boto3's own chain: environment, instance role, …
+        credentials = {"aws_access_key_id": config.access_key_id, "aws_secret_access_key": config.secret_access_key}
+    with _session_lock:  # sessions are not thread-safe; the clients they make are
+        return _boto_session().client(
+            "s3", region_name=config.region, endpoint_url=config.endpoint_url or None, config=options, **credentials
+        )
+
+
+def _status(exc: ClientError) -> int:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+
+
+def _missing(exc: ClientError) -> bool:
+    return _status(exc) == 404 or exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchUpload", "NotFound")
+
+
+class _ObjectReader(io.RawIOBase):
+    """A GET's body as a binary stream, read in the caller's blocks; no fileno, so gunicorn
+    iterates it instead of trying sendfile()."""
+
+    def __init__(self, body) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._body.read(size if size is not None and size >= 0 else None)
+
+    def readinto(self, buffer) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+@dataclass
+class _Session:
+    multipart_id: str | None
+    parts: list[dict] = field(default_factory=list)  # {"PartNumber", "ETag", "Size"}
+    tail_size: int = 0
+    tail_stale: bool = False  # the tail's bytes are already in the last part
+
+    @property
+    def parts_size(self) -> int:
+        return sum(p["Size"] for p in self.parts)
+
+
+class S3UploadWriter:
+    def __init__(self, storage: "S3Storage", upload_id: str, session: _Session, buffer: BinaryIO, hasher) -> None:
+        self._storage = storage
+        self._upload_id = upload_id
+        self._session = session
+        self._buffer = buffer
+        self._buffered = buffer.seek(0, io.SEEK_END)
+        self._hasher = hasher  # None once it no longer covers every staged byte
+        self._dirty = session.tail_stale
+        self._done = False
+
+    @property
+    def size(self) -> int:
+        return self._session.parts_size + self._buffered
+
+    def write(self, chunk: bytes) -> None:
+        if self._hasher is not None:
+            self._hasher.update(chunk)
+        view = memoryview(chunk)
+        part_size = self._storage.config.part_size
+        while view:
+            if self._buffered >= part_size:
+                self._send_part()
+            take = view[: part_size - self._buffered]
+            self._buffer.write(take)
+            self._buffered += len(take)
+            view = view[len(take):]
+            self._dirty = True
+
+    def _send_part(self) -> None:
+        storage, session = self._storage, self._session
+        if session.multipart_id is None:
+            session.multipart_id = storage._client.create_multipart_upload(
+                Bucket=storage.bucket, Key=storage._data_key(self._upload_id)
+            )["UploadId"]
+        number = len(session.parts) + 1
+        self._buffer.seek(0)
+        response = storage._client.upload_part(
+            Bucket=storage.bucket, Key=storage._data_key(self._upload_id), UploadId=session.multipart_id,
+            PartNumber=number, Body=self._buffer, ContentLength=self._buffered,
+        )
+        session.parts.append({"PartNumber": number, "ETag": response["ETag"], "Size": self._buffered})
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._buffered = 0
+        self._dirty = True
+
+    def close(self) -> None:
+        """Write the tail back (only if it changed), so the next request finds it."""
+        if self._done:
+            return
+        self._done = True
+        try:
+            if self._dirty:
+                self._buffer.seek(0)
+                self._storage._client.put_object(
+                    Bucket=self._storage.bucket, Key=self._storage._tail_key(self._upload_id),
+                    Body=self._buffer, ContentLength=self._buffered,
+                    Metadata={"parts": str(len(self._session.parts))},
+                )
+        finally:
+            self._buffer.close()
+
+    def commit(self, expected_digest: str) -> BlobInfo:
+        storage, size = self._storage, self.size
+        algorithm = expected_digest.partition(":")[0]
+        key = storage._blob_key(expected_digest)
+        self._done = True
+        try:
+            if not self._session.parts:
+                actual = self._buffer_digest(algorithm)
+                self._verify(expected_digest, actual)
+                if storage.stat(expected_digest) is None:
+                    self._buffer.seek(0)
+                    storage._client.put_object(Bucket=storage.bucket, Key=key, Body=self._buffer, ContentLength=size)
+            else:
+                etag = self._complete()
+                actual = self._staged_digest(algorithm, etag)
+                self._verify(expected_digest, actual)
+                if storage.stat(expected_digest) is None:
+                    storage._copy(storage._data_key(self._upload_id), key, size, etag)
+        finally:
+            self._buffer.close()
+        storage.cancel_upload(self._upload_id)
+        return BlobInfo(size=size)
+
+    def _buffer_digest(self, algorithm: str) -> str:
+        if self._hasher is not None and algorithm == "sha256":
+            return f"sha256:{self._hasher.hexdigest()}"
+        self._buffer.seek(0)
+        return hash_stream(self._buffer, algorithm)
+
+    def _complete(self) -> str:
+        """The buffer as the last part, then the multipart upload completed; its ETag."""
+        if self._buffered:
+            self._send_part()
+        storage = self._storage
+        response = storage._client.complete_multipart_upload(
+            Bucket=storage.bucket, Key=storage._data_key(self._upload_id), UploadId=self._session.multipart_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in self._session.parts]},
+        )
+        return response["ETag"]
+
+    def _staged_digest(self, algorithm: str, etag: str) -> str:
+        if self._hasher is not None and algorithm == "sha256":
+            return f"sha256:{self._hasher.hexdigest()}"
+        storage = self._storage
+        body = storage._client.get_object(Bucket=storage.bucket, Key=storage._data_key(self._upload_id), IfMatch=etag)["Body"]
+        with _ObjectReader(body) as stream:
+            return hash_stream(stream, algorithm)
+
+    def _verify(self, expected: str, actual: str) -> None:
+        if actual != expected:
+            self._storage.cancel_upload(self._upload_id)
+            raise DigestMismatch(expected, actual)
+
+    def cancel(self) -> None:
+        self._done = True
+        self._buffer.close()
+        self._storage.cancel_upload(self._upload_id)
+
+
+class S3Storage:
+    def __init__(self, config: S3Config) -> None:
+        self.config = config
+        self.bucket = config.bucket
+        self._prefix = config.prefix
+        self._client = _client(config)
+        if config.buffer_dir is not None:
+            config.buffer_dir.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def from_settings(cls, settings) -> "S3Storage":
+        config = S3Config.from_settings(settings)
+        if config.problems():
+            raise StorageError("; ".join(config.problems()))
+        return cls(config)
+
+    def check(self) -> None:
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            raise StorageError(f"bucket {self.bucket} is not usable (HTTP {_status(exc)})") from None
+
+    # -- keys, derived only from validated values ---------------------------------------
+    def _blob_key(self, digest: str) -> str:
+        return f"{self._prefix}blobs/{blob_relative_key(digest)}"
+
+    def _session_prefix(self, upload_id: str) -> str:
+        return f"{self._prefix}uploads/{canonical_upload_id(upload_id)}/"
+
+    def _tail_key(self, upload_id: str) -> str:
+        return self._session_prefix(upload_id) + "tail"
+
+    def _data_key(self, upload_id: str) -> str:
+        return self._session_prefix(upload_id) + "data"
+
+    # -- blobs ---------------------------------------------------------------------------
+    def open(self, digest: str, offset: int = 0) -> BinaryIO:
+        key = self._blob_key(digest)
+        if offset < 0:
+            raise InvalidOffset(offset)
+        try:
+            # A Range GET: the body streams from `offset`, never held whole.
+            response = self._client.get_object(Bucket=self.bucket, Key=key, **({"Range": f"bytes={offset}-"} if offset else {}))
+        except ClientError as exc:
+            if _missing(exc):
+                raise BlobNotFound(digest) from None
+            if _status(exc) != 416:
+                raise
+            info = self.stat(digest)  # S3 refuses a range starting at the end; we answer b""
+            if info is None:
+                raise BlobNotFound(digest) from None
+            if offset != info.size:
+                raise InvalidOffset(offset) from None
+            return io.BytesIO()
+        return _ObjectReader(response["Body"])
+
+    def stat(self, digest: str) -> BlobInfo | None:
+        try:
+            response = self._client.head_object(Bucket=self.bucket, Key=self._blob_key(digest))
+        except BlobNotFound:
+            return None
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        return BlobInfo(size=response["ContentLength"])
+
+    def delete(self, digest: str) -> None:
+        if self.stat(digest) is None:  # DeleteObject succeeds on a missing key
+            raise BlobNotFound(digest)
+        self._client.delete_object(Bucket=self.bucket, Key=self._blob_key(digest))
+
+    def redirect_url(self, digest: str) -> str | None:
+        if not self.config.redirect:
+            return None
+        return self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._blob_key(digest)}, ExpiresIn=REDIRECT_EXPIRES
+        )
+
+    def _copy(self, source: str, target: str, size: int, etag: str) -> None:
+        """Server-side copy of the object that was hashed (CopySourceIfMatch)."""
+        if size <= self.config.copy_threshold:
+            self._client.copy_object(
+                Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source}, CopySourceIfMatch=etag
+            )
+            return
+        self._client.copy(
+            {"Bucket": self.bucket, "Key": source}, self.bucket, target, ExtraArgs={"CopySourceIfMatch": etag},
+            Config=TransferConfig(multipart_threshold=self.config.copy_threshold, multipart_chunksize=512 * MiB),
+        )
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def _objects(self, prefix: str) -> Iterator[dict]:
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            yield from page.get("Contents", [])
+
+    def _multipart_uploads(self, prefix: str) -> Iterator[dict]:
+        for page in self._client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix):
+            yield from page.get("Uploads", [])
+
+    def _parts(self, key: str, multipart_id: str) -> list[dict]:
+        parts = []
+        pages = self._client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=multipart_id)
+        for page in pages:
+            parts += page.get("Parts", [])
+        return sorted(parts, key=lambda p: p["PartNumber"])
+
+    def walk(self, area: Literal["blobs", "uploads"]) -> Iterator[StoredItem]:
+        if area == "blobs":
+            root = f"{self._prefix}blobs/"
+            for obj in self._objects(root):
+                digest = digest_from_relative_key(obj["Key"][len(root):])
+                if digest is not None:
+                    yield StoredItem(digest, obj["Size"], obj["LastModified"].timestamp())
+        elif area == "uploads":
+            yield from self._walk_uploads()
+        else:
+            raise ValueError(f"unknown storage area {area!r}")
+
+    def _walk_uploads(self) -> Iterator[StoredItem]:
+        """Sessions with their staged bytes (objects and parts) and their last write."""
+        root = f"{self._prefix}uploads/"
+        sessions: dict[str, list[float]] = {}
+        for obj in self._objects(root):
+            name = obj["Key"][len(root):].split("/", 1)[0]
+            entry = sessions.setdefault(name, [0, 0.0])
+            entry[0] += obj["Size"]
+            entry[1] = max(entry[1], obj["LastModified"].timestamp())
+        for upload in self._multipart_uploads(root):
+            name = upload["Key"][len(root):].split("/", 1)[0]
+            entry = sessions.setdefault(name, [0, upload["Initiated"].timestamp()])
+            for part in self._parts(upload["Key"], upload["UploadId"]):
+                entry[0] += part["Size"]
+                entry[1] = max(entry[1], part["LastModified"].timestamp())
+        for name, (size, modified_at) in sessions.items():
+            if is_canonical_upload_id(name):
+                yield StoredItem(name, int(size), modified_at)
+
+    # -- uploads ---------------------------------------------------------------------------
+    def _buffer(self) -> BinaryIO:
+        """A part buffer on local disk, removed as soon as it is closed."""
+        return tempfile.TemporaryFile(dir=self.config.buffer_dir, prefix="s3-part-")
+
+    def _load(self, upload_id: str, buffer: BinaryIO | None = None) -> _Session:
+        """The session as S3 holds it; with `buffer`, the tail's bytes are copied into it."""
+        tail_key = self._tail_key(upload_id)
+        try:
+            if buffer is None:
+                tail = self._client.head_object(Bucket=self.bucket, Key=tail_key)
+            else:
+                tail = self._client.get_object(Bucket=self.bucket, Key=tail_key)
+        except ClientError as exc:
+            if _missing(exc):
+                raise UploadNotFound(upload_id) from None
+            raise
+        data_key = self._data_key(upload_id)
+        uploads = sorted((u for u in self._multipart_uploads(data_key) if u["Key"] == data_key), key=lambda u: u["Initiated"])
+        session = _Session(multipart_id=uploads[0]["UploadId"] if uploads else None)
+        if session.multipart_id:
+            session.parts = [
+                {"PartNumber": p["PartNumber"], "ETag": p["ETag"], "Size": p["Size"]}
+                for p in self._parts(data_key, session.multipart_id)
+            ]
+        recorded = int(tail.get("Metadata", {}).get("parts", "0"))
+        if len(session.parts) < recorded or [p["PartNumber"] for p in session.parts] != list(range(1, len(session.parts) + 1)):
+            if buffer is not None:
+                tail["Body"].close()
+            raise UploadNotFound(upload_id)  # parts lost (aborted meanwhile): the session is gone
+        session.tail_stale = len(session.parts) > recorded
+        session.tail_size = 0 if session.tail_stale else tail["ContentLength"]
+        if buffer is not None:
+            with _ObjectReader(tail["Body"]) as body:
+                if not session.tail_stale:
+                    shutil.copyfileobj(body, buffer, READ_BLOCK)
+        return session
+
+    def start_upload(self, upload_id: str) -> S3UploadWriter:
+        self._client.put_object(Bucket=self.bucket, Key=self._tail_key(upload_id), Body=b"", Metadata={"parts": "0"})
+        return S3UploadWriter(self, upload_id, _Session(multipart_id=None), self._buffer(), hashlib.sha256())
+
+    def resume_upload(self, upload_id: str) -> S3UploadWriter:
+        buffer = self._buffer()
+        try:
+            session = self._load(upload_id, buffer)
+        except BaseException:
+            buffer.close()
+            raise
+        empty = session.parts_size + session.tail_size == 0
+        return S3UploadWriter(self, upload_id, session, buffer, hashlib.sha256() if empty else None)
+
+    def upload_size(self, upload_id: str) -> int:
+        session = self._load(upload_id)
+        return session.parts_size + session.tail_size
+
+    def cancel_upload(self, upload_id: str) -> None:
+        prefix = self._session_prefix(upload_id)
+        for upload in self._multipart_uploads(prefix):
+            try:
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            except ClientError as exc:
+                if not _missing(exc):
+                    raise
+        keys = [{"Key": obj["Key"]} for obj in self._objects(prefix)]
+        for start in range(0, len(keys), 1000):
+            self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys[start:start + 1000], "Quiet": True})
