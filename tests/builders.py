@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import io
 import json
+import random
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,14 +75,18 @@ def image(
     subject: Blob | None = None,
     artifact_type: str | None = None,
     annotations: dict | None = None,
+    padding: int = 0,
 ) -> Image:
-    """An image whose layers hold files named after `label`, runnable as a `FROM scratch` image."""
+    """An image whose layers hold files named after `label`, runnable as a `FROM scratch` image.
+
+    `padding` adds that many incompressible bytes to the first layer (multipart uploads).
+    """
     layers, diff_ids = [], []
     for i in range(layer_count):
-        blob, diff_id = layer(
-            {f"{label}/file{i}.txt": f"{label} layer {i} {architecture}\n".encode()},
-            DOCKER_LAYER if docker else OCI_LAYER,
-        )
+        files = {f"{label}/file{i}.txt": f"{label} layer {i} {architecture}\n".encode()}
+        if padding and i == 0:
+            files[f"{label}/padding.bin"] = random.Random(label).randbytes(padding)
+        blob, diff_id = layer(files, DOCKER_LAYER if docker else OCI_LAYER)
         layers.append(blob)
         diff_ids.append(diff_id)
     platform = {"architecture": architecture, "os": "linux"}

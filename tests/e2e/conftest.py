@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from . import databases
 from .support import LiveRegistry, ServerLog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -81,16 +82,24 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-@contextlib.contextmanager
-def _running_registry(root: Path, auth: bool, **extra_env: str):
-    data_dir = root / "data"
-    env = {**_server_env(data_dir, auth), **extra_env}
+def _migrate(env: dict[str, str]) -> None:
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     if migrate.returncode != 0:
         pytest.fail(f"manage.py migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
+
+
+@contextlib.contextmanager
+def _running_registry(root: Path, auth: bool, sqlite: bool = False, **extra_env: str):
+    """gunicorn over `root`. Its database: SQLite in the data directory, or when the suite
+    runs on PostgreSQL a database of its own (unless `sqlite`, or DATABASE_URL is given)."""
+    data_dir = root / "data"
+    env = {**_server_env(data_dir, auth), **extra_env}
+    if "DATABASE_URL" not in env and not sqlite and databases.postgres_enabled():
+        env["DATABASE_URL"] = databases.database_url(root)
+    _migrate(env)
     port = _free_port()
     log = ServerLog(root / "gunicorn.log")
     registry = LiveRegistry(
@@ -108,6 +117,13 @@ def _running_registry(root: Path, auth: bool, **extra_env: str):
         yield registry
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _server_databases():
+    """PostgreSQL databases made for live servers go when the worker's session ends."""
+    yield
+    databases.drop_databases()
 
 
 @pytest.fixture(scope="session")
