@@ -13,6 +13,7 @@ from storage_backends.base import BlobNotFound
 
 from .. import events
 from ..errors import BlobUnknown
+from ..locking import lock_repository
 from ..models import Blob, Repository, RepositoryBlob
 from .quotas import quota_check
 from .repositories import repository_get
@@ -26,10 +27,11 @@ def blob_register(*, repository: Repository, digest: str, size: int) -> Blob:
         quota_check(repository_name=repository.name, digest=digest, size=size, lock=True)
         blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
         link, created = RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
-        if not created:
-            # Pushed or mounted again: the link's age restarts, so garbage collection's grace
-            # period covers the manifest that the client is about to push (services/gc.py).
-            RepositoryBlob.objects.filter(pk=link.pk).update(created_at=timezone.now())
+        # Pushed or mounted again: the link's age restarts, so garbage collection's grace
+        # period covers the manifest that the client is about to push (services/gc.py).
+        if not created and not RepositoryBlob.objects.filter(pk=link.pk).update(created_at=timezone.now()):
+            # PostgreSQL: a collection removed the link between our read and our update.
+            RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
     return blob
 
 
@@ -72,7 +74,11 @@ def blob_internal_location(*, blob: Blob) -> str | None:
 def blob_delete(*, repository_name: str, digest: str) -> None:
     """Unlink a blob from a repository. The bytes go when garbage collection finds them unused."""
     repository = repository_get(name=repository_name)
-    deleted, _ = RepositoryBlob.objects.filter(repository=repository, blob__digest=digest).delete()
+    with transaction.atomic():
+        # The lock manifest pushes check their blob links under: a manifest lands naming a
+        # blob that is still linked, or is refused; never linked to a blob just unlinked.
+        lock_repository(repository.pk)
+        deleted, _ = RepositoryBlob.objects.filter(repository=repository, blob__digest=digest).delete()
     if not deleted:
         raise BlobUnknown(detail={"digest": digest})
     logger.info("blob unlinked repository=%s digest=%s", repository_name, digest)

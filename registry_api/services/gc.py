@@ -244,9 +244,10 @@ def _by_repository(items: list[Garbage]) -> dict[int, list[Garbage]]:
 
 def _lock_if_exists(repository_id: int) -> bool:
     """Lock the repository; False if it was deleted meanwhile (with all it held)."""
-    if not Repository.objects.filter(pk=repository_id).exists():
+    try:
+        lock_repository(repository_id)
+    except Repository.DoesNotExist:
         return False
-    lock_repository(repository_id)
     return True
 
 
@@ -290,8 +291,10 @@ def _sweep_links(plan: GcPlan, report: GcReport, progress: Progress) -> None:
                 referenced = ManifestReference.objects.filter(
                     manifest__repository_id=repository, blob__isnull=False
                 ).values("blob_id")
+                # Locked as selected: on PostgreSQL a link refreshed by a push meanwhile is
+                # read again at its new age (and kept) instead of deleted from the old plan.
                 removable = list(
-                    RepositoryBlob.objects.filter(
+                    RepositoryBlob.objects.select_for_update().filter(
                         pk__in=[g.pk for g in batch], repository_id=repository, created_at__lt=plan.cutoff
                     ).exclude(blob_id__in=referenced).values_list("pk", flat=True)
                 )

@@ -122,7 +122,8 @@ def _announce_commit(upload: Upload, digest: str) -> None:
     with transaction.atomic():
         # PostgreSQL: wait for a collection deleting this blob right now (it holds the row
         # lock). SQLite's IMMEDIATE transactions serialize the two anyway.
-        list(Blob.objects.select_for_update().filter(digest=digest).values_list("pk", flat=True))
+        # NO KEY UPDATE: waits for a collection's FOR UPDATE, not for other pushes' links.
+        list(Blob.objects.select_for_update(no_key=True).filter(digest=digest).values_list("pk", flat=True))
         if not Upload.objects.filter(pk=upload.pk).update(digest=digest):
             raise BlobUploadUnknown(detail={"uuid": str(upload.id)})  # purged meanwhile
     upload.digest = digest
@@ -206,7 +207,7 @@ def blob_mount(*, repository_name: str, digest: str, from_name: str) -> Blob | N
     # source and delete the blob between our check and the new link (services/gc.py).
     with transaction.atomic():
         link = (
-            RepositoryBlob.objects.select_for_update().select_related("blob")
+            RepositoryBlob.objects.select_for_update(no_key=True, of=("self",)).select_related("blob")
             .filter(repository__name=from_name, blob__digest=digest)
             .first()
         )
