@@ -27,7 +27,11 @@ STARTUP_TIMEOUT = 30
 # Password of the `admin` superuser the first migrate creates.
 ADMIN_PASSWORD = "admin-e2e-password"
 # Fixtures whose servers' logs are checked and reported per test, with a label.
-SERVER_FIXTURES = {"live_registry": "gunicorn", "secured_registry": "gunicorn", "dockerd": "dockerd"}
+SERVER_FIXTURES = {
+    "live_registry": "gunicorn", "secured_registry": "gunicorn", "dockerd": "dockerd",
+    # tests/e2e/test_s3.py and test_two_instances.py (a pair of servers).
+    "s3_registry": "gunicorn", "instances": "gunicorn",
+}
 # gunicorn's access-log line ends with `"<request line>" <status> <bytes> …`.
 SERVER_ERROR_RE = re.compile(r'HTTP/1\.[01]" 5\d\d ')
 # gunicorn's warning when the app puts a body on a HEAD, 204 or 304 answer.
@@ -147,8 +151,9 @@ def _server_logs(request):
     marks = []
     for fixture, label in SERVER_FIXTURES.items():
         if fixture in request.fixturenames:
-            log = request.getfixturevalue(fixture).log
-            marks.append((label, log, log.size()))
+            value = request.getfixturevalue(fixture)
+            for server in value if isinstance(value, tuple) else (value,):
+                marks.append((label, server.log, server.log.size()))
     request.node.server_log_marks = marks
     yield
     for label, log, start in marks:
