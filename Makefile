@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-container bench bench-portal demo migrate clean-venv
+.PHONY: run test test-postgres test-container bench bench-portal demo migrate clean-venv
 
 # The development virtualenv: runtime requirements plus the test tools (requirements-dev.txt
 # includes requirements.txt); either file changing re-installs.
@@ -26,6 +26,13 @@ test: $(VENV)/.installed
 # scripts/container-base.sh (needs root and debootstrap). Minutes, so not part of `test`.
 test-container: $(VENV)/.installed
 	$(PY) -m pytest -m container tests/e2e/test_container.py $(PYTEST_ARGS)
+
+# The whole suite on PostgreSQL: a private cluster in a temporary directory (unix socket
+# only), stopped when the run ends; each live server of tests/e2e gets its own database.
+test-postgres: $(VENV)/.installed
+	@dir=$$(mktemp -d) && trap 'scripts/postgres-test-cluster stop "$$dir"; rm -rf "$$dir"' EXIT && \
+	url=$$(scripts/postgres-test-cluster start "$$dir") && \
+	DATABASE_URL="$$url" REGISTRY_TEST_POSTGRES_URL="$$url" $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py

@@ -1,7 +1,10 @@
 """Locks written once, each valid only inside a transaction (it ends with it).
 
 * `lock_repository`: tag moves, manifest pushes and garbage-collection re-checks lock the
-  repository row (`SELECT … FOR UPDATE`).
+  repository row. On PostgreSQL `SELECT … FOR NO KEY UPDATE`: lock holders exclude each
+  other, but rows that merely reference the repository (an upload, a blob link, a manifest
+  of another request) can still be inserted meanwhile; a plain FOR UPDATE would also block
+  those inserts' foreign-key checks, and lock cycles with garbage collection became deadlocks.
 * `lock_digest`: everything that can make a blob *file* appear or disappear under a digest
   takes this lock first: an upload announcing (and later registering) a commit, garbage
   collection deleting a row with its file, fsck repairing or re-checking, discarding a file
@@ -34,7 +37,7 @@ def _connection():
 
 def lock_repository(repository_id: int) -> Repository:
     _connection()
-    return Repository.objects.select_for_update().get(pk=repository_id)
+    return Repository.objects.select_for_update(no_key=True).get(pk=repository_id)
 
 
 def _advisory_key(kind: str, name: str) -> int:

@@ -167,6 +167,21 @@ LOGOUT_REDIRECT_URL = "webui:home"
 REGISTRY_STORAGE_BACKEND = env.str(
     "REGISTRY_STORAGE_BACKEND", default="storage_backends.filesystem.FilesystemStorage"
 )
+# --- S3-compatible blob storage (REGISTRY_STORAGE_BACKEND=storage_backends.s3.S3Storage) ---
+# Bucket holding blobs and upload staging (must exist).
+REGISTRY_S3_BUCKET = env.str("REGISTRY_S3_BUCKET", default="")
+# Endpoint of an S3-compatible server (MinIO, Ceph, …); empty = AWS. Set = path-style URLs.
+REGISTRY_S3_ENDPOINT_URL = env.str("REGISTRY_S3_ENDPOINT_URL", default="")
+REGISTRY_S3_REGION = env.str("REGISTRY_S3_REGION", default="us-east-1")
+# Static credentials; both empty = boto3's own chain (AWS_* variables, instance role, …).
+REGISTRY_S3_ACCESS_KEY_ID = secret("REGISTRY_S3_ACCESS_KEY_ID")
+REGISTRY_S3_SECRET_ACCESS_KEY = secret("REGISTRY_S3_SECRET_ACCESS_KEY")
+# Key prefix, e.g. "registry/" to share a bucket; empty = the bucket's root.
+REGISTRY_S3_PREFIX = env.str("REGISTRY_S3_PREFIX", default="")
+# Answer blob GETs with 307 to a presigned URL, so bytes go from S3 to the client directly.
+REGISTRY_S3_REDIRECT = env.bool("REGISTRY_S3_REDIRECT", default=False)
+# Multipart part size (>= 5 MiB); parts are buffered on local disk under <data dir>/tmp.
+REGISTRY_S3_PART_SIZE = env.int("REGISTRY_S3_PART_SIZE", default=8 * 1024 * 1024)
 # Largest manifest accepted, in bytes; larger PUTs get 413.
 REGISTRY_MANIFEST_MAX_BYTES = env.int("REGISTRY_MANIFEST_MAX_BYTES", default=4 * 1024 * 1024)
 # Chunk size advertised to clients in OCI-Chunk-Min-Length.

@@ -10,6 +10,7 @@ class StorageBackendsConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_storage_backend)
+        checks.register(check_s3_settings)
 
 
 def check_storage_backend(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -22,8 +23,31 @@ def check_storage_backend(app_configs=None, **kwargs) -> list[checks.CheckMessag
         return [
             checks.Error(
                 f"blob storage backend unusable: {exc}",
-                hint="Check REGISTRY_STORAGE_BACKEND and REGISTRY_DATA_DIR.",
+                hint="Check REGISTRY_STORAGE_BACKEND, REGISTRY_DATA_DIR and the REGISTRY_S3_* settings.",
                 id="storage_backends.E001",
             )
         ]
     return []
+
+
+def check_s3_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Each missing or contradictory S3 setting by name, before anything reaches the bucket."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    try:
+        backend = import_string(settings.REGISTRY_STORAGE_BACKEND)
+    except ImportError:
+        return []  # E001 reports it
+    from .s3 import S3Config, S3Storage
+
+    messages: list[checks.CheckMessage] = []
+    if issubclass(backend, S3Storage):
+        messages += [checks.Error(problem, id="storage_backends.E002") for problem in S3Config.from_settings(settings).problems()]
+    if settings.REGISTRY_X_ACCEL_REDIRECT and not hasattr(backend, "relative_path"):
+        messages.append(checks.Warning(
+            "REGISTRY_X_ACCEL_REDIRECT is ignored: this storage backend has no files for nginx to send.",
+            hint="Unset it; with S3, REGISTRY_S3_REDIRECT sends clients to the bucket instead.",
+            id="storage_backends.W001",
+        ))
+    return messages

@@ -24,21 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import stat
 import tempfile
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from .base import BlobInfo, BlobNotFound, DigestMismatch, InvalidOffset, StoredItem, UploadNotFound
-
-_DIGEST_RE = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
-READ_BLOCK = 1024 * 1024
+from .common import blob_relative_key, canonical_upload_id, digest_from_relative_key, hash_stream, is_canonical_upload_id
 
 
 class _HasherCache:
@@ -99,11 +95,8 @@ def _group_readable_dirs(directory: Path, top: Path) -> None:
 
 
 def _hash_file(path: Path, algorithm: str) -> str:
-    hasher = hashlib.new(algorithm)
     with open(path, "rb", buffering=0) as f:
-        while block := f.read(READ_BLOCK):
-            hasher.update(block)
-    return f"{algorithm}:{hasher.hexdigest()}"
+        return hash_stream(f, algorithm)
 
 
 class FilesystemUploadWriter:
@@ -200,17 +193,10 @@ class FilesystemStorage:
 
     # -- paths, derived only from validated values ------------------------------------
     def _blob_path(self, digest: str) -> Path:
-        if not _DIGEST_RE.fullmatch(digest):  # `match` would let a trailing "\n" through
-            raise BlobNotFound(digest)
-        algorithm, _, hexpart = digest.partition(":")
-        return self._blobs / algorithm / hexpart[:2] / hexpart
+        return self._blobs / blob_relative_key(digest)
 
     def _upload_dir(self, upload_id: str) -> Path:
-        try:
-            canonical = str(uuid.UUID(upload_id))
-        except ValueError:
-            raise UploadNotFound(upload_id) from None
-        return self._uploads / canonical
+        return self._uploads / canonical_upload_id(upload_id)
 
     # -- blobs ---------------------------------------------------------------------------
     def open(self, digest: str, offset: int = 0) -> BinaryIO:
@@ -259,8 +245,8 @@ class FilesystemStorage:
         # Only names that are digests in their right directory: anything else (an editor's
         # backup file, a half-copied restore) is not a blob and is never reported as one.
         for path in self._blobs.glob("*/*/*"):
-            digest = f"{path.parent.parent.name}:{path.name}"
-            if not _DIGEST_RE.fullmatch(digest) or path.parent.name != path.name[:2]:
+            digest = digest_from_relative_key(path.relative_to(self._blobs).as_posix())
+            if digest is None:
                 continue
             try:
                 st = path.stat()
@@ -272,12 +258,9 @@ class FilesystemStorage:
         if not self._uploads.is_dir():
             return
         for directory in self._uploads.iterdir():
-            try:
-                canonical = str(uuid.UUID(directory.name))
-            except ValueError:
+            if not is_canonical_upload_id(directory.name):
                 continue
-            if canonical != directory.name:
-                continue
+            canonical = directory.name
             try:
                 st = (directory / "data").stat()
             except FileNotFoundError:

@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import io
 import json
+import random
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,15 +76,19 @@ def image(
     artifact_type: str | None = None,
     annotations: dict | None = None,
     created: str | None = None,
+    padding: int = 0,
     first_layer_files: dict[str, bytes] | None = None,
 ) -> Image:
     """An image whose layers hold files named after `label`, runnable as a `FROM scratch` image;
-    `first_layer_files` adds files to the first layer (e.g. random bytes for a big layer)."""
+    `first_layer_files` adds files to the first layer (e.g. random bytes for a big layer);
+    `padding` adds that many incompressible bytes to it (multipart uploads)."""
     layers, diff_ids = [], []
     for i in range(layer_count):
         files = {f"{label}/file{i}.txt": f"{label} layer {i} {architecture}\n".encode()}
         if i == 0 and first_layer_files:
             files.update(first_layer_files)
+        if padding and i == 0:
+            files[f"{label}/padding.bin"] = random.Random(label).randbytes(padding)
         blob, diff_id = layer(files, DOCKER_LAYER if docker else OCI_LAYER)
         layers.append(blob)
         diff_ids.append(diff_id)

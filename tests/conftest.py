@@ -77,3 +77,29 @@ def postgres_server():
         finally:
             if cluster is not None:
                 cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's S3 server on a loopback port, one per xdist worker, stopped at the end."""
+    from .s3server import start_s3_server
+
+    server = start_s3_server(tmp_path_factory.mktemp("s3"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_server, settings):
+    """The registry's settings pointed at a fresh bucket of the moto server (5 MiB parts)."""
+    from storage_backends import get_storage
+
+    bucket = s3_server.new_bucket()
+    for name, value in s3_server.settings_env(bucket).items():
+        setattr(settings, name, value)
+    settings.REGISTRY_S3_PREFIX = ""
+    settings.REGISTRY_S3_REDIRECT = False
+    settings.REGISTRY_S3_PART_SIZE = 5 * 1024 * 1024
+    get_storage.cache_clear()
+    yield get_storage()
+    get_storage.cache_clear()

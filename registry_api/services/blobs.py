@@ -15,7 +15,7 @@ from storage_backends.base import BlobNotFound
 
 from .. import events
 from ..errors import BlobUnknown
-from ..locking import lock_digest
+from ..locking import lock_digest, lock_repository
 from ..models import Blob, Repository, RepositoryBlob, Upload
 from .quotas import Readable, quota_check
 from .repositories import repository_get
@@ -83,6 +83,11 @@ def blob_open(*, blob: Blob, offset: int = 0) -> BinaryIO:
         raise BlobUnknown(detail={"digest": blob.digest}) from None
 
 
+def blob_redirect_url(*, blob: Blob) -> str | None:
+    """Where the client may fetch the blob itself (a presigned S3 URL), when the backend offers one."""
+    return get_storage().redirect_url(blob.digest)
+
+
 def blob_internal_location(*, blob: Blob) -> str | None:
     """Where nginx serves this blob from disk (X-Accel-Redirect), when configured."""
     prefix = settings.REGISTRY_X_ACCEL_REDIRECT
@@ -95,7 +100,11 @@ def blob_internal_location(*, blob: Blob) -> str | None:
 def blob_delete(*, repository_name: str, digest: str) -> None:
     """Unlink a blob from a repository. The bytes go when garbage collection finds them unused."""
     repository = repository_get(name=repository_name)
-    deleted, _ = RepositoryBlob.objects.filter(repository=repository, blob__digest=digest).delete()
+    with transaction.atomic():
+        # The lock manifest pushes check their blob links under: a manifest lands naming a
+        # blob that is still linked, or is refused; never linked to a blob just unlinked.
+        lock_repository(repository.pk)
+        deleted, _ = RepositoryBlob.objects.filter(repository=repository, blob__digest=digest).delete()
     if not deleted:
         raise BlobUnknown(detail={"digest": digest})
     logger.info("blob unlinked repository=%s digest=%s", repository_name, digest)

@@ -267,7 +267,7 @@ def blob_mount(*, repository_name: str, digest: str, from_name: str, readable: R
     # lock the source repository row, which GC holds while it waits for this link: deadlock.
     with transaction.atomic():
         link = (
-            RepositoryBlob.objects.select_for_update(of=("self",)).select_related("blob")
+            RepositoryBlob.objects.select_for_update(no_key=True, of=("self",)).select_related("blob")
             .filter(repository__name=from_name, blob__digest=digest)
             .first()
         )

@@ -10,7 +10,7 @@ from ..errors import RangeNotSatisfiable
 from ..http import CHUNK_SIZE, BoundedFile, UnsatisfiableRange, if_none_match, parse_range
 from ..proxy.blobs import BlobStream
 from ..proxy.pull import blob_for_pull, blob_size_for_pull
-from ..services.blobs import blob_delete, blob_internal_location, blob_open
+from ..services.blobs import blob_delete, blob_internal_location, blob_open, blob_redirect_url
 from .common import empty, endpoint, require_delete_enabled, requires
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ def _head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 
 @requires("pull")
 def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
-    """200 whole blob; 206 a Range; 304; 416 with `Content-Range: bytes */size`; 404.
-    A proxy blob not cached yet is streamed whole (200) while it is fetched."""
+    """200 whole blob; 206 a Range; 307 to the bucket; 304; 416 with `Content-Range: bytes
+    */size`; 404. A proxy blob not cached yet is streamed whole (200) while it is fetched."""
     blob = blob_for_pull(route=request.registry_route, digest=digest, may_push=_may_push(request, name))
     if isinstance(blob, BlobStream):
         return _streamed(name, blob)
@@ -59,6 +59,11 @@ def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     headers = _headers(digest, size)
     if _not_modified(request, digest):
         return empty(304, headers)
+    url = blob_redirect_url(blob=blob)
+    if url is not None:
+        # The client repeats its Range there; S3 answers 200/206/416 itself.
+        logger.info("pull blob repository=%s digest=%s bytes=%d via=redirect", name, digest, size)
+        return empty(307, {"Location": url, "Docker-Content-Digest": digest})
     status, start, length = 200, 0, size
     if "Range" in request.headers:
         try:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from . import databases
 from .daemons import Dockerd, running_dockerd
 from .support import LiveRegistry, ServerLog, stop_process
 
@@ -30,6 +31,8 @@ ADMIN_PASSWORD = "admin-e2e-password"
 SERVER_FIXTURES = {
     "live_registry": "gunicorn", "secured_registry": "gunicorn", "anonymous_pull_registry": "gunicorn",
     "dockerd": "dockerd", "upstream_registry": "gunicorn", "proxy_registry": "gunicorn", "mirror_dockerd": "dockerd",
+    # tests/e2e/test_s3.py and test_two_instances.py (a pair of servers).
+    "s3_registry": "gunicorn", "instances": "gunicorn",
 }
 # gunicorn's access-log line ends with `"<request line>" <status> <bytes> …`.
 SERVER_ERROR_RE = re.compile(r'HTTP/1\.[01]" 5\d\d ')
@@ -64,6 +67,8 @@ def _server_env(data_dir: Path, auth: bool | None, admin_password: str | None = 
         # password on purpose: the per-address login throttle would otherwise lock out the
         # rest of the session (tests/auth checks the throttle itself).
         REGISTRY_LOGIN_MAX_FAILURES="1000",
+        REGISTRY_LOGIN_MAX_FAILURES_PER_ADDRESS="1000",
+        REGISTRY_LOGIN_MAX_FAILURES_PER_USER="1000",
     )
     return env
 
@@ -85,14 +90,19 @@ def _wait_until_ready(proc: subprocess.Popen, registry: LiveRegistry) -> None:
 @contextlib.contextmanager
 def _running_registry(
     root: Path, auth: bool | None, admin_password: str | None = ADMIN_PASSWORD, *,
-    run_as: dict | None = None, **extra_env: str,
+    sqlite: bool = False, run_as: dict | None = None, **extra_env: str,
 ):
     """migrate, then gunicorn, as `make run` and the systemd unit start it. Both write to
-    one log file, appended to when the same `root` starts again (a restart). `run_as`:
-    Popen's user/group/extra_groups/umask for both, to run them as a service user the way
+    one log file, appended to when the same `root` starts again (a restart).
+
+    The database: SQLite in the data directory, or when the suite runs on PostgreSQL a
+    database of its own (unless `sqlite`, or DATABASE_URL is given). `run_as`: Popen's
+    user/group/extra_groups/umask for both, to run them as a service user the way
     deploy/registry.service does."""
     data_dir = root / "data"
     env = {**_server_env(data_dir, auth, admin_password), **extra_env}
+    if "DATABASE_URL" not in env and not sqlite and databases.postgres_enabled():
+        env["DATABASE_URL"] = databases.database_url(root)
     run_as = run_as or {}
     root.mkdir(parents=True, exist_ok=True)
     log = ServerLog(root / "gunicorn.log")
@@ -120,6 +130,13 @@ def _running_registry(
         yield registry
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _server_databases():
+    """PostgreSQL databases made for live servers go when the worker's session ends."""
+    yield
+    databases.drop_databases()
 
 
 @pytest.fixture(scope="session")
@@ -206,8 +223,9 @@ def _server_logs(request):
     marks = []
     for fixture, label in SERVER_FIXTURES.items():
         if fixture in request.fixturenames:
-            log = request.getfixturevalue(fixture).log
-            marks.append((label, log, log.size()))
+            value = request.getfixturevalue(fixture)
+            for server in value if isinstance(value, tuple) else (value,):
+                marks.append((label, server.log, server.log.size()))
     request.node.server_log_marks = marks
     yield
     for label, log, start in marks:

@@ -165,10 +165,10 @@ def skopeo_push(source: str, destination: str, *options: str) -> str:
     return skopeo("copy", "--quiet", "--dest-tls-verify=false", *options, source, destination)
 
 
-def skopeo_raw(reference: str) -> bytes:
+def skopeo_raw(reference: str, *options: str) -> bytes:
     """`skopeo inspect --raw`: the manifest bytes exactly as the registry served them."""
     result = subprocess.run(
-        [require_tool("skopeo"), "inspect", "--raw", "--tls-verify=false", reference],
+        [require_tool("skopeo"), "inspect", "--raw", "--tls-verify=false", *options, reference],
         capture_output=True, timeout=COMMAND_TIMEOUT,
     )
     assert result.returncode == 0, result.stderr.decode(errors="replace")

@@ -33,7 +33,7 @@ def test_backup_during_pushes_restores_onto_an_empty_data_directory(tmp_path):
     before = {f"backup/before-{i}": builders.image(f"before-{i}") for i in range(4)}
     during: dict[str, builders.Image] = {}
     destination = tmp_path / "backup"
-    with _running_registry(tmp_path / "first", auth=False) as registry:
+    with _running_registry(tmp_path / "first", auth=False, sqlite=True) as registry:
         for name, img in before.items():
             _push(registry, name, img)
         done, errors = threading.Event(), []
@@ -60,7 +60,7 @@ def test_backup_during_pushes_restores_onto_an_empty_data_directory(tmp_path):
     restored = run([sys.executable, "manage.py", "restore", str(destination)],
                    env=_server_env(new_data, auth=False), cwd=REPO_ROOT)
     assert "no problems" in restored
-    with _running_registry(tmp_path / "second", auth=False) as registry:
+    with _running_registry(tmp_path / "second", auth=False, sqlite=True) as registry:
         for name, img in before.items():
             _pulls_back(registry, name, img)
         # What was pushed during the backup is there whole or not at all.

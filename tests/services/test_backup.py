@@ -9,6 +9,7 @@ import stat
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -22,7 +23,11 @@ from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 from tests import builders
 
-pytestmark = pytest.mark.django_db(transaction=True)  # a restore replaces the whole database
+pytestmark = [
+    pytest.mark.django_db(transaction=True),  # a restore replaces the whole database
+    pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
+                       reason="backup handles SQLite; PostgreSQL is backed up with pg_dump"),
+]
 
 
 @pytest.fixture

@@ -62,9 +62,10 @@ def _by_repository(items: list[Garbage]) -> dict[int, list[Garbage]]:
 
 def _lock_if_exists(repository_id: int) -> bool:
     """Lock the repository; False if it was deleted meanwhile (with all it held)."""
-    if not Repository.objects.filter(pk=repository_id).exists():
+    try:
+        lock_repository(repository_id)
+    except Repository.DoesNotExist:
         return False
-    lock_repository(repository_id)
     return True
 
 

@@ -1,0 +1,202 @@
+"""The S3 backend's upload writer and object reader (storage_backends/s3.py describes the
+session layout in the bucket, and why no state stays in a process between requests)."""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, BinaryIO
+
+from .base import BlobInfo, DigestMismatch, InvalidOffset, StorageError
+from .common import hash_stream
+
+if TYPE_CHECKING:
+    from .s3 import S3Storage
+
+
+class _ObjectReader(io.RawIOBase):
+    """A GET's body as a binary stream, read in the caller's blocks; no fileno, so gunicorn
+    iterates it instead of trying sendfile()."""
+
+    def __init__(self, body) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._body.read(size if size is not None and size >= 0 else None)
+
+    def readinto(self, buffer) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+@dataclass
+class _Session:
+    multipart_id: str | None
+    parts: list[dict] = field(default_factory=list)  # {"PartNumber", "ETag", "Size"}
+    tail_size: int = 0
+
+    @property
+    def parts_size(self) -> int:
+        return sum(p["Size"] for p in self.parts)
+
+
+class S3UploadWriter:
+    def __init__(
+        self, storage: "S3Storage", upload_id: str, session: _Session, buffer: BinaryIO, hasher, algorithm: str,
+    ) -> None:
+        self._storage = storage
+        self._upload_id = upload_id
+        self._session = session
+        self._buffer = buffer
+        self._buffered = buffer.seek(0, io.SEEK_END)
+        self._algorithm = algorithm
+        self._hasher = hasher  # None once it no longer covers every staged byte
+        self._dirty = False
+        self._done = False
+        # What the session was when this writer opened it, for `truncate` back to it.
+        self._opened = (len(session.parts), self.size, hasher is not None)
+
+    @property
+    def size(self) -> int:
+        return self._session.parts_size + self._buffered
+
+    def write(self, chunk: bytes) -> None:
+        if self._hasher is not None:
+            self._hasher.update(chunk)
+        view = memoryview(chunk)
+        part_size = self._storage.config.part_size
+        while view:
+            if self._buffered >= part_size:
+                self._send_part()
+            take = view[: part_size - self._buffered]
+            self._buffer.write(take)
+            self._buffered += len(take)
+            view = view[len(take):]
+            self._dirty = True
+
+    def truncate(self, size: int) -> None:
+        """Back to `size`: anywhere within the bytes not yet sent as parts, or to where this
+        writer opened the session (its parts and tail as S3 still holds them, since the
+        tail is only rewritten on close). Refused chunks need no more than that."""
+        if size < 0 or size > self.size:
+            raise InvalidOffset(size)
+        parts_size = self._session.parts_size
+        if size >= parts_size:
+            if size != self.size:
+                self._buffer.truncate(size - parts_size)
+                self._buffer.seek(0, io.SEEK_END)
+                self._buffered = size - parts_size
+                self._hasher = None
+                self._dirty = True
+            return
+        opened_parts, opened_size, had_hasher = self._opened
+        if size != opened_size:
+            raise StorageError(f"cannot truncate to {size}: bytes before it were sent to S3 as parts")
+        del self._session.parts[opened_parts:]
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._storage._read_tail(self._upload_id, self._buffer)
+        self._buffered = self._buffer.seek(0, io.SEEK_END)
+        self._hasher = hashlib.new(self._algorithm) if had_hasher and size == 0 else None
+        self._dirty = False  # the tail in S3 is this state again
+
+    def _send_part(self) -> None:
+        storage, session = self._storage, self._session
+        if session.multipart_id is None:
+            session.multipart_id = storage._client.create_multipart_upload(
+                Bucket=storage.bucket, Key=storage._data_key(self._upload_id)
+            )["UploadId"]
+        number = len(session.parts) + 1
+        self._buffer.seek(0)
+        response = storage._client.upload_part(
+            Bucket=storage.bucket, Key=storage._data_key(self._upload_id), UploadId=session.multipart_id,
+            PartNumber=number, Body=self._buffer, ContentLength=self._buffered,
+        )
+        session.parts.append({"PartNumber": number, "ETag": response["ETag"], "Size": self._buffered})
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._buffered = 0
+        self._dirty = True
+
+    def close(self) -> None:
+        """Write the tail back (only if it changed), so the next request finds it."""
+        if self._done:
+            return
+        self._done = True
+        try:
+            if self._dirty:
+                self._buffer.seek(0)
+                self._storage._client.put_object(
+                    Bucket=self._storage.bucket, Key=self._storage._tail_key(self._upload_id),
+                    Body=self._buffer, ContentLength=self._buffered,
+                    Metadata={"parts": str(len(self._session.parts))},
+                )
+        finally:
+            self._buffer.close()
+
+    def commit(self, expected_digest: str) -> BlobInfo:
+        storage, size = self._storage, self.size
+        algorithm = expected_digest.partition(":")[0]
+        key = storage._blob_key(expected_digest)
+        self._done = True
+        try:
+            if not self._session.parts:
+                actual = self._buffer_digest(algorithm)
+                self._verify(expected_digest, actual)
+                if storage.stat(expected_digest) is None:
+                    self._buffer.seek(0)
+                    storage._client.put_object(Bucket=storage.bucket, Key=key, Body=self._buffer, ContentLength=size)
+            else:
+                etag = self._complete()
+                actual = self._staged_digest(algorithm, etag)
+                self._verify(expected_digest, actual)
+                if storage.stat(expected_digest) is None:
+                    storage._copy(storage._data_key(self._upload_id), key, size, etag)
+        finally:
+            self._buffer.close()
+        storage.cancel_upload(self._upload_id)
+        return BlobInfo(size=size)
+
+    def _buffer_digest(self, algorithm: str) -> str:
+        if self._hasher is not None and algorithm == self._algorithm:
+            return f"{algorithm}:{self._hasher.hexdigest()}"
+        self._buffer.seek(0)
+        return hash_stream(self._buffer, algorithm)
+
+    def _complete(self) -> str:
+        """The buffer as the last part, then the multipart upload completed; its ETag."""
+        if self._buffered:
+            self._send_part()
+        storage = self._storage
+        response = storage._client.complete_multipart_upload(
+            Bucket=storage.bucket, Key=storage._data_key(self._upload_id), UploadId=self._session.multipart_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in self._session.parts]},
+        )
+        return response["ETag"]
+
+    def _staged_digest(self, algorithm: str, etag: str) -> str:
+        if self._hasher is not None and algorithm == self._algorithm:
+            return f"{algorithm}:{self._hasher.hexdigest()}"
+        storage = self._storage
+        body = storage._client.get_object(Bucket=storage.bucket, Key=storage._data_key(self._upload_id), IfMatch=etag)["Body"]
+        with _ObjectReader(body) as stream:
+            return hash_stream(stream, algorithm)
+
+    def _verify(self, expected: str, actual: str) -> None:
+        if actual != expected:
+            self._storage.cancel_upload(self._upload_id)
+            raise DigestMismatch(expected, actual)
+
+    def cancel(self) -> None:
+        self._done = True
+        self._buffer.close()
+        self._storage.cancel_upload(self._upload_id)
