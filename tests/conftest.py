@@ -55,8 +55,9 @@ def postgres_server():
     url = os.environ.get("REGISTRY_TEST_POSTGRES_URL")
     try:
         if url:
-            base, _, database = url.rpartition("/")
-            server = PostgresServer(base, database or "postgres")
+            from urllib.parse import urlsplit
+
+            server = PostgresServer(url, urlsplit(url).path.strip("/") or "postgres")
         else:
             bindir = find_bindir()
             if bindir is None:

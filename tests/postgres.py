@@ -28,6 +28,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -59,14 +60,15 @@ def _as_cluster_user(args: list[str]) -> list[str]:
 
 @dataclass
 class PostgresServer:
-    """A server reachable at `base_url` (without database name) where we create databases."""
+    """A server reachable at `base_url` where we create databases; the URL's database name
+    (if any) is replaced, and its query (e.g. `?host=<socket directory>`) is kept."""
 
     base_url: str
     admin_database: str = "postgres"
     _created: list[str] = field(default_factory=list)
 
     def url(self, database: str) -> str:
-        return f"{self.base_url}/{database}"
+        return urlunsplit(urlsplit(self.base_url)._replace(path=f"/{database}"))
 
     def execute(self, sql: str) -> None:
         import psycopg

@@ -46,7 +46,7 @@ def mode(path) -> int:
 
 def test_with_nothing_configured_it_is_secure_private_and_survives_a_restart(tmp_path):
     layout = builders.image_layout(tmp_path / "layout", "v1", builders.image("defaults", layer_count=1))
-    with _running_registry(tmp_path, auth=None, admin_password=None) as registry:
+    with _running_registry(tmp_path, auth=None, admin_password=None, sqlite=True) as registry:
         data, password = registry.data_dir, registry.credentials[1]
         challenged = anonymous(registry).request("GET", "/v2/")
         assert challenged.status == 401 and challenged.headers["WWW-Authenticate"].startswith('Bearer realm="')
@@ -62,7 +62,7 @@ def test_with_nothing_configured_it_is_secure_private_and_survives_a_restart(tmp
         for name in ("admin.password", "registry.sqlite3", "secret_key", "token_key.pem"):
             assert mode(data / name) == 0o600, name
         assert mode(data) == 0o700
-    with _running_registry(tmp_path, auth=None, admin_password=None) as registry:
+    with _running_registry(tmp_path, auth=None, admin_password=None, sqlite=True) as registry:
         bearer = {"Authorization": f"Bearer {issued['token']}"}
         assert registry.request("GET", "/v2/team/app/tags/list", headers=bearer).status == 200
         form = urllib.parse.urlencode({"grant_type": "refresh_token", "refresh_token": issued["refresh_token"],

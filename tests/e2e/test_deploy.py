@@ -154,7 +154,7 @@ def test_skopeo_through_nginx_with_blobs_sent_by_nginx(tmp_path):
     layout = builders.image_layout(tmp_path / "src", "v1", image)
     run_as = {"group": SERVICE_GROUP, "extra_groups": [], "umask": _unit_umask()}
     with _installed_data_dir() as root, _running_registry(
-        root, auth=True, run_as=run_as, REGISTRY_BEHIND_PROXY="true", REGISTRY_X_ACCEL_REDIRECT="/_blobs/",
+        root, auth=True, sqlite=True, run_as=run_as, REGISTRY_BEHIND_PROXY="true", REGISTRY_X_ACCEL_REDIRECT="/_blobs/",
     ) as registry:
         port = _free_port()
         main = _site(tmp_path, port, registry.host, registry.data_dir)

@@ -64,7 +64,7 @@ def _readiness(registry) -> tuple[int, dict]:
 def test_not_ready_once_the_database_file_is_replaced(tmp_path):
     """A restore gone wrong or a deleted file: `SELECT 1` on a kept-alive connection still
     answers from the old file; every new connection would find an empty database."""
-    with _running_registry(tmp_path / "registry", auth=False) as registry:
+    with _running_registry(tmp_path / "registry", auth=False, sqlite=True) as registry:  # the SQLite file itself
         assert _readiness(registry) == (200, {"status": "ok", "database": "ok", "storage": "ok"})
         database = registry.data_dir / "registry.sqlite3"
         kept = database.with_name("kept.sqlite3")

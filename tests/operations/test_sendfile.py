@@ -25,12 +25,7 @@ def _open_registry(settings, tmp_path):
     settings.DATA_DIR = tmp_path
     settings.REGISTRY_AUTH_ENABLED = False
     get_storage.cache_clear()
-    # As django.test.Client does: a WSGI request must not close the test's connection.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
     yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
     get_storage.cache_clear()
 
 
@@ -62,11 +57,20 @@ def _pull(path: str, **headers) -> tuple[str, dict, bytes]:
     def start_response(status, response_headers, exc_info=None):
         answer["status"], answer["headers"] = status, dict(response_headers)
 
-    body = application(environ, start_response)
+    # As django.test.Client does around each request (and it connects them again after
+    # its own, so this is done per call): a WSGI request must not close the test's
+    # connection, which on PostgreSQL holds the test's transaction.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
     try:
-        data = b"".join(body)
+        body = application(environ, start_response)
+        try:
+            data = b"".join(body)
+        finally:
+            body.close()
     finally:
-        body.close()
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     return answer["status"], answer["headers"], data
 
 

@@ -57,6 +57,20 @@ def upstream_index(upstream, name: str, tag: str) -> tuple[builders.Image, build
     return amd64, arm64, index
 
 
+def hang_up(response) -> None:
+    """Close a response as the server does when the client goes away, keeping the test's
+    database connection: closing fires request_finished (twice through the test client's
+    wrapper, which connects close_old_connections again in between), and on PostgreSQL
+    that would end the test's transaction (SQLite's in-memory test database ignores it)."""
+    from unittest import mock
+
+    from django.db import connections
+
+    wrapper = type(connections["default"])
+    with mock.patch.object(wrapper, "close_if_unusable_or_obsolete", lambda self: None):
+        response.close()
+
+
 def body(response) -> bytes:
     """The body of a plain or a streaming response."""
     if response.streaming:

@@ -17,7 +17,7 @@ from registry_api.services.uploads import upload_start
 from storage_backends import get_storage
 from tests import builders
 
-from .conftest import body
+from .conftest import body, hang_up
 
 BIG = os.urandom(3 * 1024 * 1024 + 17)
 BIG_DIGEST = builders.sha256(BIG)
@@ -44,7 +44,7 @@ def test_the_fetch_goes_on_when_its_client_leaves(client, hub, big, upstream):
     response = client.get(f"/v2/hub/big/blobs/{big}")
     chunks = iter(response.streaming_content)
     assert len(next(chunks)) > 0
-    response.close()  # what the server does when the client hangs up
+    hang_up(response)  # what the server does when the client hangs up
     assert Blob.objects.filter(digest=big).exists() and not ProxyFetch.objects.exists()
     assert not Upload.objects.exists()
     assert body(client.get(f"/v2/hub/big/blobs/{big}")) == BIG
@@ -134,6 +134,6 @@ def test_a_head_during_a_fetch_answers_its_size(client, hub, big, upstream):
 def test_a_response_dropped_unsent_releases_the_fetch(client, hub, big, upstream):
     response = client.get(f"/v2/hub/big/blobs/{big}")
     assert ProxyFetch.objects.exists()
-    response.close()  # never iterated: e.g. the client went away before the body started
+    hang_up(response)  # never iterated: e.g. the client went away before the body started
     assert not ProxyFetch.objects.exists() and not Upload.objects.exists()
     assert body(client.get(f"/v2/hub/big/blobs/{big}")) == BIG

@@ -8,7 +8,7 @@ from registry_api.models import Blob, ManifestReference, PendingBlobReference, P
 from tests import builders
 from tests.api.support import assert_error
 
-from .conftest import body, upstream_index
+from .conftest import body, hang_up, upstream_index
 
 
 def _counts() -> tuple[int, int]:
@@ -139,7 +139,7 @@ def test_a_corrupt_blob_breaks_the_stream_and_is_not_stored(client, hub, alpine,
     assert response.status_code == 200 and response.streaming
     with pytest.raises(BlobStreamBroken):
         b"".join(response.streaming_content)
-    response.close()
+    hang_up(response)
     assert not Blob.objects.filter(digest=alpine.layers[0].digest).exists()
     upstream.corrupt = False
     assert body(client.get(f"/v2/hub/alpine/blobs/{alpine.layers[0].digest}")) == alpine.layers[0].data
