@@ -78,6 +78,19 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The registry's own paths (/v2/, the token endpoint, health and metrics) go through this
+# shorter stack (registry_project/wsgi.py): no sessions, CSRF, messages, static files or
+# portal authentication, which a `docker pull` never uses and which cost every request.
+API_MIDDLEWARE = [
+    "registry_api.middleware.ForwardedClientMiddleware",
+    "registry_api.requestlog.RequestLogMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "registry_api.middleware.RegistryErrorMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "registry_api.events.context.ActorMiddleware",
+]
+API_PATH_PREFIXES = ("/v2", "/auth/token", "/healthz", "/readyz", "/metrics")
+
 # Behind a TLS-terminating reverse proxy (deploy/nginx.conf): trust its X-Forwarded-Proto (so
 # Location headers and the token realm say https) and X-Forwarded-For (client addresses).
 REGISTRY_BEHIND_PROXY = env.bool("REGISTRY_BEHIND_PROXY", default=False)
