@@ -19,6 +19,7 @@ from django.utils.crypto import salted_hmac
 from ..errors import RegistryError
 from ..events import record
 from ..models import AccessToken
+from ..precompiled import Precompiled
 from .throttle import TooManyFailures  # noqa: F401  (raised by authenticate; callers catch it from here)
 from .throttle import fingerprint as throttle_fingerprint
 from .throttle import throttle_check, throttle_record_failure, throttle_record_success
@@ -189,6 +190,13 @@ def authenticate(*, username: str, password: str, client_addr: str, tokens: bool
     return identity
 
 
+_ACTIVE_USER = Precompiled(
+    lambda username: get_user_model()._default_manager.filter(
+        **{get_user_model().USERNAME_FIELD: username}, is_active=True)[:1],
+    "username",
+)
+
+
 def identity_for_subject(subject: str, credential: str) -> Identity | None:
     """The identity a verified Bearer/refresh token speaks for, if its credential still holds."""
     if credential == "anonymous" or not subject:
@@ -204,12 +212,10 @@ def identity_for_subject(subject: str, credential: str) -> Identity | None:
         return Identity(token.user, credential, token.read_only)
     if not credential.startswith("password:"):
         return None  # e.g. a bare "password" from before fingerprints: sign in again
-    # No cache needed: the user row is read anyway (is_active, then grants), and comparing
-    # the fingerprint costs one HMAC. A refresh token comes here too, so it is always
-    # checked against the stored password hash.
-    user = get_user_model()._default_manager.filter(
-        **{get_user_model().USERNAME_FIELD: subject}, is_active=True
-    ).first()
+    # No cache: the user row is read on every request (one precompiled query), so a
+    # deactivated user or a changed password stops every token at once; comparing the
+    # fingerprint costs one HMAC. A refresh token comes here too.
+    user = _ACTIVE_USER.first(username=subject)
     if user is None or not hmac.compare_digest(credential, f"password:{password_fingerprint(user)}"):
         return None
     return Identity(user, credential)

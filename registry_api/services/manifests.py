@@ -16,6 +16,7 @@ from ..configblobs import image_created
 from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
 from ..locking import lock_repository
 from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
+from ..precompiled import Precompiled
 from ..reference import is_digest_reference, parse_digest
 from .dependents import ManifestInUse, dependents_exist
 from .repositories import repository_ensure, repository_get
@@ -37,16 +38,24 @@ def manifest_digest(payload: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hashlib.new(algorithm, payload).hexdigest()}"
 
 
+# The pull path's two lookups, compiled once (precompiled.py): a tag names a manifest of its
+# own repository; the annotation reuses the join and lets `manifest_pulled` skip its write
+# without a query.
+_BY_TAG = Precompiled(
+    lambda name, tag: Manifest.objects.filter(repository__name=name, tags__name=tag)
+    .annotate(tag_pulled_at=F("tags__last_pulled_at"))[:1],
+    "name", "tag",
+)
+_BY_DIGEST = Precompiled(lambda name, digest: Manifest.objects.filter(repository__name=name, digest=digest)[:1], "name", "digest")
+
+
 def manifest_get(*, repository_name: str, reference: str) -> Manifest:
     """One query on the hot path (pulls look manifests up by tag all day); a second only to
     tell NAME_UNKNOWN from MANIFEST_UNKNOWN on a miss."""
-    manifests = Manifest.objects.filter(repository__name=repository_name)
     if is_digest_reference(reference):
-        manifest = manifests.filter(digest=reference).first()
+        manifest = _BY_DIGEST.first(name=repository_name, digest=reference)
     else:
-        # A tag names a manifest of its own repository; the annotation reuses the join and
-        # lets `manifest_pulled` skip its write without a query.
-        manifest = manifests.filter(tags__name=reference).annotate(tag_pulled_at=F("tags__last_pulled_at")).first()
+        manifest = _BY_TAG.first(name=repository_name, tag=reference)
     if manifest is None:
         repository_get(name=repository_name)  # NAME_UNKNOWN if the repository is missing
         raise ManifestUnknown(detail={"reference": reference})

@@ -1,0 +1,73 @@
+"""Precompiled queries give what the QuerySet they were built from gives, value for value."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.db.models import F
+from django.utils import timezone
+
+from registry_api.models import Manifest, Repository, Tag
+from registry_api.precompiled import Precompiled
+
+pytestmark = pytest.mark.django_db
+
+BY_TAG = Precompiled(
+    lambda name, tag: Manifest.objects.filter(repository__name=name, tags__name=tag)
+    .annotate(tag_pulled_at=F("tags__last_pulled_at"))[:1],
+    "name", "tag",
+)
+
+
+def _manifest(repo: str, tag: str, payload: bytes) -> Manifest:
+    repository, _ = Repository.objects.get_or_create(name=repo)
+    manifest = Manifest.objects.create(
+        repository=repository, digest="sha256:" + payload.hex().ljust(64, "0")[:64], media_type="application/x-test",
+        payload=payload, size=len(payload), annotations={"a": ["b"]},
+    )
+    Tag.objects.create(repository=repository, name=tag, manifest=manifest, last_pulled_at=timezone.now() - timedelta(hours=1))
+    return manifest
+
+
+def test_the_instance_equals_the_orm_one_field_by_field_annotations_included():
+    _manifest("team/app", "v1", b"\x01\x02")
+    wanted = _manifest("team/app", "v2", b"\x03\x04")
+    _manifest("team/other", "v2", b"\x05\x06")
+    got = BY_TAG.first(name="team/app", tag="v2")
+    orm = Manifest.objects.filter(repository__name="team/app", tags__name="v2").annotate(
+        tag_pulled_at=F("tags__last_pulled_at")).first()
+    assert got.pk == wanted.pk == orm.pk
+    for field in Manifest._meta.concrete_fields:
+        assert getattr(got, field.attname) == getattr(orm, field.attname), field.name
+    assert bytes(got.payload) == b"\x03\x04" and got.annotations == {"a": ["b"]}
+    # Datetimes come converted as the ORM converts them: aware, comparable with now().
+    assert got.tag_pulled_at == orm.tag_pulled_at and timezone.is_aware(got.tag_pulled_at)
+    assert got._state.adding is False and got._state.db == "default"  # saved like a loaded row
+
+
+def test_values_are_bound_never_spliced_into_the_sql():
+    _manifest("team/app", "v1", b"\x01")
+    assert BY_TAG.first(name="team/app", tag="v1' OR '1'='1") is None
+    assert BY_TAG.first(name="team/app", tag="nope") is None
+    assert BY_TAG.first(name="team/app", tag="v1") is not None
+
+
+def test_constants_in_the_build_stay_part_of_the_query():
+    active = Precompiled(lambda username: User.objects.filter(username=username, is_active=True)[:1], "username")
+    User.objects.create_user("ann", is_active=True)
+    User.objects.create_user("ben", is_active=False)
+    assert active.first(username="ann").username == "ann"
+    assert active.first(username="ben") is None
+
+
+def test_a_parameter_the_query_does_not_use_is_a_programming_error():
+    unused = Precompiled(lambda name, tag: Repository.objects.filter(name=name)[:1], "name", "tag")
+    with pytest.raises(ValueError):
+        unused.first(name="x", tag="y")
+
+
+def test_select_related_is_refused_rather_than_half_loaded():
+    joined = Precompiled(lambda name: Tag.objects.select_related("manifest").filter(name=name)[:1], "name")
+    with pytest.raises(ValueError):
+        joined.first(name="x")
