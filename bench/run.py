@@ -3,11 +3,15 @@
 Prints push/pull MiB/s for a large blob (BENCH_BLOB_MIB, default 1024), manifest HEAD
 requests/s with p50/p99 at concurrency 1 and 16, small image pushes/s, and the servers'
 peak RSS; with Debian's `docker-registry` installed, each figure also for Distribution and
-as a ratio (ours / theirs; for latencies and memory, lower is better).
+as a ratio (ours / theirs; for latencies and memory, lower is better). Both servers run
+side by side and take turns on each workload, BENCH_REPEAT times (default 3): the figures
+are medians, with our min-max beside them, because this machine's disk and loopback vary
+by a third from one minute to the next.
 """
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -24,16 +28,20 @@ HEADS = int(os.environ.get("BENCH_HEADS", "3000"))
 # The many-clients run: simultaneous pulls and pushes of blobs of this size, all verified.
 MANY_PULLS, MANY_PUSHES = 32, 8
 MANY_MIB = int(os.environ.get("BENCH_MANY_MIB", "256"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
 class RssSampler(threading.Thread):
-    """Sums VmRSS of a process and its children every 20 ms, keeping the peak."""
+    """Sums the memory of a process and its children every 20 ms, keeping the peaks: VmRSS
+    (what the targets name; pages shared between the master and its workers, such as the
+    libraries, count once per process) and PSS (each shared page split among its sharers:
+    what the processes really take together)."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+        self.pid, self.peak, self.peak_pss, self.stop = pid, 0, 0, threading.Event()
 
-    def current(self) -> int:
+    def _pids(self) -> list[int]:
         pids = [self.pid]
         try:
             for task in os.listdir(f"/proc/{self.pid}/task"):
@@ -41,18 +49,26 @@ class RssSampler(threading.Thread):
                     pids += [int(p) for p in f.read().split()]
         except OSError:
             pass
-        total = 0
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/status") as f:
-                    total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
-            except (OSError, StopIteration):
-                pass
-        return total
+        return pids
+
+    @staticmethod
+    def _field(path: str, name: str) -> int:
+        try:
+            with open(path) as f:
+                return next(int(line.split()[1]) * 1024 for line in f if line.startswith(name))
+        except (OSError, StopIteration):
+            return 0
+
+    def current(self) -> int:
+        return sum(self._field(f"/proc/{pid}/status", "VmRSS:") for pid in self._pids())
+
+    def current_pss(self) -> int:
+        return sum(self._field(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in self._pids())
 
     def run(self) -> None:
         while not self.stop.is_set():
             self.peak = max(self.peak, self.current())
+            self.peak_pss = max(self.peak_pss, self.current_pss())
             time.sleep(0.02)
 
 
@@ -68,7 +84,7 @@ def _client_cpu(fn, *args):
     return result, 100 * (time.process_time() - cpu) / (time.perf_counter() - wall)
 
 
-def _pull_one(server, repo, digest) -> float:
+def _pull_one(server, repo, digest) -> tuple[float, float]:
     pending: list = []
     buffer = w.buffer_for(BLOB_MIB * w.MIB)
     cpu, started = time.process_time(), time.perf_counter()
@@ -83,64 +99,94 @@ def _pull_parallel(server, repo, digest, streams) -> tuple[float, float]:
     return w.pull_parallel(server, repo, digest, streams, BLOB_MIB * w.MIB)
 
 
-def measure(server) -> tuple[dict[str, float], dict[str, float]]:
-    """The figures of one server, and the client's CPU % for each timed workload."""
-    time.sleep(0.5)
-    sampler = RssSampler(server.proc.pid)
-    idle = sampler.current()
-    sampler.start()
-    results: dict[str, float] = {}
-    cpu: dict[str, float] = {}
+def _heads(server, concurrency):
+    rate, p50, p99 = w.manifest_heads(server, "bench/r0/small0", concurrency, HEADS)
+    return {"": rate, " p50 (ms)": p50, " p99 (ms)": p99}
 
-    def run(label, fn, *args):
-        results[label], cpu[label] = _client_cpu(fn, *args)
 
-    run("push 1 blob, monolithic (MiB/s)", w.push_monolithic, server, "bench/blob", 1, BLOB_MIB)
-    run("push 1 blob, 16 MiB chunks (MiB/s)", w.push_chunked, server, "bench/blob", 2, BLOB_MIB)
-    digest = w.digest_of(2, BLOB_MIB)
-    run("pull 1 blob, 1 stream (MiB/s)", _pull_one, server, "bench/blob", digest)
-    run("pull 1 blob, 4 streams (MiB/s)", _pull_parallel, server, "bench/blob", digest, 4)
-    run("push small images (images/s)", w.push_small_images, server, "bench", servers.SMALL_IMAGES)
+def workloads(rep: int):
+    """(label, function, arguments) of one repetition; each pushes content of its own, so a
+    repetition never finds its blobs already stored."""
+    seed = 10 * rep
+    yield "push 1 blob, monolithic (MiB/s)", w.push_monolithic, ("bench/blob", seed + 1, BLOB_MIB)
+    yield "push 1 blob, 16 MiB chunks (MiB/s)", w.push_chunked, ("bench/blob", seed + 2, BLOB_MIB)
+    yield "pull 1 blob, 1 stream (MiB/s)", _pull_one, ("bench/blob", w.digest_of(seed + 2, BLOB_MIB))
+    yield "pull 1 blob, 4 streams (MiB/s)", _pull_parallel, ("bench/blob", w.digest_of(seed + 2, BLOB_MIB), 4)
+    yield "push small images (images/s)", w.push_small_images, (f"bench/r{rep}", servers.SMALL_IMAGES)
     for concurrency in (1, 16):
-        (rate, p50, p99), used = _client_cpu(w.manifest_heads, server, "bench/small0", concurrency, HEADS)
-        results[f"manifest HEAD, c={concurrency} (req/s)"], cpu[f"manifest HEAD, c={concurrency} (req/s)"] = rate, used
-        results[f"manifest HEAD, c={concurrency} p50 (ms)"] = p50
-        results[f"manifest HEAD, c={concurrency} p99 (ms)"] = p99
-    run(f"{MANY_PULLS} pulls + {MANY_PUSHES} pushes of {MANY_MIB} MiB (s)", w.many_clients,
-        server, "bench/many", MANY_PULLS, MANY_PUSHES, MANY_MIB)
-    sampler.stop.set()
-    sampler.join()
-    results["server RSS idle (MiB)"] = idle / w.MIB
-    results["server RSS peak (MiB)"] = sampler.peak / w.MIB
-    results["server RSS growth (MiB)"] = (sampler.peak - idle) / w.MIB
-    return results, cpu
+        yield f"manifest HEAD, c={concurrency} (req/s)", _heads, (concurrency,)
+
+
+def measure(started: dict) -> tuple[dict, dict, dict]:
+    """Every workload REPEAT times, the servers taking turns within each repetition (so a
+    slow minute of the machine hits both), with `sync` before each timed run (so one run's
+    dirty pages are not written back during the next). Figures are medians of the runs."""
+    samplers = {}
+    for name, server in started.items():
+        samplers[name] = RssSampler(server.proc.pid)
+    idle = {name: sampler.current() for name, sampler in samplers.items()}
+    idle_pss = {name: sampler.current_pss() for name, sampler in samplers.items()}
+    for sampler in samplers.values():
+        sampler.start()
+    runs: dict[str, dict[str, list[float]]] = {name: {} for name in started}
+    cpus: dict[str, dict[str, list[float]]] = {name: {} for name in started}
+    for rep in range(REPEAT):
+        for label, fn, args in workloads(rep):
+            for name, server in started.items():
+                os.sync()
+                result, cpu = _client_cpu(fn, server, *args)
+                figures = result if isinstance(result, dict) else {"": result}
+                for suffix, value in figures.items():
+                    key = label.replace(" (req/s)", suffix) if suffix else label
+                    runs[name].setdefault(key, []).append(value)
+                cpus[name].setdefault(label, []).append(cpu)
+    many = f"{MANY_PULLS} pulls + {MANY_PUSHES} pushes of {MANY_MIB} MiB (s)"
+    for name, server in started.items():
+        os.sync()
+        runs[name][many] = [w.many_clients(server, "bench/many", MANY_PULLS, MANY_PUSHES, MANY_MIB)]
+    results: dict[str, dict[str, float]] = {}
+    for name, sampler in samplers.items():
+        sampler.stop.set()
+        sampler.join()
+        results[name] = {key: statistics.median(values) for key, values in runs[name].items()}
+        results[name]["server RSS idle (MiB)"] = idle[name] / w.MIB
+        results[name]["server RSS peak (MiB)"] = sampler.peak / w.MIB
+        results[name]["server RSS growth (MiB)"] = (sampler.peak - idle[name]) / w.MIB
+        results[name]["server PSS idle (MiB)"] = idle_pss[name] / w.MIB
+        results[name]["server PSS peak (MiB)"] = sampler.peak_pss / w.MIB
+    spread = {name: {key: (min(v), max(v)) for key, v in runs[name].items() if len(v) > 1} for name in started}
+    return results, {name: {k: statistics.median(v) for k, v in c.items()} for name, c in cpus.items()}, spread
 
 
 LOWER_IS_BETTER = ("(ms)", "(MiB)", "(s)")
 
 
 def main() -> int:
-    runs: dict[str, dict[str, float]] = {}
-    cpus: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="regbench") as tmp:
-        for name, start in (("ours", servers.start_ours), ("distribution", servers.start_distribution)):
-            server = start(Path(tmp) / name)
-            if server is None:
-                print("(Debian's docker-registry is not installed: no comparison)")
-                continue
-            try:
-                runs[name], cpus[name] = measure(server)
-            finally:
+        started = {}
+        try:
+            for name, start in (("ours", servers.start_ours), ("distribution", servers.start_distribution)):
+                server = start(Path(tmp) / name)
+                if server is None:
+                    print("(Debian's docker-registry is not installed: no comparison)")
+                    continue
+                started[name] = server
+            time.sleep(0.5)
+            results, cpus, spread = measure(started)
+        finally:
+            for server in started.values():
                 server.stop()
-    ours, theirs = runs["ours"], runs.get("distribution")
-    print(f"\n{BLOB_MIB} MiB blob, {HEADS} HEADs, {servers.SMALL_IMAGES} small images; {os.cpu_count()} cores; "
+    ours, theirs = results["ours"], results.get("distribution")
+    print(f"\n{BLOB_MIB} MiB blob, {HEADS} HEADs, {servers.SMALL_IMAGES} small images; median of {REPEAT} runs "
+          f"(min-max of ours in brackets); {os.cpu_count()} cores; "
           f"ours: gunicorn {os.environ.get('REGISTRY_WORKERS', '2')} gthread workers, token auth on")
-    header = f"{'measure':44s} {'ours':>9s}" + (f" {'distribution':>13s} {'ratio':>7s}" if theirs else "")
+    header = f"{'measure':44s} {'ours':>9s} {'(min-max)':>15s}" + (f" {'distribution':>13s} {'ratio':>7s}" if theirs else "")
     header += f"  {'client CPU % (ours/theirs)':>26s}"
     print(header)
     print("-" * len(header))
     for key, value in ours.items():
-        line = f"{key:44s} {value:9.1f}"
+        low, high = spread["ours"].get(key, (value, value))
+        line = f"{key:44s} {value:9.1f} {f'({low:.3g}-{high:.3g})':>15s}"
         if theirs:
             ratio = value / theirs[key] if theirs[key] else float("inf")
             if key.endswith(LOWER_IS_BETTER):
