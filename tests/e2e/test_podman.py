@@ -33,6 +33,9 @@ class Podman:
     def command(self, *args: str | Path) -> list[str]:
         return [
             self.binary, "--root", str(self.root / "root"), "--runroot", str(self.root / "run"),
+            # libpod's state (its `alive` file) too, or it lives in the shared /run/libpod,
+            # where two podman processes starting at once raced to create it.
+            "--tmpdir", str(self.root / "tmp"),
             "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
             *map(str, args),
         ]
