@@ -115,8 +115,9 @@ def workloads(rep: int):
     seed = 10 * rep
     yield "push 1 blob, monolithic (MiB/s)", w.push_monolithic, ("bench/blob", seed + 1, BLOB_MIB)
     yield "push 1 blob, 16 MiB chunks (MiB/s)", w.push_chunked, ("bench/blob", seed + 2, BLOB_MIB)
-    yield "pull 1 blob, 1 stream (MiB/s)", _pull_one, ("bench/blob", w.digest_of(seed + 2, BLOB_MIB))
-    yield "pull 1 blob, 4 streams (MiB/s)", _pull_parallel, ("bench/blob", w.digest_of(seed + 2, BLOB_MIB), 4)
+    pulled = w.digest_of(seed + 2, BLOB_MIB)  # the chunked push's blob
+    yield "pull 1 blob, 1 stream (MiB/s)", _pull_one, ("bench/blob", pulled)
+    yield "pull 1 blob, 4 streams (MiB/s)", _pull_parallel, ("bench/blob", pulled, 4)
     yield "push small images (images/s)", w.push_small_images, (f"bench/r{rep}", servers.SMALL_IMAGES)
     for concurrency in (1, 16):
         yield f"manifest HEAD, c={concurrency} (req/s)", _heads, (concurrency,)

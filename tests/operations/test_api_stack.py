@@ -4,33 +4,16 @@ for no session, CSRF or messages work, and the portal keeps all of it."""
 from __future__ import annotations
 
 import pytest
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.test import RequestFactory
 
-from registry_project.wsgi import application
+from tests.wsgi_call import call_application
 
 pytestmark = pytest.mark.django_db
 
 
 def _call(path: str) -> tuple[str, dict]:
-    environ = RequestFactory().get(path).environ
-    answer = {}
-
-    def start_response(status, headers, exc_info=None):
-        answer["status"], answer["headers"] = status, dict(headers)
-
-    # As django.test.Client does: the request must not close the test's connection.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        body = application(environ, start_response)
-        b"".join(body)
-        body.close()
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-    return answer["status"], answer["headers"]
+    status, headers, _body = call_application(RequestFactory().get(path).environ)
+    return status, headers
 
 
 @pytest.mark.parametrize("path", ["/v2/", "/v2", "/v2/library/app/tags/list", "/auth/token", "/healthz", "/metrics"])

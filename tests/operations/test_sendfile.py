@@ -7,13 +7,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.test import RequestFactory
 
-from registry_project.wsgi import application
 from storage_backends import get_storage
 from tests.api.support import Registry
+from tests.wsgi_call import call_application
 
 pytestmark = pytest.mark.django_db
 
@@ -52,26 +50,7 @@ class RecordingFileWrapper:
 def _pull(path: str, **headers) -> tuple[str, dict, bytes]:
     environ = RequestFactory().get(path, **headers).environ
     environ["wsgi.file_wrapper"] = RecordingFileWrapper
-    answer = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        answer["status"], answer["headers"] = status, dict(response_headers)
-
-    # As django.test.Client does around each request (and it connects them again after
-    # its own, so this is done per call): a WSGI request must not close the test's
-    # connection, which on PostgreSQL holds the test's transaction.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        body = application(environ, start_response)
-        try:
-            data = b"".join(body)
-        finally:
-            body.close()
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-    return answer["status"], answer["headers"], data
+    return call_application(environ)
 
 
 def test_a_big_blob_goes_out_through_the_file_wrapper(client):
