@@ -221,10 +221,19 @@ def _status(url: str) -> int:
         return exc.code
 
 
-def _nginx_access(directory: Path, request_id: str) -> list[str]:
-    """`status body_bytes_sent upstream_response_length` of nginx's lines for one request id."""
-    lines = (directory / "access.log").read_text().splitlines()
-    return [line.split(" ", 1)[1] for line in lines if line.startswith(request_id + " ")]
+def _nginx_access(directory: Path, request_id: str, wait: float = 5.0) -> list[str]:
+    """`status body_bytes_sent upstream_response_length` of nginx's lines for one request id.
+
+    nginx writes a request's line in its log phase, after the last byte went out: a client
+    that has read the whole body can look before the line exists, so wait for it a little.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        lines = (directory / "access.log").read_text().splitlines()
+        found = [line.split(" ", 1)[1] for line in lines if line.startswith(request_id + " ")]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def _check_blob_served_by_nginx(directory: Path, registry, host: str, creds: str, blob: builders.Blob) -> None:
