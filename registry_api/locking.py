@@ -26,6 +26,7 @@ import hashlib
 from django.db import NotSupportedError, transaction
 
 from .models import Repository
+from .precompiled import Precompiled
 
 
 def _connection():
@@ -35,9 +36,19 @@ def _connection():
     return connection
 
 
+# Every manifest push takes it (precompiled.py says why it is compiled once).
+_REPOSITORY_LOCKED = Precompiled(
+    lambda pk: Repository.objects.select_for_update(no_key=True).filter(pk=pk)[:1], pk=int
+)
+
+
 def lock_repository(repository_id: int) -> Repository:
+    """The repository row, locked; Repository.DoesNotExist if it was deleted meanwhile."""
     _connection()
-    return Repository.objects.select_for_update(no_key=True).get(pk=repository_id)
+    repository = _REPOSITORY_LOCKED.first(pk=repository_id)
+    if repository is None:
+        raise Repository.DoesNotExist(f"repository {repository_id} no longer exists")
+    return repository
 
 
 def _advisory_key(kind: str, name: str) -> int:

@@ -10,49 +10,93 @@ annotations as attributes), so callers get the same object a `.first()` would gi
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
+from django.db.transaction import TransactionManagementError
 
 
 class _Placeholder(str):
-    """A parameter's stand-in while the query compiles: a string, so CharField lookups
-    pass it through unchanged, recognised afterwards by identity in the SQL parameters."""
+    """A string parameter's stand-in while the query compiles: CharField lookups pass it
+    through unchanged, so it is recognised afterwards by identity in the SQL parameters."""
+
+
+# Integer and UUID lookups convert their value (int(), UUID.hex on SQLite), so identity is
+# lost: their stand-ins are values no real row has, recognised by value.
+_INT_BASE = -0x5EED_0000_0000_0000
+_UUID_BASE = 0x5EED_0000_0000_0000_0000_0000_0000_0000
+
+
+def _placeholder(kind: type, name: str, index: int):
+    if kind is str:
+        return _Placeholder(f"\x00{name}\x00")
+    if kind is int:
+        return _INT_BASE - index
+    if kind is uuid.UUID:
+        return uuid.UUID(int=_UUID_BASE + index)
+    raise TypeError(f"parameter {name}: only str, int and uuid.UUID parameters can be precompiled")
+
+
+def _bind_kind(param, placeholders: dict) -> tuple[str, str] | None:
+    """("str" | "int" | "uuid" | "uuid-hex", name) if the SQL parameter is a placeholder."""
+    for name, (kind, value) in placeholders.items():
+        if kind is str and param is value:
+            return "str", name
+        if kind is int and type(param) is int and param == value:
+            return "int", name
+        if kind is uuid.UUID and isinstance(param, uuid.UUID) and param == value:
+            return "uuid", name
+        if kind is uuid.UUID and isinstance(param, str) and param == value.hex:
+            return "uuid-hex", name
+    return None
+
+
+def _bound(kind: str, value):
+    if kind == "int":
+        return int(value)
+    if kind in ("uuid", "uuid-hex"):
+        value = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+        return value if kind == "uuid" else value.hex
+    return value
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    binds: tuple  # per SQL parameter: ("value", name) or ("constant", value)
+    binds: tuple  # per SQL parameter: (kind, name) of a parameter, or ("constant", value)
     model: type[Model]
     fields: tuple[int, int, tuple[str, ...]]  # start, end, attnames of the model's columns
     annotations: tuple[tuple[str, int], ...]
     converters: tuple  # (position, converter functions, expression), as the ORM applies them
+    for_update: bool
 
 
 class Precompiled:
-    """`build(**placeholders)` returns the QuerySet; `first(**values)` runs it.
+    """`build(**placeholders)` returns the QuerySet; `first(**values)` or `all(**values)` runs it.
 
-    Only string-valued parameters can be placeholders (names, tags, digests); anything else
-    the build passes is compiled in as a constant. The query must select a model (no
-    `values()`, no `select_related`), which is what the hot lookups need.
+    Parameters are strings (names, tags, digests) unless typed by keyword: `int` for ids,
+    `uuid.UUID` for upload ids. Anything else the build passes is compiled in as a constant.
+    The query must select a model (no `values()`, no `select_related`), which is what the
+    hot lookups need; `select_for_update()` is kept, and refused outside a transaction.
     """
 
-    def __init__(self, build: Callable[..., QuerySet], *parameters: str) -> None:
+    def __init__(self, build: Callable[..., QuerySet], *parameters: str, **typed: type) -> None:
         self._build = build
-        self._parameters = parameters
+        self._kinds = {**dict.fromkeys(parameters, str), **typed}
         self._compiled: dict[tuple[str, str], _Compiled] = {}
 
     def _compile(self, using: str) -> _Compiled:
-        placeholders = {name: _Placeholder(f"\x00{name}\x00") for name in self._parameters}
-        queryset = self._build(**placeholders).using(using)
+        placeholders = {
+            name: (kind, _placeholder(kind, name, index)) for index, (name, kind) in enumerate(self._kinds.items())
+        }
+        queryset = self._build(**{name: value for name, (_, value) in placeholders.items()}).using(using)
         compiler = queryset.query.get_compiler(using=using)
         sql, params = compiler.as_sql()
-        by_identity = {id(value): name for name, value in placeholders.items()}
-        binds = tuple(("value", by_identity[id(p)]) if id(p) in by_identity else ("constant", p) for p in params)
-        if sorted(name for kind, name in binds if kind == "value") != sorted(self._parameters):
+        binds = tuple(_bind_kind(p, placeholders) or ("constant", p) for p in params)
+        if sorted(name for kind, name in binds if kind != "constant") != sorted(self._kinds):
             raise ValueError("every parameter must appear exactly once in the compiled query")
         info = compiler.klass_info
         if info is None or info.get("related_klass_infos"):
@@ -64,21 +108,33 @@ class Precompiled:
             sql=sql, binds=binds, model=info["model"], fields=(start, end, attnames),
             annotations=tuple(compiler.annotation_col_map.items()),
             converters=tuple((pos, tuple(convs), expr) for pos, (convs, expr) in converters.items()),
+            for_update=queryset.query.select_for_update,
         )
 
-    def first(self, *, using: str = DEFAULT_DB_ALIAS, **values: str) -> Model | None:
+    def first(self, *, using: str = DEFAULT_DB_ALIAS, **values) -> Model | None:
+        """The first row as a model instance, or None (build the QuerySet sliced `[:1]`)."""
+        return next(iter(self._run(using, values, many=False)), None)
+
+    def all(self, *, using: str = DEFAULT_DB_ALIAS, **values) -> list[Model]:
+        """Every row, as model instances."""
+        return self._run(using, values, many=True)
+
+    def _run(self, using: str, values: dict, many: bool) -> list[Model]:
         connection = connections[using]
         key = (using, connection.vendor)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = self._compile(using)
-        params = [values[item] if kind == "value" else item for kind, item in compiled.binds]
+        if compiled.for_update and connection.get_autocommit():
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        params = [item if kind == "constant" else _bound(kind, values[item]) for kind, item in compiled.binds]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        row = list(row)
+            rows = cursor.fetchall() if many else [row for row in [cursor.fetchone()] if row is not None]
+        return [self._instance(compiled, connection, using, list(row)) for row in rows]
+
+    @staticmethod
+    def _instance(compiled: _Compiled, connection, using: str, row: list) -> Model:
         for pos, convs, expression in compiled.converters:
             value = row[pos]
             for convert in convs:

@@ -153,11 +153,19 @@ class FilesystemUploadWriter:
             self.cancel()
             raise DigestMismatch(expected_digest, actual)
         target = self._storage._blob_path(expected_digest)
-        _group_readable_dirs(target.parent, self._storage._blobs)
-        os.chmod(self._path, stat.S_IMODE(self._path.stat().st_mode) | _GROUP_READ_FILE)
-        os.replace(self._path, target)
+        os.chmod(self._path, stat.S_IMODE(os.stat(self._path).st_mode) | _GROUP_READ_FILE)
+        self._storage._blob_dir_ready(target.parent)
+        try:
+            os.replace(self._path, target)
+        except FileNotFoundError:  # the directory was removed behind this process's back
+            self._storage._blob_dir_ready(target.parent, again=True)
+            os.replace(self._path, target)
         _fsync_dir(target.parent)
-        self._storage.cancel_upload(self._upload_id)
+        self._storage._hashers.drop(self._upload_id)
+        try:
+            os.rmdir(self._path.parent)  # empty now: cheaper than rmtree's walk
+        except OSError:
+            self._storage.cancel_upload(self._upload_id)
         return BlobInfo(size=self._size)
 
     def cancel(self) -> None:
@@ -172,6 +180,8 @@ class FilesystemStorage:
         self._blobs = self.root / "blobs"
         self._uploads = self.root / "uploads"
         self._hashers = _HasherCache()
+        # Blob directories this process made group-readable (they are never removed).
+        self._ready_dirs: set[Path] = set()
 
     @classmethod
     def from_settings(cls, settings) -> "FilesystemStorage":
@@ -190,6 +200,12 @@ class FilesystemStorage:
             finally:
                 os.close(fd)
                 os.unlink(probe)
+
+    def _blob_dir_ready(self, directory: Path, again: bool = False) -> None:
+        """`directory` exists and the web server's group may read it, checked once per process."""
+        if again or directory not in self._ready_dirs:
+            _group_readable_dirs(directory, self._blobs)
+            self._ready_dirs.add(directory)
 
     # -- paths, derived only from validated values ------------------------------------
     def _blob_path(self, digest: str) -> Path:

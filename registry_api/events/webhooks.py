@@ -24,6 +24,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
+from ..precompiled import Precompiled
 from .models import AuditEvent, Webhook, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -33,15 +34,25 @@ EVENTS = ("push", "delete")
 CLAIM_SECONDS = 60
 
 
-def _hooks_for(event: AuditEvent):
-    namespace = event.repository.split("/", 1)[0]
-    wanted = Q(on_push=True) if event.action == "push" else Q(on_delete=True)
-    scope = (
-        Q(namespace__isnull=True, repository_name="")
-        | Q(namespace__name=namespace)
-        | Q(repository_name=event.repository)
+def _hooks(action: str) -> Precompiled:
+    """The active webhooks an event of `action` goes to: global, of its namespace, or of its
+    repository. Compiled once (precompiled.py): every push and delete asks."""
+    wanted = Q(on_push=True) if action == "push" else Q(on_delete=True)
+    return Precompiled(
+        lambda namespace, repository: Webhook.objects.filter(
+            wanted,
+            Q(namespace__isnull=True, repository_name="") | Q(namespace__name=namespace) | Q(repository_name=repository),
+            active=True,
+        ).order_by("pk"),
+        "namespace", "repository",
     )
-    return Webhook.objects.filter(wanted, scope, active=True)
+
+
+_HOOKS = {action: _hooks(action) for action in EVENTS}
+
+
+def _hooks_for(event: AuditEvent) -> list[Webhook]:
+    return _HOOKS[event.action].all(namespace=event.repository.split("/", 1)[0], repository=event.repository)
 
 
 def payload_of(event: AuditEvent, delivery_id: int | None = None) -> dict:

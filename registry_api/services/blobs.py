@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from storage_backends import get_storage
@@ -17,25 +17,45 @@ from .. import events
 from ..errors import BlobUnknown
 from ..locking import lock_digest, lock_repository
 from ..models import Blob, Repository, RepositoryBlob, Upload
+from ..precompiled import Precompiled
+from ..rows import create_missing
 from .quotas import Readable, quota_check
 from .repositories import repository_get
 
 logger = logging.getLogger(__name__)
 
 
+# Every blob pushed or mounted looks both up (precompiled.py says why).
+_BLOB = Precompiled(lambda digest: Blob.objects.filter(digest=digest)[:1], "digest")
+_LINK_LOCKED = Precompiled(
+    lambda repository_id, blob_id: RepositoryBlob.objects.select_for_update()
+    .filter(repository_id=repository_id, blob_id=blob_id)[:1],
+    repository_id=int, blob_id=int,
+)
+
+
 def blob_register(*, repository: Repository, digest: str, size: int, readable: Readable = None) -> Blob:
     """Record a committed blob and make it visible in `repository`; DENIED over quota
-    (`readable`: what the caller may pull, see `quota_check`)."""
-    with transaction.atomic():
+    (`readable`: what the caller may pull, see `quota_check`).
+
+    No savepoint of its own: inside a caller's transaction (the digest lock, a mount's
+    source link) a refusal rolls back with the caller's."""
+    with transaction.atomic(savepoint=False):
         quota_check(repository_name=repository.name, digest=digest, size=size, lock=True, readable=readable)
-        blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
+        blob = _BLOB.first(digest=digest)
+        if blob is None:
+            blob = create_missing(Blob, lambda: _BLOB.first(digest=digest), digest=digest, size=size)
         # Pushed or mounted again: the link's age restarts, so garbage collection's grace
         # period covers the manifest the client is about to push. The row is locked first:
         # a collection deleting it either finished (we find nothing and link again) or
         # waits and then sees the new age (services/gc/sweep.py, phase 2).
-        link = RepositoryBlob.objects.select_for_update().filter(repository=repository, blob=blob).first()
+        link = _LINK_LOCKED.first(repository_id=repository.pk, blob_id=blob.pk)
         if link is None:
-            RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
+            try:
+                with transaction.atomic():
+                    RepositoryBlob.objects.create(repository=repository, blob=blob)
+            except IntegrityError:  # a concurrent push of the same blob linked it first
+                RepositoryBlob.objects.filter(repository=repository, blob=blob).update(created_at=timezone.now())
         else:
             RepositoryBlob.objects.filter(pk=link.pk).update(created_at=timezone.now())
     return blob

@@ -19,7 +19,7 @@ from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBl
 from ..precompiled import Precompiled
 from ..reference import is_digest_reference, parse_digest
 from .dependents import ManifestInUse, dependents_exist
-from .repositories import repository_ensure, repository_get
+from .repositories import repository_ensure, repository_find, repository_get
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,21 @@ def _check_immutable(repository: Repository, tags: list[str], digest: str) -> No
         )
 
 
+# A push asks whether its manifest is stored already (precompiled.py says why).
+_IN_REPOSITORY = Precompiled(
+    lambda repository_id, digest: Manifest.objects.filter(repository_id=repository_id, digest=digest)[:1],
+    "digest", repository_id=int,
+)
+
+
+def _tag_point(repository: Repository, name: str, manifest: Manifest) -> None:
+    """Point the tag at `manifest`, creating it; the push time restarts either way. Under
+    the repository lock, so no other push moves it meanwhile (an UPDATE first, an INSERT
+    only for a new tag: one statement for the common re-push of a tag)."""
+    if not Tag.objects.filter(repository=repository, name=name).update(manifest=manifest, updated_at=timezone.now()):
+        Tag.objects.create(repository=repository, name=name, manifest=manifest)
+
+
 def manifest_put(
     *, repository_name: str, reference: str, payload: bytes, content_type: str, extra_tags: list[str] = ()
 ) -> PutResult:
@@ -143,7 +158,7 @@ def manifest_put(
     # Before the transaction: a read from storage must not hold the write lock.
     config = parsed.config
     built = image_created(config.digest, config.media_type, config.size) if config else None
-    repository = Repository.objects.filter(name=repository_name).first()
+    repository = repository_find(name=repository_name)
     if repository is None:
         # Checked before the repository is created, so a rejected push leaves no empty repository.
         _check_references(None, parsed)
@@ -154,26 +169,19 @@ def manifest_put(
         # they go (and the collector sees it) or is refused; never naming a blob that is gone.
         blobs = _check_references(repository, parsed)
         _check_immutable(repository, tags, digest)
-        manifest, created = Manifest.objects.get_or_create(
-            repository=repository,
-            digest=digest,
-            defaults={
-                "media_type": parsed.media_type,
-                "payload": payload,
-                "size": len(payload),
-                "artifact_type": parsed.artifact_type,
-                "subject_digest": parsed.subject,
-                "annotations": parsed.annotations,
-                "image_created": built,
-            },
-        )
-        if created:
+        manifest = _IN_REPOSITORY.first(repository_id=repository.pk, digest=digest)
+        if manifest is None:
+            manifest = Manifest.objects.create(
+                repository=repository, digest=digest, media_type=parsed.media_type, payload=payload,
+                size=len(payload), artifact_type=parsed.artifact_type, subject_digest=parsed.subject,
+                annotations=parsed.annotations, image_created=built,
+            )
             ManifestReference.objects.bulk_create(
                 [ManifestReference(manifest=manifest, blob=blob) for blob in blobs]
                 + [ManifestReference(manifest=manifest, child_digest=c.digest) for c in parsed.children]
             )
         for tag in dict.fromkeys(tags):
-            Tag.objects.update_or_create(repository=repository, name=tag, defaults={"manifest": manifest})
+            _tag_point(repository, tag, manifest)
     logger.info(
         "push manifest repository=%s digest=%s size=%d tags=%s",
         repository_name, digest, len(payload), ",".join(tags) or "-",

@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet, Sum
 
 from ..auth.access import Denied
 from ..models import Blob, Namespace, RepositoryBlob
+from ..precompiled import Precompiled
 from ..units import format_bytes
 
 
@@ -62,6 +63,11 @@ class QuotaRoom:
         )
 
 
+# Looked up twice by every blob pushed (precompiled.py says why).
+_NAMESPACE = Precompiled(lambda name: Namespace.objects.filter(name=name)[:1], "name")
+_NAMESPACE_LOCKED = Precompiled(lambda name: Namespace.objects.select_for_update().filter(name=name)[:1], "name")
+
+
 def quota_room(
     *, repository_name: str, digest: str | None = None, lock: bool = False, readable: Readable = None
 ) -> QuotaRoom | None:
@@ -74,10 +80,8 @@ def quota_room(
     push to one repository whether a digest exists in another. Counting such a blob again
     errs towards refusing, never towards exceeding the quota."""
     namespace = namespace_of(repository_name)
-    rows = Namespace.objects.filter(name=namespace)
-    if lock:
-        rows = rows.select_for_update()
-    quota = rows.values_list("quota_bytes", flat=True).first()
+    row = (_NAMESPACE_LOCKED if lock else _NAMESPACE).first(name=namespace)
+    quota = row.quota_bytes if row is not None else None
     if quota is None:
         return None
     if digest:

@@ -13,20 +13,32 @@ from ..auth.access import Denied
 from ..errors import NameUnknown
 from ..locking import lock_repository
 from ..models import Manifest, Repository, Tag, Upload
+from ..precompiled import Precompiled
+from ..rows import create_missing
 
 logger = logging.getLogger(__name__)
 
 
+# Every blob and manifest push looks its repository up (precompiled.py says why).
+_BY_NAME = Precompiled(lambda name: Repository.objects.filter(name=name)[:1], "name")
+
+
+def repository_find(*, name: str) -> Repository | None:
+    return _BY_NAME.first(name=name)
+
+
 def repository_get(*, name: str) -> Repository:
-    try:
-        return Repository.objects.get(name=name)
-    except Repository.DoesNotExist:
-        raise NameUnknown(detail={"name": name}) from None
+    repository = _BY_NAME.first(name=name)
+    if repository is None:
+        raise NameUnknown(detail={"name": name})
+    return repository
 
 
 def repository_ensure(*, name: str) -> Repository:
     """The repository called `name`, created by the first push into it."""
-    repository, _ = Repository.objects.get_or_create(name=name)
+    repository = _BY_NAME.first(name=name)
+    if repository is None:
+        repository = create_missing(Repository, lambda: _BY_NAME.first(name=name), name=name)
     return repository
 
 

@@ -8,6 +8,7 @@ a manifest push), so sessions that never finish leave nothing in the catalog.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Iterator
 
 from django.db import transaction
@@ -20,7 +21,8 @@ from ..auth.access import Denied
 from ..errors import BlobUploadInvalid, BlobUploadUnknown, ChunkOutOfOrder, DigestInvalid, SizeInvalid, Unsupported
 from ..http import BodyError
 from ..locking import lock_digest
-from ..models import Blob, Repository, RepositoryBlob, Upload
+from ..models import Blob, ProxyFetch, Repository, RepositoryBlob, Upload
+from ..precompiled import Precompiled
 from ..reference import ALGORITHMS
 from .blobs import blob_file_discard_locked, blob_register
 from .quotas import QuotaRoom, Readable, quota_check, quota_room
@@ -29,9 +31,14 @@ from .repositories import repository_ensure
 logger = logging.getLogger(__name__)
 
 
+# Every PATCH and PUT of a push starts here (precompiled.py says why).
+_SESSION = Precompiled(lambda pk, name: Upload.objects.filter(pk=pk, repository_name=name)[:1], "name", pk=uuid.UUID)
+
+
 def upload_get(*, repository_name: str, upload_id: str) -> Upload:
-    """The session, only if it belongs to this repository (ids are not shared secrets)."""
-    upload = Upload.objects.filter(pk=upload_id, repository_name=repository_name).first()
+    """The session, only if it belongs to this repository (ids are not shared secrets).
+    `upload_id` is a validated UUID (views/common.py)."""
+    upload = _SESSION.first(pk=upload_id, name=repository_name)
     if upload is None:
         raise BlobUploadUnknown(detail={"uuid": upload_id})
     return upload
@@ -186,22 +193,40 @@ def _register(upload: Upload, digest: str, size: int, readable: Readable) -> Blo
     refused: Exception
     with transaction.atomic():
         lock_digest(digest)
-        if Upload.objects.filter(pk=upload.pk, digest=digest).exists():
-            try:
-                with transaction.atomic():
-                    repository = repository_ensure(name=upload.repository_name)
-                    blob = blob_register(repository=repository, digest=digest, size=size, readable=readable)
-            except Denied as exc:  # another push took the last of the quota after our check
-                refused = exc
-            else:
-                Upload.objects.filter(pk=upload.pk).delete()
-                return blob
-        else:
+        try:
+            with transaction.atomic():
+                repository = repository_ensure(name=upload.repository_name)
+                blob = blob_register(repository=repository, digest=digest, size=size, readable=readable)
+                # The claim goes once the row stands; if it had gone already, all this rolls back.
+                if not _end_session(upload.pk, digest=digest):
+                    raise _ClaimLost
+            return blob
+        except Denied as exc:  # another push took the last of the quota after our check
+            refused = exc
+        except _ClaimLost:
             refused = BlobUploadUnknown("the upload session ended while it was committing",
                                         detail={"uuid": str(upload.id)})
-        Upload.objects.filter(pk=upload.pk).delete()
+        _end_session(upload.pk)
         blob_file_discard_locked(digest=digest)
     raise refused
+
+
+class _ClaimLost(Exception):
+    """The session no longer claimed the digest at registration (purged or cancelled)."""
+
+
+def _end_session(upload_id: uuid.UUID, *, digest: str | None = None) -> bool:
+    """Delete the session's row (only while it claims `digest`, when given) and the proxy
+    fetch that cascades from it; True if the row was there. Two DELETEs, where Django's
+    delete() would first SELECT the row to collect its cascade: every push commits here."""
+    rows = Upload.objects.filter(pk=upload_id)
+    if digest is not None:
+        rows = rows.filter(digest=digest)
+    if not rows._raw_delete(rows.db):
+        return False
+    fetches = ProxyFetch.objects.filter(upload_id=upload_id)
+    fetches._raw_delete(fetches.db)
+    return True
 
 
 def upload_commit(

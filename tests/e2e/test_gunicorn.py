@@ -40,6 +40,14 @@ def _gunicorn_config() -> Config:
     return config
 
 
+def _access_log_enabled(config: Config) -> bool:
+    """What the configured logger class decides, without its setup() reconfiguring this
+    process's logging."""
+    logger = config.logger_class.__new__(config.logger_class)
+    logger.cfg = config
+    return logger._compute_access_log_enabled()
+
+
 def test_config_sends_files_with_sendfile_from_threaded_workers():
     with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "json", "REGISTRY_ACCESS_LOG": "off", "SENDFILE": "0"}):
         config = _gunicorn_config()
@@ -50,6 +58,10 @@ def test_config_sends_files_with_sendfile_from_threaded_workers():
     with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "plain", "REGISTRY_ACCESS_LOG": "-"}):
         plain = _gunicorn_config()
     assert plain.logconfig_dict == {} and plain.accesslog == "-"
+    # No access log asked for: gunicorn does not build per-request log atoms to drop them.
+    assert _access_log_enabled(config) is False
+    with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "json", "REGISTRY_ACCESS_LOG": "-"}):
+        assert _access_log_enabled(_gunicorn_config()) is True
     # Why the file does not say `sendfile = True`: gunicorn reads any value as "off".
     trap = Config()
     trap.set("sendfile", True)

@@ -1,6 +1,7 @@
 """The filesystem backend: the conformance suite, plus its documented layout and path safety."""
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import uuid
@@ -147,3 +148,22 @@ def test_blobs_are_group_readable_and_staging_is_not(tmp_path, private_umask):
     assert stat.S_IMODE(blob.stat().st_mode) == 0o640
     for directory in (blob.parent, blob.parent.parent, tmp_path / "blobs"):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o750, directory
+
+
+def test_a_blob_directory_removed_behind_the_process_is_made_again(storage, tmp_path):
+    """The process remembers which blob directories it prepared; an operator tidying empty
+    directories away must not make the next commit into one fail."""
+    def push(data: bytes) -> str:
+        upload_id = str(uuid.uuid4())
+        writer = storage.start_upload(upload_id)
+        writer.write(data)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        writer.commit(digest)
+        return digest
+
+    first = push(DATA)
+    storage.delete(first)
+    (tmp_path / "blobs" / "sha256" / first[7:9]).rmdir()
+    again = push(DATA)
+    assert read_all(storage.open(again)) == DATA
+    assert _files(tmp_path / "uploads") == []

@@ -1,6 +1,7 @@
 """Precompiled queries give what the QuerySet they were built from gives, value for value."""
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -71,3 +72,44 @@ def test_select_related_is_refused_rather_than_half_loaded():
     joined = Precompiled(lambda name: Tag.objects.select_related("manifest").filter(name=name)[:1], "name")
     with pytest.raises(ValueError):
         joined.first(name="x")
+
+
+def test_integer_and_uuid_parameters_bind_like_the_orm_converts_them():
+    from registry_api.models import Upload
+
+    repository = Repository.objects.create(name="team/app")
+    Repository.objects.create(name="team/other")
+    by_id = Precompiled(lambda pk: Repository.objects.filter(pk=pk)[:1], pk=int)
+    assert by_id.first(pk=repository.pk).name == "team/app"
+    assert by_id.first(pk=str(repository.pk)).name == "team/app"  # converted as int() would
+    assert by_id.first(pk=repository.pk + 1000) is None
+
+    upload = Upload.objects.create(repository_name="team/app")
+    Upload.objects.create(repository_name="team/app")
+    session = Precompiled(
+        lambda pk, name: Upload.objects.filter(pk=pk, repository_name=name)[:1], "name", pk=uuid.UUID)
+    assert session.first(pk=str(upload.pk), name="team/app").pk == upload.pk
+    assert session.first(pk=upload.pk, name="team/app").pk == upload.pk
+    assert session.first(pk=str(upload.pk), name="team/other") is None
+
+
+@pytest.mark.django_db(transaction=True)  # the test's own transaction would hide autocommit
+def test_select_for_update_is_refused_outside_a_transaction_as_the_orm_refuses_it():
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    Repository.objects.create(name="team/app")
+    locked = Precompiled(lambda name: Repository.objects.select_for_update().filter(name=name)[:1], "name")
+    with transaction.atomic():
+        assert locked.first(name="team/app").name == "team/app"
+    with pytest.raises(TransactionManagementError):
+        locked.first(name="team/app")
+
+
+def test_all_gives_every_row_the_queryset_gives_in_its_order():
+    manifest = _manifest("team/app", "v2", b"\x01")
+    Tag.objects.create(repository=manifest.repository, name="v1", manifest=manifest)
+    _manifest("team/other", "v3", b"\x02")
+    tags = Precompiled(lambda name: Tag.objects.filter(repository__name=name).order_by("name"), "name")
+    assert [t.name for t in tags.all(name="team/app")] == ["v1", "v2"]
+    assert tags.all(name="none/here") == []
