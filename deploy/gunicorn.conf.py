@@ -37,6 +37,12 @@ timeout = int(os.environ.get("REGISTRY_WORKER_TIMEOUT", "120"))
 # Unset, it follows the SENDFILE environment variable, on when absent: pin that instead.
 os.environ["SENDFILE"] = "1"
 graceful_timeout = 30
+# Each worker's heartbeat file is touched several times per request. On tmpfs, its inode
+# updates stay out of the disk's journal, which every blob's fsync must otherwise commit
+# with them (gunicorn's docs advise the same; ~10% more small image pushes per second
+# here). Where /dev/shm is missing or read-only (a hardened sandbox), gunicorn's default.
+if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK):
+    worker_tmp_dir = "/dev/shm"
 keepalive = 75
 # A manifest PUT may carry the 100 `?tag=` the app accepts, each up to 128 characters:
 # about 13.5 KB of request line with the longest name and a sha512 digest. The app, not

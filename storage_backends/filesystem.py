@@ -35,6 +35,7 @@ from typing import BinaryIO, Literal
 
 from .base import BlobInfo, BlobNotFound, DigestMismatch, InvalidOffset, StoredItem, UploadNotFound
 from .common import blob_relative_key, canonical_upload_id, digest_from_relative_key, hash_stream, is_canonical_upload_id
+from .writeback import WRITEBACK_STEP, start_writeback
 
 
 class _HasherCache:
@@ -106,6 +107,7 @@ class FilesystemUploadWriter:
         self._path = path
         self._file = open(path, "ab", buffering=0)
         self._size = self._file.seek(0, os.SEEK_END)
+        self._written_back = self._size  # below this, the disk write has been started
         # None once the running hash no longer covers the whole staged file.
         if hasher is None and self._size == 0:
             hasher = hashlib.new(algorithm)
@@ -121,6 +123,9 @@ class FilesystemUploadWriter:
             written = self._file.write(view)
             view = view[written:]
         self._size += len(chunk)
+        if self._size - self._written_back >= WRITEBACK_STEP:
+            start_writeback(self._file.fileno(), self._written_back, self._size - self._written_back)
+            self._written_back = self._size
         if self._hasher is not None:
             self._hasher.update(chunk)
 
@@ -131,6 +136,7 @@ class FilesystemUploadWriter:
             return
         self._file.truncate(size)  # appends continue at the new end ("ab" mode)
         self._size = size
+        self._written_back = min(self._written_back, size)
         # The running hash covered the dropped bytes and cannot be rewound: re-hash at commit
         # (refusals are rare; copying the hasher before every chunk would cost every push).
         self._hasher = None

@@ -58,6 +58,8 @@ def test_config_sends_files_with_sendfile_from_threaded_workers():
     with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "plain", "REGISTRY_ACCESS_LOG": "-"}):
         plain = _gunicorn_config()
     assert plain.logconfig_dict == {} and plain.accesslog == "-"
+    # Heartbeats on tmpfs where there is one (the disk's journal stays out of it).
+    assert config.worker_tmp_dir == ("/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
     # No access log asked for: gunicorn does not build per-request log atoms to drop them.
     assert _access_log_enabled(config) is False
     with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "json", "REGISTRY_ACCESS_LOG": "-"}):

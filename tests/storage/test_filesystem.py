@@ -167,3 +167,26 @@ def test_a_blob_directory_removed_behind_the_process_is_made_again(storage, tmp_
     again = push(DATA)
     assert read_all(storage.open(again)) == DATA
     assert _files(tmp_path / "uploads") == []
+
+
+def test_the_disk_write_of_staged_bytes_starts_while_the_upload_arrives(storage, monkeypatch):
+    """Every WRITEBACK_STEP staged bytes, the range not yet handed over goes to the kernel;
+    bytes cut off again by a refused chunk are handed over anew when written again."""
+    from storage_backends import writeback
+
+    ranges = []
+    monkeypatch.setattr(filesystem, "WRITEBACK_STEP", 1000)
+    monkeypatch.setattr(filesystem, "start_writeback", lambda fd, offset, length: ranges.append((offset, length)))
+    writer = storage.start_upload(str(uuid.uuid4()))
+    for _ in range(5):
+        writer.write(b"x" * 400)
+    assert ranges == [(0, 1200)]
+    writer.truncate(1000)
+    writer.write(b"y" * 1000)
+    assert ranges == [(0, 1200), (1000, 1000)]
+    writer.close()
+    # The real call, on a real file: the C library's sync_file_range takes it (Linux).
+    with open(storage.root / "probe", "wb") as f:
+        f.write(b"z" * 4096)
+        assert writeback.start_writeback(f.fileno(), 0, 4096) is (writeback._sync_file_range is not None)
+        assert writeback.start_writeback(f.fileno(), 0, 0) is False
