@@ -40,6 +40,11 @@ class RssSampler(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak, self.peak_pss, self.stop = pid, 0, 0, threading.Event()
+        self.phase_start = self.phase_peak = 0
+
+    def begin_phase(self) -> None:
+        """Measure growth from now on: `phase_peak - phase_start` after a workload."""
+        self.phase_start = self.phase_peak = self.current()
 
     def _pids(self) -> list[int]:
         pids = [self.pid]
@@ -70,7 +75,8 @@ class RssSampler(threading.Thread):
         # its memory lock, which slowed the servers measurably when done every 20 ms.
         tick = 0
         while not self.stop.is_set():
-            self.peak = max(self.peak, self.current())
+            now = self.current()
+            self.peak, self.phase_peak = max(self.peak, now), max(self.phase_peak, now)
             if tick % 12 == 0:
                 self.peak_pss = max(self.peak_pss, self.current_pss())
             tick += 1
@@ -136,11 +142,17 @@ def measure(started: dict) -> tuple[dict, dict, dict]:
         sampler.start()
     runs: dict[str, dict[str, list[float]]] = {name: {} for name in started}
     cpus: dict[str, dict[str, list[float]]] = {name: {} for name in started}
+    # The target's own measure: growth while one 1 GiB blob is pushed or pulled.
+    single_growth = {name: 0 for name in started}
     for rep in range(REPEAT):
         for label, fn, args in workloads(rep):
             for name, server in started.items():
                 os.sync()
+                samplers[name].begin_phase()
                 result, cpu = _client_cpu(fn, server, *args)
+                if label.startswith(("push 1 blob", "pull 1 blob")):
+                    time.sleep(0.05)  # one more sample after the last byte
+                    single_growth[name] = max(single_growth[name], samplers[name].phase_peak - samplers[name].phase_start)
                 figures = result if isinstance(result, dict) else {"": result}
                 for suffix, value in figures.items():
                     key = label.replace(" (req/s)", suffix) if suffix else label
@@ -157,7 +169,8 @@ def measure(started: dict) -> tuple[dict, dict, dict]:
         results[name] = {key: statistics.median(values) for key, values in runs[name].items()}
         results[name]["server RSS idle (MiB)"] = idle[name] / w.MIB
         results[name]["server RSS peak (MiB)"] = sampler.peak / w.MIB
-        results[name]["server RSS growth (MiB)"] = (sampler.peak - idle[name]) / w.MIB
+        results[name]["server RSS growth, 1 blob push/pull (MiB)"] = single_growth[name] / w.MIB
+        results[name]["server RSS growth, whole run (MiB)"] = (sampler.peak - idle[name]) / w.MIB
         results[name]["server PSS idle (MiB)"] = idle_pss[name] / w.MIB
         results[name]["server PSS peak (MiB)"] = sampler.peak_pss / w.MIB
     spread = {name: {key: (min(v), max(v)) for key, v in runs[name].items() if len(v) > 1} for name in started}
