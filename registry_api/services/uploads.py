@@ -66,7 +66,7 @@ def upload_size(*, upload: Upload) -> int:
     try:
         return get_storage().upload_size(str(upload.id))
     except UploadNotFound:
-        upload.delete()
+        _end_session(upload.pk)
         raise BlobUploadUnknown(detail={"uuid": str(upload.id)}) from None
 
 
@@ -74,7 +74,7 @@ def _resume(upload: Upload) -> UploadWriter:
     try:
         return get_storage().resume_upload(str(upload.id), algorithm=upload.digest_algorithm)
     except UploadNotFound:
-        upload.delete()
+        _end_session(upload.pk)
         raise BlobUploadUnknown(detail={"uuid": str(upload.id)}) from None
 
 
@@ -89,7 +89,7 @@ def _within_quota(chunks: Iterable[bytes], writer: UploadWriter, room: QuotaRoom
 def _cancel(upload: Upload, writer: UploadWriter) -> None:
     """Drop the session and its bytes (refused uploads never count, nor stay)."""
     writer.cancel()
-    Upload.objects.filter(pk=upload.pk).delete()
+    _end_session(upload.pk)
 
 
 def _write_within_quota(
@@ -217,8 +217,9 @@ class _ClaimLost(Exception):
 
 def _end_session(upload_id: uuid.UUID, *, digest: str | None = None) -> bool:
     """Delete the session's row (only while it claims `digest`, when given) and the proxy
-    fetch that cascades from it; True if the row was there. Two DELETEs, where Django's
-    delete() would first SELECT the row to collect its cascade: every push commits here."""
+    fetch that cascades from it; True if the row was there. Every way a session ends comes
+    here: two DELETEs, where Django's delete() would first SELECT the row to collect its
+    cascade, and the caller's `upload.id` stays set (Model.delete() clears it)."""
     rows = Upload.objects.filter(pk=upload_id)
     if digest is not None:
         rows = rows.filter(digest=digest)
@@ -250,9 +251,7 @@ def upload_commit(
         _announce_commit(upload, digest)
         info = writer.commit(digest)
     except DigestMismatch as exc:
-        # Through the queryset: `Model.delete()` clears `upload.id`, which callers still use
-        # (upload_monolithic cancels the session by id after this raises).
-        Upload.objects.filter(pk=upload.pk).delete()
+        _end_session(upload.pk)
         raise DigestInvalid(detail={"expected": exc.expected, "actual": exc.actual}) from None
     finally:
         writer.close()
@@ -281,7 +280,7 @@ def upload_monolithic(
 
 def upload_cancel(*, upload: Upload) -> None:
     get_storage().cancel_upload(str(upload.id))
-    Upload.objects.filter(pk=upload.pk).delete()
+    _end_session(upload.pk)
 
 
 def blob_mount(*, repository_name: str, digest: str, from_name: str, readable: Readable = None) -> Blob | None:

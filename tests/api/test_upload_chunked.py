@@ -297,3 +297,16 @@ def test_refused_final_chunk_in_put_keeps_the_session_as_it_was(client, location
     assert staged_size(storage_root) == 4000
     # The client can still finish the upload properly.
     assert client.put(f"{location}?digest={DIGEST}", DATA[4000:], content_type=OCTETS).status_code == 201
+
+
+@pytest.mark.parametrize("method", ["status", "patch"])
+def test_a_session_whose_staged_bytes_vanished_is_unknown_and_named(client, location, storage_root, method):
+    """The staging file went (a purge, a disk cleaned by hand): the row goes too, and the
+    404 names the session the client asked about."""
+    upload_id = location.rsplit("/", 1)[1].split("?", 1)[0]
+    for path in staged(storage_root):
+        path.unlink()
+    response = client.get(location) if method == "status" else patch(client, location, DATA[:10], "0-9")
+    assert_error(response, 404, "BLOB_UPLOAD_UNKNOWN")
+    assert response.json()["errors"][0]["detail"] == {"uuid": upload_id}
+    assert not Upload.objects.exists()
