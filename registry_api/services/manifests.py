@@ -40,9 +40,11 @@ def manifest_digest(payload: bytes, algorithm: str = "sha256") -> str:
 
 # The pull path's two lookups, compiled once (precompiled.py): a tag names a manifest of its
 # own repository; the annotation reuses the join and lets `manifest_pulled` skip its write
-# without a query.
+# without a query. The repository is reached through the tag, so the plan is repository by
+# name, tag by its unique (repository, name), manifest by key: through the manifest's own
+# repository, SQLite walked every manifest of the repository (0.45 ms at 5,000, not 0.03).
 _BY_TAG = Precompiled(
-    lambda name, tag: Manifest.objects.filter(repository__name=name, tags__name=tag)
+    lambda name, tag: Manifest.objects.filter(tags__repository__name=name, tags__name=tag)
     .annotate(tag_pulled_at=F("tags__last_pulled_at"))[:1],
     "name", "tag",
 )
