@@ -113,3 +113,40 @@ def test_all_gives_every_row_the_queryset_gives_in_its_order():
     tags = Precompiled(lambda name: Tag.objects.filter(repository__name=name).order_by("name"), "name")
     assert [t.name for t in tags.all(name="team/app")] == ["v1", "v2"]
     assert tags.all(name="none/here") == []
+
+
+def test_logged_and_watched_queries_go_through_djangos_cursor_others_straight_to_the_driver():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _manifest("team/app", "v1", b"\x01\x02")
+    with CaptureQueriesContext(connection) as logged:
+        assert BY_TAG.first(name="team/app", tag="v1").payload == b"\x01\x02"
+    assert len(logged.captured_queries) == 1 and "registry_api_tag" in logged.captured_queries[0]["sql"]
+    seen = []
+
+    def watch(execute, sql, params, many, context):
+        seen.append(params)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        assert BY_TAG.first(name="team/app", tag="v1") is not None
+    assert [list(params) for params in seen] == [["team/app", "v1"]]
+    assert not connection.queries_logged and not connection.execute_wrappers
+    assert BY_TAG.first(name="team/app", tag="v1").payload == b"\x01\x02"  # the driver's own cursor
+    assert BY_TAG.first(name="team/app", tag="nope") is None
+
+
+def test_driver_errors_are_djangos_database_errors():
+    import dataclasses
+
+    from django.db import DatabaseError, connection
+
+    from registry_api import precompiled
+
+    BY_TAG.first(name="team/app", tag="v1")  # compiled
+    compiled = next(iter(BY_TAG._compiled.values()))
+    broken = dataclasses.replace(compiled, driver_sql=compiled.driver_sql.replace("registry_api_tag", "no_such_table", 1))
+    with pytest.raises(DatabaseError) as raised:
+        precompiled._run_on_driver(connection, broken, ["team/app", "v1"], many=False)
+    assert type(raised.value).__module__ == "django.db.utils"
