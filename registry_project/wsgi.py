@@ -1,7 +1,8 @@
 """WSGI entry point used by gunicorn (`registry_project.wsgi:application`).
 
 Two Django handlers over the same URLs: the registry's own paths (settings.API_PATH_PREFIXES)
-get the short API_MIDDLEWARE stack, everything else (portal, admin) the full MIDDLEWARE.
+get the short API_MIDDLEWARE stack, everything else (portal, admin) the full MIDDLEWARE;
+plain manifest HEADs are answered before either (registry_api/fastpath.py).
 """
 import os
 
@@ -65,7 +66,10 @@ def build_application():
     portal = get_wsgi_application()  # sets Django up
     from django.conf import settings
 
-    return split_repeated_headers(by_path(ApiHandler(), portal, settings.API_PATH_PREFIXES))
+    from registry_api import fastpath
+
+    api = fastpath.application(ApiHandler())  # plain manifest HEADs below Django (fastpath.py)
+    return split_repeated_headers(by_path(api, portal, settings.API_PATH_PREFIXES))
 
 
 application = build_application()

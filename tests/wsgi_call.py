@@ -11,8 +11,9 @@ from django.db import close_old_connections
 from registry_project.wsgi import application
 
 
-def call_application(environ: dict) -> tuple[str, dict, bytes]:
-    """(status line, headers, body) of one request."""
+def call_application(environ: dict, app=application) -> tuple[str, dict, bytes]:
+    """(status line, headers, body) of one request (through `app`, the whole application
+    unless a test names a part of it)."""
     answer = {}
 
     def start_response(status, response_headers, exc_info=None):
@@ -24,11 +25,12 @@ def call_application(environ: dict) -> tuple[str, dict, bytes]:
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        body = application(environ, start_response)
+        body = app(environ, start_response)
         try:
             data = b"".join(body)
         finally:
-            body.close()
+            if hasattr(body, "close"):  # optional in WSGI: a plain list has none
+                body.close()
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)

@@ -68,23 +68,32 @@ def basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
     return username, password
 
 
+def bearer_access(token: str) -> RequestAccess | None:
+    """What a Bearer token lets its holder do; None when it is not ours, has expired, or
+    speaks for a credential that no longer holds."""
+    try:
+        claims = verify_token(token.strip(), service=settings.REGISTRY_TOKEN_SERVICE)
+    except InvalidToken:
+        return None
+    identity = identity_for_subject(claims.get("sub", ""), claims.get("cred", ""))
+    if identity is None:
+        return None
+    grants = {}
+    for entry in claims.get("access") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("actions"), list):
+            key = (str(entry.get("type")), str(entry.get("name")))
+            grants[key] = grants.get(key, frozenset()) | frozenset(map(str, entry["actions"]))
+    return RequestAccess(identity, grants)
+
+
 def resolve(request: HttpRequest) -> RequestAccess:
     """Authenticate the request's credentials; bad credentials are a 401, never anonymous."""
     scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() == "bearer":
-        try:
-            claims = verify_token(value.strip(), service=settings.REGISTRY_TOKEN_SERVICE)
-        except InvalidToken:
-            raise challenge(request, error="invalid_token") from None
-        identity = identity_for_subject(claims.get("sub", ""), claims.get("cred", ""))
-        if identity is None:
+        access = bearer_access(value)
+        if access is None:
             raise challenge(request, error="invalid_token")
-        grants = {}
-        for entry in claims.get("access") or []:
-            if isinstance(entry, dict) and isinstance(entry.get("actions"), list):
-                key = (str(entry.get("type")), str(entry.get("name")))
-                grants[key] = grants.get(key, frozenset()) | frozenset(map(str, entry["actions"]))
-        return RequestAccess(identity, grants)
+        return access
     if scheme.lower() == "basic" and settings.REGISTRY_AUTH_BASIC:
         try:
             username, password = basic_credentials(request)

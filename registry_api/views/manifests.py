@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 MAX_TAGS_PER_PUT = 100
 
 
-def _headers(manifest: Manifest) -> dict[str, str]:
+def manifest_headers(manifest: Manifest) -> dict[str, str]:
     return {
         "Content-Type": manifest.media_type,
         "Content-Length": str(manifest.size),
@@ -34,7 +34,7 @@ def _read(request: HttpRequest, name: str, reference: str, with_body: bool) -> H
     manifest = manifest_for_pull(route=route, reference=reference)
     if with_body:  # a GET, answered 200 or 304, is a pull; a HEAD only looks
         manifest_pull_note(route=route, manifest=manifest, reference=reference)
-    headers = _headers(manifest)
+    headers = manifest_headers(manifest)
     if if_none_match(request.headers.get("If-None-Match", ""), headers["ETag"]):
         # A 304 may carry Content-Length only as the 200 would (RFC 9110 §8.6), never 0.
         return empty(304, headers)

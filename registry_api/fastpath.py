@@ -1,0 +1,147 @@
+"""HEAD /v2/<name>/manifests/<reference> answered beneath Django's handler, when it is plain.
+
+Clients check manifests by tag all day (containerd before each pull, Kubernetes nodes with
+`imagePullPolicy: Always`, CI runners polling for a new build). In a ~0.4 ms HEAD, Django's
+handler, URL resolver and middleware chain took more than half (README, Performance). So
+a HEAD with a Bearer token (or none), no query, no Origin and no If-None-Match, for a
+hosted repository, is answered here with the calls the view makes itself: `bearer_access`,
+`has_access`, `routing.route`, `manifest_for_pull`, `manifest_headers`, the headers Django's
+security middleware and corsheaders add (asked of them once), and the same log line and
+metrics. Everything else, and every answer but a 200, returns None and goes through Django
+unchanged, so all errors keep one source. tests/api/test_fastpath.py compares the two
+answers header by header.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from corsheaders.middleware import CorsMiddleware
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import request_finished, request_started, setting_changed
+from django.db import DatabaseError
+from django.dispatch import receiver
+from django.http import HttpResponse
+from django.middleware.security import SecurityMiddleware
+
+from . import requestlog, routing
+from .auth import access as access_control
+from .errors import RegistryError
+from .middleware import API_VERSION_HEADER
+from .proxy.pull import manifest_for_pull
+from .reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
+from .views.manifests import manifest_headers
+
+logger = logging.getLogger(__name__)
+
+# As registry_api/urls.py matches it under /v2/: the name is everything up to the last
+# "/manifests/".
+_PATH = re.compile(r"/v2/(?P<name>.+?)/manifests/(?P<reference>[^/]+)")
+# Request headers that change the answer (CORS, a conditional request): the full path.
+_DECLINED = ("HTTP_ORIGIN", "HTTP_IF_NONE_MATCH")
+# Expected reasons to let Django answer instead: it then says what is wrong.
+_DECLINE_QUIETLY = (RegistryError, InvalidReference, DatabaseError)
+
+
+def _no_response(request):  # the middleware below are only asked for their response headers
+    raise AssertionError("not called")
+
+
+_fixed: list[tuple[str, str]] | None = None
+
+
+@receiver(setting_changed)
+def _forget_fixed_headers(**kwargs) -> None:
+    global _fixed
+    _fixed = None
+
+
+def _fixed_headers(environ) -> list[tuple[str, str]] | None:
+    """What Django's security middleware, corsheaders and ours add to every plain 200 under
+    /v2/ (no Origin), asked of them once; None when that depends on the request (an HTTPS
+    redirect or HSTS, which look at the scheme)."""
+    global _fixed
+    if settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS:
+        return None
+    if _fixed is None:
+        request, response = WSGIRequest(environ), HttpResponse(status=200)
+        SecurityMiddleware(_no_response).process_response(request, response)
+        CorsMiddleware(_no_response).add_response_headers(request, response)
+        response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+        _fixed = [(key, value) for key, value in response.items() if key != "Content-Type"]
+    return _fixed
+
+
+def application(app):
+    """Wrap the API's WSGI application: plain manifest HEADs are answered here."""
+
+    handler_class = type(app)
+
+    def wrapped(environ, start_response):
+        if environ.get("REQUEST_METHOD") == "HEAD" and not environ.get("QUERY_STRING"):
+            answer = manifest_head(environ, handler_class)
+            if answer is not None:
+                start_response("200 OK", answer)
+                return []
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def manifest_head(environ, handler_class=None) -> list[tuple[str, str]] | None:
+    """The 200's headers, or None for Django to answer."""
+    match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
+    if match is None or any(header in environ for header in _DECLINED):
+        return None
+    started = time.perf_counter()
+    with requestlog.request_id_scope(environ.get("HTTP_X_REQUEST_ID", "")) as request_id:
+        # Django's handler sends these around each request: closing a connection that has
+        # outlived CONN_MAX_AGE or failed, and whatever else listens.
+        request_started.send(sender=handler_class, environ=environ)
+        try:
+            return _answer(environ, match["name"], match["reference"], request_id, started)
+        except _DECLINE_QUIETLY:
+            return None
+        except Exception:
+            logger.error("manifest HEAD fast path failed; Django answers", exc_info=True)
+            return None
+        finally:
+            request_finished.send(sender=handler_class)
+
+
+def _caller(environ, name: str):
+    """The caller's access if it may pull `name` as the view would let it, else None."""
+    scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() == "bearer":
+        access = access_control.bearer_access(value)
+    elif not scheme:
+        access = access_control.RequestAccess(access_control.ANONYMOUS)
+    else:
+        return None  # Basic: authenticate() also throttles and audits, so the view does it
+    if access is None or not access_control.has_access(access, name, "pull"):
+        return None
+    return access
+
+
+def _answer(environ, raw_name: str, raw_reference: str, request_id: str, started: float):
+    name = validate_name(raw_name)
+    reference = str(parse_digest(raw_reference)) if is_digest_reference(raw_reference) else validate_tag(raw_reference)
+    access = _caller(environ, name)
+    if access is None:
+        return None
+    route = routing.route(name)
+    if route.kind != routing.HOSTED:
+        return None  # a proxy cache or group may reach upstream: the view's business
+    fixed = _fixed_headers(environ)
+    if fixed is None:
+        return None
+    headers = list(manifest_headers(manifest_for_pull(route=route, reference=reference)).items())
+    path = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]  # as request.path: validated ASCII
+    requestlog.record(
+        method="HEAD", path=path, route="manifest", repository=name, user=access.identity.subject,
+        action=requestlog.action_for("manifest", "HEAD"), status=200, seconds=time.perf_counter() - started,
+        bytes_in=0, bytes_out=0,
+    )
+    return [*headers, *fixed, ("X-Request-ID", request_id)]

@@ -1,0 +1,147 @@
+"""Plain manifest HEADs are answered beneath Django (registry_api/fastpath.py) with exactly
+the answer Django's handler gives; everything else is left to Django.
+
+Each case runs the request twice, through the whole WSGI application and through Django's
+API handler alone, with the same X-Request-ID, and compares status, headers and body.
+"""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import DatabaseError
+from django.test import RequestFactory
+from prometheus_client import REGISTRY
+
+from registry_api import fastpath
+from registry_api.models import ProxyNamespace
+from registry_project.wsgi import ApiHandler
+from tests.wsgi_call import call_application
+
+def _environ(path: str, **headers) -> dict:
+    return RequestFactory().head(path, HTTP_X_REQUEST_ID="parity-1", **headers).environ
+
+
+def both(path: str, **headers) -> tuple[tuple, tuple]:
+    """(whole application's answer, Django handler's answer). The handler is built anew, as
+    its middleware read the settings when they are made and a test may have changed them."""
+    return call_application(_environ(path, **headers)), call_application(_environ(path, **headers), ApiHandler())
+
+
+def _requests(route: str, status: str) -> float:
+    return REGISTRY.get_sample_value(
+        "registry_http_requests_total", {"route": route, "method": "HEAD", "status": status}) or 0.0
+
+
+@pytest.mark.parametrize("reference", ["latest", "digest"])
+def test_a_plain_head_is_answered_beneath_django_with_djangos_answer(pushed_image, reference):
+    reference = pushed_image.manifest.digest if reference == "digest" else reference
+    path = f"/v2/library/app/manifests/{reference}"
+    assert fastpath.manifest_head(_environ(path)) is not None
+    fast, django = both(path)
+    assert fast == django
+    status, headers, body = fast
+    assert status == "200 OK" and body == b""
+    assert headers["Docker-Content-Digest"] == pushed_image.manifest.digest
+    assert headers["Content-Length"] == str(len(pushed_image.manifest.data))
+    assert headers["Content-Type"] == pushed_image.manifest.media_type
+    assert headers["X-Request-ID"] == "parity-1"
+    assert headers["Docker-Distribution-API-Version"] == "registry/2.0"
+
+
+def test_a_fresh_request_id_is_made_when_the_client_sends_none(pushed_image):
+    environ = RequestFactory().head("/v2/library/app/manifests/latest").environ
+    headers = dict(fastpath.manifest_head(environ))
+    assert len(headers["X-Request-ID"]) == 32 and int(headers["X-Request-ID"], 16) >= 0
+
+
+def test_it_is_logged_and_counted_as_the_view_would_be(pushed_image, caplog):
+    before = _requests("manifest", "200")
+    with caplog.at_level(logging.INFO, logger="registry.request"):
+        assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest")) is not None
+    assert _requests("manifest", "200") == before + 1
+    (line,) = [r for r in caplog.records if r.name == "registry.request"]
+    assert (line.action, line.route, line.repository, line.status, line.bytes_out) == (
+        "check", "manifest", "library/app", 200, 0)
+    assert line.path == "/v2/library/app/manifests/latest"
+    assert line.request_id == "parity-1"
+
+
+@pytest.mark.parametrize("path, headers, status", [
+    ("/v2/library/app/manifests/nope", {}, "404 Not Found"),  # unknown tag
+    ("/v2/library/gone/manifests/latest", {}, "404 Not Found"),  # unknown repository
+    ("/v2/Library/app/manifests/latest", {}, "400 Bad Request"),  # invalid name
+    ("/v2/library/app/manifests/-bad-", {}, "400 Bad Request"),  # invalid tag
+    ("/v2/library/app/manifests/sha256:1234", {}, "400 Bad Request"),  # invalid digest
+    ("/v2/library/app/manifests/latest", {"HTTP_ORIGIN": "https://ui.example"}, "200 OK"),  # CORS
+    ("/v2/library/app/manifests/latest", {"HTTP_AUTHORIZATION": "Basic Zm9vOmJhcg=="}, "401 Unauthorized"),  # unknown user
+    ("/v2/library/app/manifests/latest", {"HTTP_AUTHORIZATION": "Bearer not-a-token"}, "401 Unauthorized"),
+])
+def test_everything_else_is_left_to_django(pushed_image, path, headers, status):
+    assert fastpath.manifest_head(_environ(path, **headers)) is None
+    fast, django = both(path, **headers)
+    assert fast == django
+    assert fast[0] == status
+
+
+def test_a_conditional_head_is_left_to_django(pushed_image):
+    etag = f'"{pushed_image.manifest.digest}"'
+    assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest", HTTP_IF_NONE_MATCH=etag)) is None
+    fast, django = both("/v2/library/app/manifests/latest", HTTP_IF_NONE_MATCH=etag)
+    assert fast == django and fast[0] == "304 Not Modified"
+
+
+def test_a_query_string_or_another_method_is_left_to_django(pushed_image):
+    environ = RequestFactory().head("/v2/library/app/manifests/latest", {"ns": "docker.io"}).environ
+    status, headers, _ = call_application(environ)
+    assert status == "200 OK"
+    environ = RequestFactory().get("/v2/library/app/manifests/latest").environ
+    status, headers, body = call_application(environ)
+    assert status == "200 OK" and body == pushed_image.manifest.data
+
+
+def test_a_proxy_cache_name_is_left_to_django(pushed_image):
+    ProxyNamespace.objects.create(name="hub", upstream_url="http://127.0.0.1:9", library_default=True)
+    assert fastpath.manifest_head(_environ("/v2/hub/alpine/manifests/latest")) is None
+
+
+def test_a_database_error_is_left_to_django_quietly(pushed_image, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(fastpath, "manifest_for_pull", broken)
+    with caplog.at_level(logging.WARNING):
+        assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest")) is None
+    assert not [r for r in caplog.records if r.name == "registry_api.fastpath"]
+
+
+def test_an_unexpected_error_is_logged_and_left_to_django(pushed_image, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(fastpath, "manifest_for_pull", broken)
+    with caplog.at_level(logging.WARNING):
+        status, headers, _ = call_application(_environ("/v2/library/app/manifests/latest"))
+    assert status == "200 OK"  # Django's view answered
+    assert [r.levelname for r in caplog.records if r.name == "registry_api.fastpath"] == ["ERROR"]
+
+
+@pytest.mark.parametrize("overrides", [
+    {"SECURE_REFERRER_POLICY": "no-referrer", "SECURE_CROSS_ORIGIN_OPENER_POLICY": None},
+    {"SECURE_CONTENT_TYPE_NOSNIFF": False},
+    {"CORS_ALLOWED_ORIGINS": ["https://ui.example"]},
+])
+def test_the_fixed_headers_follow_the_settings(pushed_image, settings, overrides):
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest")) is not None
+    fast, django = both("/v2/library/app/manifests/latest")
+    assert fast == django
+
+
+@pytest.mark.parametrize("setting", ["SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS"])
+def test_headers_that_depend_on_the_scheme_are_left_to_django(pushed_image, settings, setting):
+    setattr(settings, setting, 3600 if setting == "SECURE_HSTS_SECONDS" else True)
+    assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest")) is None
+    settings.SECURE_HSTS_SECONDS, settings.SECURE_SSL_REDIRECT = 0, False
+    assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest")) is not None
