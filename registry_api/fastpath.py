@@ -1,11 +1,12 @@
-"""HEAD /v2/<name>/manifests/<reference> answered beneath Django's handler, when it is plain.
+"""GET and HEAD /v2/<name>/manifests/<reference> answered beneath Django's handler, when plain.
 
-Clients check manifests by tag all day (containerd before each pull, Kubernetes nodes with
-`imagePullPolicy: Always`, CI runners polling for a new build). In a ~0.4 ms HEAD, Django's
-handler, URL resolver and middleware chain took more than half (README, Performance). So
-a HEAD with a Bearer token (or none), no query, no Origin and no If-None-Match, for a
-hosted repository, is answered here with the calls the view makes itself: `bearer_access`,
-`has_access`, `routing.route`, `manifest_for_pull`, `manifest_headers`, the headers Django's
+Clients check and fetch manifests by tag all day (containerd before each pull, Kubernetes
+nodes with `imagePullPolicy: Always`, CI runners polling for a new build). In a ~0.4 ms
+HEAD, Django's handler, URL resolver and middleware chain took more than half (README,
+Performance). So a GET or HEAD with a Bearer token (or none), no query, no Origin and no
+If-None-Match, for a hosted repository, is answered here with the calls the view makes
+itself: `bearer_access`, `has_access`, `routing.route`, `manifest_for_pull`,
+`manifest_headers`, for a GET `manifest_pull_note` and `log_pull`, the headers Django's
 security middleware and corsheaders add (asked of them once), and the same log line and
 metrics. Everything else, and every answer but a 200, returns None and goes through Django
 unchanged, so all errors keep one source. tests/api/test_fastpath.py compares the two
@@ -30,9 +31,9 @@ from . import requestlog, routing
 from .auth import access as access_control
 from .errors import RegistryError
 from .middleware import API_VERSION_HEADER
-from .proxy.pull import manifest_for_pull
+from .proxy.pull import manifest_for_pull, manifest_pull_note
 from .reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
-from .views.manifests import manifest_headers
+from .views.manifests import log_pull, manifest_headers
 
 logger = logging.getLogger(__name__)
 
@@ -75,23 +76,24 @@ def _fixed_headers(environ) -> list[tuple[str, str]] | None:
 
 
 def application(app):
-    """Wrap the API's WSGI application: plain manifest HEADs are answered here."""
+    """Wrap the API's WSGI application: plain manifest GETs and HEADs are answered here."""
 
     handler_class = type(app)
 
     def wrapped(environ, start_response):
-        if environ.get("REQUEST_METHOD") == "HEAD" and not environ.get("QUERY_STRING"):
-            answer = manifest_head(environ, handler_class)
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not environ.get("QUERY_STRING"):
+            answer = manifest_read(environ, handler_class)
             if answer is not None:
-                start_response("200 OK", answer)
-                return []
+                headers, body = answer
+                start_response("200 OK", headers)
+                return [body] if body else []
         return app(environ, start_response)
 
     return wrapped
 
 
-def manifest_head(environ, handler_class=None) -> list[tuple[str, str]] | None:
-    """The 200's headers, or None for Django to answer."""
+def manifest_read(environ, handler_class=None) -> tuple[list[tuple[str, str]], bytes] | None:
+    """The 200's headers and body, or None for Django to answer."""
     match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
     if match is None or any(header in environ for header in _DECLINED):
         return None
@@ -105,7 +107,7 @@ def manifest_head(environ, handler_class=None) -> list[tuple[str, str]] | None:
         except _DECLINE_QUIETLY:
             return None
         except Exception:
-            logger.error("manifest HEAD fast path failed; Django answers", exc_info=True)
+            logger.error("manifest fast path failed; Django answers", exc_info=True)
             return None
         finally:
             request_finished.send(sender=handler_class)
@@ -137,11 +139,17 @@ def _answer(environ, raw_name: str, raw_reference: str, request_id: str, started
     fixed = _fixed_headers(environ)
     if fixed is None:
         return None
-    headers = list(manifest_headers(manifest_for_pull(route=route, reference=reference)).items())
+    manifest = manifest_for_pull(route=route, reference=reference)
+    method = environ["REQUEST_METHOD"]
+    body = b""
+    if method == "GET":  # a pull, noted and logged as the view does
+        manifest_pull_note(route=route, manifest=manifest, reference=reference)
+        body = bytes(manifest.payload)
+        log_pull(name, reference, manifest)
     path = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]  # as request.path: validated ASCII
     requestlog.record(
-        method="HEAD", path=path, route="manifest", repository=name, user=access.identity.subject,
-        action=requestlog.action_for("manifest", "HEAD"), status=200, seconds=time.perf_counter() - started,
-        bytes_in=0, bytes_out=0,
+        method=method, path=path, route="manifest", repository=name, user=access.identity.subject,
+        action=requestlog.action_for("manifest", method), status=200, seconds=time.perf_counter() - started,
+        bytes_in=0, bytes_out=len(body),
     )
-    return [*headers, *fixed, ("X-Request-ID", request_id)]
+    return [*manifest_headers(manifest).items(), *fixed, ("X-Request-ID", request_id)], body

@@ -42,8 +42,13 @@ def _read(request: HttpRequest, name: str, reference: str, with_body: bool) -> H
     for key, value in headers.items():
         response[key] = value
     if with_body:
-        logger.info("pull manifest repository=%s reference=%s digest=%s", name, reference, manifest.digest)
+        log_pull(name, reference, manifest)
     return response
+
+
+def log_pull(name: str, reference: str, manifest: Manifest) -> None:
+    """The line of a manifest GET answered 200 (a 304 sends nothing, so it has none)."""
+    logger.info("pull manifest repository=%s reference=%s digest=%s", name, reference, manifest.digest)
 
 
 @requires("pull")

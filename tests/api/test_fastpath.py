@@ -1,5 +1,5 @@
-"""Plain manifest HEADs are answered beneath Django (registry_api/fastpath.py) with exactly
-the answer Django's handler gives; everything else is left to Django.
+"""Plain manifest GETs and HEADs are answered beneath Django (registry_api/fastpath.py) with
+exactly the answer Django's handler gives; everything else is left to Django.
 
 Each case runs the request twice, through the whole WSGI application and through Django's
 API handler alone, with the same X-Request-ID, and compares status, headers and body.
@@ -14,34 +14,36 @@ from django.test import RequestFactory
 from prometheus_client import REGISTRY
 
 from registry_api import fastpath
-from registry_api.models import ProxyNamespace
+from registry_api.models import ProxyNamespace, Tag
 from registry_project.wsgi import ApiHandler
 from tests.wsgi_call import call_application
 
-def _environ(path: str, **headers) -> dict:
-    return RequestFactory().head(path, HTTP_X_REQUEST_ID="parity-1", **headers).environ
+def _environ(path: str, method: str = "head", **headers) -> dict:
+    return getattr(RequestFactory(), method)(path, HTTP_X_REQUEST_ID="parity-1", **headers).environ
 
 
-def both(path: str, **headers) -> tuple[tuple, tuple]:
+def both(path: str, method: str = "head", **headers) -> tuple[tuple, tuple]:
     """(whole application's answer, Django handler's answer). The handler is built anew, as
     its middleware read the settings when they are made and a test may have changed them."""
-    return call_application(_environ(path, **headers)), call_application(_environ(path, **headers), ApiHandler())
+    return (call_application(_environ(path, method, **headers)),
+            call_application(_environ(path, method, **headers), ApiHandler()))
 
 
-def _requests(route: str, status: str) -> float:
+def _requests(route: str, status: str, method: str = "HEAD") -> float:
     return REGISTRY.get_sample_value(
-        "registry_http_requests_total", {"route": route, "method": "HEAD", "status": status}) or 0.0
+        "registry_http_requests_total", {"route": route, "method": method, "status": status}) or 0.0
 
 
+@pytest.mark.parametrize("method", ["head", "get"])
 @pytest.mark.parametrize("reference", ["latest", "digest"])
-def test_a_plain_head_is_answered_beneath_django_with_djangos_answer(pushed_image, reference):
+def test_a_plain_read_is_answered_beneath_django_with_djangos_answer(pushed_image, reference, method):
     reference = pushed_image.manifest.digest if reference == "digest" else reference
     path = f"/v2/library/app/manifests/{reference}"
-    assert fastpath.manifest_head(_environ(path)) is not None
-    fast, django = both(path)
+    assert fastpath.manifest_read(_environ(path, method)) is not None
+    fast, django = both(path, method)
     assert fast == django
     status, headers, body = fast
-    assert status == "200 OK" and body == b""
+    assert status == "200 OK" and body == (pushed_image.manifest.data if method == "get" else b"")
     assert headers["Docker-Content-Digest"] == pushed_image.manifest.digest
     assert headers["Content-Length"] == str(len(pushed_image.manifest.data))
     assert headers["Content-Type"] == pushed_image.manifest.media_type
@@ -51,14 +53,14 @@ def test_a_plain_head_is_answered_beneath_django_with_djangos_answer(pushed_imag
 
 def test_a_fresh_request_id_is_made_when_the_client_sends_none(pushed_image):
     environ = RequestFactory().head("/v2/library/app/manifests/latest").environ
-    headers = dict(fastpath.manifest_head(environ))
+    headers = dict(fastpath.manifest_read(environ)[0])
     assert len(headers["X-Request-ID"]) == 32 and int(headers["X-Request-ID"], 16) >= 0
 
 
 def test_it_is_logged_and_counted_as_the_view_would_be(pushed_image, caplog):
     before = _requests("manifest", "200")
     with caplog.at_level(logging.INFO, logger="registry.request"):
-        assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest")) is not None
+        assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest")) is not None
     assert _requests("manifest", "200") == before + 1
     (line,) = [r for r in caplog.records if r.name == "registry.request"]
     assert (line.action, line.route, line.repository, line.status, line.bytes_out) == (
@@ -78,7 +80,7 @@ def test_it_is_logged_and_counted_as_the_view_would_be(pushed_image, caplog):
     ("/v2/library/app/manifests/latest", {"HTTP_AUTHORIZATION": "Bearer not-a-token"}, "401 Unauthorized"),
 ])
 def test_everything_else_is_left_to_django(pushed_image, path, headers, status):
-    assert fastpath.manifest_head(_environ(path, **headers)) is None
+    assert fastpath.manifest_read(_environ(path, **headers)) is None
     fast, django = both(path, **headers)
     assert fast == django
     assert fast[0] == status
@@ -86,23 +88,38 @@ def test_everything_else_is_left_to_django(pushed_image, path, headers, status):
 
 def test_a_conditional_head_is_left_to_django(pushed_image):
     etag = f'"{pushed_image.manifest.digest}"'
-    assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest", HTTP_IF_NONE_MATCH=etag)) is None
+    assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest", HTTP_IF_NONE_MATCH=etag)) is None
     fast, django = both("/v2/library/app/manifests/latest", HTTP_IF_NONE_MATCH=etag)
     assert fast == django and fast[0] == "304 Not Modified"
 
 
-def test_a_query_string_or_another_method_is_left_to_django(pushed_image):
+def test_a_query_string_or_another_method_is_left_to_django(pushed_image, monkeypatch):
+    monkeypatch.setattr(fastpath, "manifest_read", None)  # a call would fail the request
     environ = RequestFactory().head("/v2/library/app/manifests/latest", {"ns": "docker.io"}).environ
     status, headers, _ = call_application(environ)
     assert status == "200 OK"
-    environ = RequestFactory().get("/v2/library/app/manifests/latest").environ
+    environ = RequestFactory().delete("/v2/library/app/manifests/latest").environ
     status, headers, body = call_application(environ)
-    assert status == "200 OK" and body == pushed_image.manifest.data
+    assert status == "202 Accepted"
+
+
+def test_a_get_is_a_pull_noted_on_the_tag_and_logged(pushed_image, caplog):
+    before = _requests("manifest", "200", "GET")
+    with caplog.at_level(logging.INFO):
+        headers, body = fastpath.manifest_read(_environ("/v2/library/app/manifests/latest", "get"))
+    assert body == pushed_image.manifest.data
+    assert Tag.objects.get(repository__name="library/app", name="latest").last_pulled_at is not None
+    assert _requests("manifest", "200", "GET") == before + 1
+    lines = [(r.name, r.getMessage()) for r in caplog.records]
+    assert ("registry_api.views.manifests", "pull manifest repository=library/app reference=latest "
+            f"digest={pushed_image.manifest.digest}") in lines
+    (line,) = [r for r in caplog.records if r.name == "registry.request"]
+    assert (line.action, line.bytes_out) == ("pull", len(pushed_image.manifest.data))
 
 
 def test_a_proxy_cache_name_is_left_to_django(pushed_image):
     ProxyNamespace.objects.create(name="hub", upstream_url="http://127.0.0.1:9", library_default=True)
-    assert fastpath.manifest_head(_environ("/v2/hub/alpine/manifests/latest")) is None
+    assert fastpath.manifest_read(_environ("/v2/hub/alpine/manifests/latest")) is None
 
 
 def test_a_database_error_is_left_to_django_quietly(pushed_image, monkeypatch, caplog):
@@ -111,7 +128,7 @@ def test_a_database_error_is_left_to_django_quietly(pushed_image, monkeypatch, c
 
     monkeypatch.setattr(fastpath, "manifest_for_pull", broken)
     with caplog.at_level(logging.WARNING):
-        assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest")) is None
+        assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest")) is None
     assert not [r for r in caplog.records if r.name == "registry_api.fastpath"]
 
 
@@ -134,7 +151,7 @@ def test_an_unexpected_error_is_logged_and_left_to_django(pushed_image, monkeypa
 def test_the_fixed_headers_follow_the_settings(pushed_image, settings, overrides):
     for key, value in overrides.items():
         setattr(settings, key, value)
-    assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest")) is not None
+    assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest")) is not None
     fast, django = both("/v2/library/app/manifests/latest")
     assert fast == django
 
@@ -142,6 +159,6 @@ def test_the_fixed_headers_follow_the_settings(pushed_image, settings, overrides
 @pytest.mark.parametrize("setting", ["SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS"])
 def test_headers_that_depend_on_the_scheme_are_left_to_django(pushed_image, settings, setting):
     setattr(settings, setting, 3600 if setting == "SECURE_HSTS_SECONDS" else True)
-    assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest")) is None
+    assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest")) is None
     settings.SECURE_HSTS_SECONDS, settings.SECURE_SSL_REDIRECT = 0, False
-    assert fastpath.manifest_head(_environ("/v2/library/app/manifests/latest")) is not None
+    assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest")) is not None

@@ -1,4 +1,4 @@
-"""Access control holds on the manifest HEAD fast path (registry_api/fastpath.py): it answers
+"""Access control holds on the manifest fast path (registry_api/fastpath.py): it answers
 only callers the view would let pull, and leaves every refusal to the view's own answer."""
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _answers(**headers) -> tuple[tuple, tuple]:
 def test_a_token_that_may_pull_is_answered_here_as_the_view_answers(client, pushed, caplog):
     auth = _token(client, "bob")
     with caplog.at_level(logging.INFO, logger="registry.request"):
-        assert fastpath.manifest_head(_environ(**auth)) is not None
+        assert fastpath.manifest_read(_environ(**auth)) is not None
     assert [r.user for r in caplog.records if r.name == "registry.request" and r.route == "manifest"] == ["bob"]
     fast, django = _answers(**auth)
     assert fast == django and fast[0] == "200 OK"
@@ -71,7 +71,7 @@ def test_refusals_and_other_credentials_are_the_views(client, pushed, users, cas
         auth = {}
     else:
         auth = basic("bob", "bob-pw")
-    assert fastpath.manifest_head(_environ(**auth)) is None
+    assert fastpath.manifest_read(_environ(**auth)) is None
     fast, django = _answers(**auth)
     assert fast == django
     assert fast[0] == status
@@ -79,6 +79,6 @@ def test_refusals_and_other_credentials_are_the_views(client, pushed, users, cas
 
 def test_anonymous_pull_when_the_registry_allows_it(client, pushed, settings):
     settings.REGISTRY_ANONYMOUS_PULL = True
-    assert fastpath.manifest_head(_environ()) is not None
+    assert fastpath.manifest_read(_environ()) is not None
     fast, django = _answers()
     assert fast == django and fast[0] == "200 OK"
