@@ -12,6 +12,8 @@ HEADs/s at concurrency 16, 2 workers of 8 threads 1,400/s. No async worker: the 
 are sendfile() and hashing in C, which release the GIL already, and Django's ORM would
 run in threads under an event loop anyway. Each worker costs ~57 MB of RSS.
 """
+import ctypes
+import ctypes.util
 import importlib
 import os
 import sys
@@ -44,6 +46,26 @@ graceful_timeout = 30
 if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK):
     worker_tmp_dir = "/dev/shm"
 keepalive = 75
+
+
+def _limit_malloc_arenas(count: int) -> bool:
+    """glibc gives each thread that allocates while another holds the lock an arena of its
+    own, up to 8 per core, and keeps what they freed: 8 parallel pushes left ~17 MB more in
+    the workers than with 2 arenas (`make bench`, peak RSS), at no cost in speed, as the
+    GIL serialises most allocations anyway. Set in the master before any worker forks, so
+    every worker inherits it; MALLOC_ARENA_MAX in the environment still wins. A no-op off
+    glibc."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_ARENA_MAX, count))
+    except (OSError, AttributeError):
+        return False
+
+
+_M_ARENA_MAX = -8  # glibc's malloc.h
+_limit_malloc_arenas(int(os.environ.get("REGISTRY_MALLOC_ARENAS", "2")))
 # A manifest PUT may carry the 100 `?tag=` the app accepts, each up to 128 characters:
 # about 13.5 KB of request line with the longest name and a sha512 digest. The app, not
 # gunicorn, must see one tag too many, to answer with its JSON 414 (gunicorn's own answer

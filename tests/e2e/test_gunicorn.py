@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from unittest import mock
@@ -68,6 +71,50 @@ def test_config_sends_files_with_sendfile_from_threaded_workers():
     trap = Config()
     trap.set("sendfile", True)
     assert trap.sendfile is False
+
+
+# Loads the config as gunicorn's master does, then lets 8 threads allocate at once and
+# prints how many malloc arenas (glibc's malloc_info <heap> entries) the process has.
+_ARENAS_SCRIPT = """
+import ctypes, ctypes.util, os, sys, tempfile, threading
+path = sys.argv[1]
+exec(compile(open(path).read(), path, "exec"), {"__file__": path})
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype = ctypes.c_void_p
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+libc.fclose.argtypes = (ctypes.c_void_p,)
+barrier = threading.Barrier(9)
+def allocate():
+    libc.malloc(4096)
+    barrier.wait()
+    barrier.wait()
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads:
+    t.start()
+barrier.wait()
+with tempfile.NamedTemporaryFile("r") as out:
+    fp = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    print(out.read().count("<heap nr="))
+barrier.wait()
+"""
+
+
+def _arenas_with_eight_threads(**env: str) -> int:
+    environment = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"} | env
+    done = subprocess.run([sys.executable, "-c", _ARENAS_SCRIPT, str(REPO_ROOT / "deploy" / "gunicorn.conf.py")],
+                          env=environment, capture_output=True, text=True, timeout=60, check=True)
+    return int(done.stdout.strip())
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt(M_ARENA_MAX) is glibc's")
+def test_workers_share_two_malloc_arenas_unless_the_environment_says_otherwise():
+    assert _arenas_with_eight_threads() == 2
+    assert _arenas_with_eight_threads(REGISTRY_MALLOC_ARENAS="4") == 4
+    assert _arenas_with_eight_threads(MALLOC_ARENA_MAX="6") == 6  # glibc's own variable wins
 
 
 def _readiness(registry) -> tuple[int, dict]:
