@@ -1,9 +1,10 @@
 """`make bench`: our registry against CNCF Distribution on this machine, in one run.
 
-Prints push/pull MiB/s for a large blob (BENCH_BLOB_MIB, default 1024), manifest HEAD
-requests/s with p50/p99 at concurrency 1 and 16, small image pushes/s, and the servers'
-peak RSS; with Debian's `docker-registry` installed, each figure also for Distribution and
-as a ratio (ours / theirs; for latencies and memory, lower is better). Both servers run
+Prints push/pull MiB/s for a large blob (BENCH_BLOB_MIB, default 1024), manifest HEAD and
+GET requests/s by tag with p50/p99 at concurrency 1 and 16 (BENCH_HEADS of each), small
+image pushes/s, and the servers' peak RSS; with Debian's `docker-registry` installed, each
+figure also for Distribution and as a ratio (ours / theirs; for latencies and memory,
+lower is better). Both servers run
 side by side and take turns on each workload, BENCH_REPEAT times (default 3): the figures
 are medians, with our min-max beside them, because this machine's disk and loopback vary
 by a third from one minute to the next.
@@ -110,8 +111,8 @@ def _pull_parallel(server, repo, digest, streams) -> tuple[float, float]:
     return w.pull_parallel(server, repo, digest, streams, BLOB_MIB * w.MIB)
 
 
-def _heads(server, concurrency):
-    rate, p50, p99 = w.manifest_heads(server, "bench/r0/small0", concurrency, HEADS)
+def _reads(server, concurrency, method):
+    rate, p50, p99 = w.manifest_reads(server, "bench/r0/small0", concurrency, HEADS, method)
     return {"": rate, " p50 (ms)": p50, " p99 (ms)": p99}
 
 
@@ -125,8 +126,9 @@ def workloads(rep: int):
     yield "pull 1 blob, 1 stream (MiB/s)", _pull_one, ("bench/blob", pulled)
     yield "pull 1 blob, 4 streams (MiB/s)", _pull_parallel, ("bench/blob", pulled, 4)
     yield "push small images (images/s)", w.push_small_images, (f"bench/r{rep}", servers.SMALL_IMAGES)
-    for concurrency in (1, 16):
-        yield f"manifest HEAD, c={concurrency} (req/s)", _heads, (concurrency,)
+    for method in ("HEAD", "GET"):
+        for concurrency in (1, 16):
+            yield f"manifest {method}, c={concurrency} (req/s)", _reads, (concurrency, method)
 
 
 def measure(started: dict) -> tuple[dict, dict, dict]:
@@ -196,7 +198,7 @@ def main() -> int:
             for server in started.values():
                 server.stop()
     ours, theirs = results["ours"], results.get("distribution")
-    print(f"\n{BLOB_MIB} MiB blob, {HEADS} HEADs, {servers.SMALL_IMAGES} small images; median of {REPEAT} runs "
+    print(f"\n{BLOB_MIB} MiB blob, {HEADS} manifest HEADs and GETs, {servers.SMALL_IMAGES} small images; median of {REPEAT} runs "
           f"(min-max of ours in brackets); {os.cpu_count()} cores; "
           f"ours: gunicorn {os.environ.get('REGISTRY_WORKERS', '2')} gthread workers, token auth on")
     header = f"{'measure':44s} {'ours':>9s} {'(min-max)':>15s}" + (f" {'distribution':>13s} {'ratio':>7s}" if theirs else "")

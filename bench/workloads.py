@@ -210,8 +210,9 @@ def push_small_images(server, prefix, count) -> float:
     return count / (time.perf_counter() - started)
 
 
-def manifest_heads(server, repo, concurrency, total) -> tuple[float, float, float]:
-    """HEAD by tag: requests/s, p50 and p99 latency in ms."""
+def manifest_reads(server, repo, concurrency, total, method="HEAD") -> tuple[float, float, float]:
+    """HEAD or GET by tag: requests/s, p50 and p99 latency in ms. A GET's body is checked
+    against its Docker-Content-Digest (after the clock stops for that request)."""
     latencies: list[float] = []
     lock = threading.Lock()
     auth = server.headers_for(repo)
@@ -221,13 +222,15 @@ def manifest_heads(server, repo, concurrency, total) -> tuple[float, float, floa
         conn, mine = server.connection(), []
         for _ in range(per_thread):
             t = time.perf_counter()
-            conn.request("HEAD", f"/v2/{repo}/manifests/latest", headers={
+            conn.request(method, f"/v2/{repo}/manifests/latest", headers={
                 **auth, "Accept": "application/vnd.oci.image.manifest.v1+json"})
             response = conn.getresponse()
-            response.read()
-            if response.status != 200:
-                raise SystemExit(f"{server.name}: HEAD manifest answered {response.status}")
+            body = response.read()
             mine.append(time.perf_counter() - t)
+            if response.status != 200:
+                raise SystemExit(f"{server.name}: {method} manifest answered {response.status}")
+            if method == "GET" and "sha256:" + hashlib.sha256(body).hexdigest() != response.getheader("Docker-Content-Digest"):
+                raise SystemExit(f"{server.name}: manifest GET body does not match its digest")
         with lock:
             latencies.extend(mine)
 
@@ -239,7 +242,7 @@ def manifest_heads(server, repo, concurrency, total) -> tuple[float, float, floa
         t.join()
     elapsed = time.perf_counter() - started
     if len(latencies) != per_thread * concurrency:
-        raise SystemExit(f"{server.name}: some manifest HEADs failed")
+        raise SystemExit(f"{server.name}: some manifest {method}s failed")
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     return len(latencies) / elapsed, p(0.50), p(0.99)
