@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from registry_api import fastpath
 from registry_api.models import ProxyNamespace, Tag
 from registry_project.wsgi import ApiHandler
-from tests.wsgi_call import call_application
+from tests.wsgi_call import call_application, fast_path_answer as read
 
 def _environ(path: str, method: str = "head", **headers) -> dict:
     return getattr(RequestFactory(), method)(path, HTTP_X_REQUEST_ID="parity-1", **headers).environ
@@ -39,7 +39,7 @@ def _requests(route: str, status: str, method: str = "HEAD") -> float:
 def test_a_plain_read_is_answered_beneath_django_with_djangos_answer(pushed_image, reference, method):
     reference = pushed_image.manifest.digest if reference == "digest" else reference
     path = f"/v2/library/app/manifests/{reference}"
-    assert fastpath.manifest_read(_environ(path, method)) is not None
+    assert read(_environ(path, method)) is not None
     fast, django = both(path, method)
     assert fast == django
     status, headers, body = fast
@@ -53,14 +53,14 @@ def test_a_plain_read_is_answered_beneath_django_with_djangos_answer(pushed_imag
 
 def test_a_fresh_request_id_is_made_when_the_client_sends_none(pushed_image):
     environ = RequestFactory().head("/v2/library/app/manifests/latest").environ
-    headers = dict(fastpath.manifest_read(environ)[0])
+    headers = dict(read(environ)[0])
     assert len(headers["X-Request-ID"]) == 32 and int(headers["X-Request-ID"], 16) >= 0
 
 
 def test_it_is_logged_and_counted_as_the_view_would_be(pushed_image, caplog):
     before = _requests("manifest", "200")
     with caplog.at_level(logging.INFO, logger="registry.request"):
-        assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest")) is not None
+        assert read(_environ("/v2/library/app/manifests/latest")) is not None
     assert _requests("manifest", "200") == before + 1
     (line,) = [r for r in caplog.records if r.name == "registry.request"]
     assert (line.action, line.route, line.repository, line.status, line.bytes_out) == (
@@ -80,7 +80,7 @@ def test_it_is_logged_and_counted_as_the_view_would_be(pushed_image, caplog):
     ("/v2/library/app/manifests/latest", {"HTTP_AUTHORIZATION": "Bearer not-a-token"}, "401 Unauthorized"),
 ])
 def test_everything_else_is_left_to_django(pushed_image, path, headers, status):
-    assert fastpath.manifest_read(_environ(path, **headers)) is None
+    assert read(_environ(path, **headers)) is None
     fast, django = both(path, **headers)
     assert fast == django
     assert fast[0] == status
@@ -88,7 +88,7 @@ def test_everything_else_is_left_to_django(pushed_image, path, headers, status):
 
 def test_a_conditional_head_is_left_to_django(pushed_image):
     etag = f'"{pushed_image.manifest.digest}"'
-    assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest", HTTP_IF_NONE_MATCH=etag)) is None
+    assert read(_environ("/v2/library/app/manifests/latest", HTTP_IF_NONE_MATCH=etag)) is None
     fast, django = both("/v2/library/app/manifests/latest", HTTP_IF_NONE_MATCH=etag)
     assert fast == django and fast[0] == "304 Not Modified"
 
@@ -106,7 +106,7 @@ def test_a_query_string_or_another_method_is_left_to_django(pushed_image, monkey
 def test_a_get_is_a_pull_noted_on_the_tag_and_logged(pushed_image, caplog):
     before = _requests("manifest", "200", "GET")
     with caplog.at_level(logging.INFO):
-        headers, body = fastpath.manifest_read(_environ("/v2/library/app/manifests/latest", "get"))
+        headers, body = read(_environ("/v2/library/app/manifests/latest", "get"))
     assert body == pushed_image.manifest.data
     assert Tag.objects.get(repository__name="library/app", name="latest").last_pulled_at is not None
     assert _requests("manifest", "200", "GET") == before + 1
@@ -119,7 +119,7 @@ def test_a_get_is_a_pull_noted_on_the_tag_and_logged(pushed_image, caplog):
 
 def test_a_proxy_cache_name_is_left_to_django(pushed_image):
     ProxyNamespace.objects.create(name="hub", upstream_url="http://127.0.0.1:9", library_default=True)
-    assert fastpath.manifest_read(_environ("/v2/hub/alpine/manifests/latest")) is None
+    assert read(_environ("/v2/hub/alpine/manifests/latest")) is None
 
 
 def test_a_database_error_is_left_to_django_quietly(pushed_image, monkeypatch, caplog):
@@ -128,7 +128,7 @@ def test_a_database_error_is_left_to_django_quietly(pushed_image, monkeypatch, c
 
     monkeypatch.setattr(fastpath, "manifest_for_pull", broken)
     with caplog.at_level(logging.WARNING):
-        assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest")) is None
+        assert read(_environ("/v2/library/app/manifests/latest")) is None
     assert not [r for r in caplog.records if r.name == "registry_api.fastpath"]
 
 
@@ -151,7 +151,7 @@ def test_an_unexpected_error_is_logged_and_left_to_django(pushed_image, monkeypa
 def test_the_fixed_headers_follow_the_settings(pushed_image, settings, overrides):
     for key, value in overrides.items():
         setattr(settings, key, value)
-    assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest")) is not None
+    assert read(_environ("/v2/library/app/manifests/latest")) is not None
     fast, django = both("/v2/library/app/manifests/latest")
     assert fast == django
 
@@ -159,6 +159,6 @@ def test_the_fixed_headers_follow_the_settings(pushed_image, settings, overrides
 @pytest.mark.parametrize("setting", ["SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS"])
 def test_headers_that_depend_on_the_scheme_are_left_to_django(pushed_image, settings, setting):
     setattr(settings, setting, 3600 if setting == "SECURE_HSTS_SECONDS" else True)
-    assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest")) is None
+    assert read(_environ("/v2/library/app/manifests/latest")) is None
     settings.SECURE_HSTS_SECONDS, settings.SECURE_SSL_REDIRECT = 0, False
-    assert fastpath.manifest_read(_environ("/v2/library/app/manifests/latest")) is not None
+    assert read(_environ("/v2/library/app/manifests/latest")) is not None

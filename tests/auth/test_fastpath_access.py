@@ -7,11 +7,10 @@ import logging
 import pytest
 from django.test import RequestFactory
 
-from registry_api import fastpath
 from registry_project.wsgi import ApiHandler
 from tests import builders
 from tests.api.support import Registry
-from tests.wsgi_call import call_application
+from tests.wsgi_call import call_application, fast_path_answer as read
 
 from .conftest import basic, get_token
 
@@ -44,7 +43,7 @@ def _answers(**headers) -> tuple[tuple, tuple]:
 def test_a_token_that_may_pull_is_answered_here_as_the_view_answers(client, pushed, caplog):
     auth = _token(client, "bob")
     with caplog.at_level(logging.INFO, logger="registry.request"):
-        assert fastpath.manifest_read(_environ(**auth)) is not None
+        assert read(_environ(**auth)) is not None
     assert [r.user for r in caplog.records if r.name == "registry.request" and r.route == "manifest"] == ["bob"]
     fast, django = _answers(**auth)
     assert fast == django and fast[0] == "200 OK"
@@ -71,7 +70,7 @@ def test_refusals_and_other_credentials_are_the_views(client, pushed, users, cas
         auth = {}
     else:
         auth = basic("bob", "bob-pw")
-    assert fastpath.manifest_read(_environ(**auth)) is None
+    assert read(_environ(**auth)) is None
     fast, django = _answers(**auth)
     assert fast == django
     assert fast[0] == status
@@ -79,6 +78,6 @@ def test_refusals_and_other_credentials_are_the_views(client, pushed, users, cas
 
 def test_anonymous_pull_when_the_registry_allows_it(client, pushed, settings):
     settings.REGISTRY_ANONYMOUS_PULL = True
-    assert fastpath.manifest_read(_environ()) is not None
+    assert read(_environ()) is not None
     fast, django = _answers()
     assert fast == django and fast[0] == "200 OK"
