@@ -4,10 +4,9 @@ Prints push/pull MiB/s for a large blob (BENCH_BLOB_MIB, default 1024), manifest
 GET requests/s by tag with p50/p99 at concurrency 1 and 16 (BENCH_HEADS of each), small
 image pushes/s, and the servers' peak RSS; with Debian's `docker-registry` installed, each
 figure also for Distribution and as a ratio (ours / theirs; for latencies and memory,
-lower is better). Both servers run
-side by side and take turns on each workload, BENCH_REPEAT times (default 3): the figures
-are medians, with our min-max beside them, because this machine's disk and loopback vary
-by a third from one minute to the next.
+lower is better). Both servers run side by side and take turns on each workload,
+BENCH_REPEAT times (default 3): the figures are medians, with our min-max beside them,
+because this machine's disk and loopback vary by a third from one minute to the next.
 """
 from __future__ import annotations
 

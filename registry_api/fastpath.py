@@ -27,19 +27,19 @@ from django.dispatch import receiver
 from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 
-from . import requestlog, routing
+from . import requestlog, routing, urls
 from .auth import access as access_control
 from .errors import RegistryError
 from .middleware import API_VERSION_HEADER
 from .proxy.pull import manifest_for_pull, manifest_pull_note
-from .reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
+from .reference import InvalidReference
+from .views.common import VALIDATORS
 from .views.manifests import log_pull, manifest_headers
 
 logger = logging.getLogger(__name__)
 
-# As registry_api/urls.py matches it under /v2/: the name is everything up to the last
-# "/manifests/".
-_PATH = re.compile(r"/v2/(?P<name>.+?)/manifests/(?P<reference>[^/]+)")
+# The manifest route of registry_api/urls.py, under /v2/.
+_PATH = re.compile(rf"/v2/{urls.NAME}/manifests/(?P<reference>[^/]+)")
 # Request headers that change the answer (CORS, a conditional request): the full path.
 _DECLINED = ("HTTP_ORIGIN", "HTTP_IF_NONE_MATCH")
 # Expected reasons to let Django answer instead: it then says what is wrong.
@@ -128,8 +128,8 @@ def _caller(environ, name: str):
 
 
 def _answer(environ, raw_name: str, raw_reference: str, request_id: str, started: float):
-    name = validate_name(raw_name)
-    reference = str(parse_digest(raw_reference)) if is_digest_reference(raw_reference) else validate_tag(raw_reference)
+    name = VALIDATORS["name"](raw_name)  # the view's own validators: RegistryError when bad
+    reference = VALIDATORS["reference"](raw_reference)
     access = _caller(environ, name)
     if access is None:
         return None
