@@ -18,6 +18,7 @@ from unittest import mock
 
 import pytest
 from gunicorn.config import Config
+from gunicorn.workers.gthread import ThreadWorker
 
 from tests import builders
 from tests.builders import sha256
@@ -55,7 +56,7 @@ def test_config_sends_files_with_sendfile_from_threaded_workers():
     with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "json", "REGISTRY_ACCESS_LOG": "off", "SENDFILE": "0"}):
         config = _gunicorn_config()
         assert config.sendfile is True  # pinned on, whatever the environment said
-    assert config.worker_class_str == "gthread" and config.threads >= 2
+    assert issubclass(config.worker_class, ThreadWorker) and config.threads >= 2
     assert config.logconfig_dict["loggers"]["gunicorn.error"]["handlers"] == ["stderr"]
     assert config.logconfig_dict["loggers"]["gunicorn.access"]["handlers"] == []  # access log off
     with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "plain", "REGISTRY_ACCESS_LOG": "-"}):

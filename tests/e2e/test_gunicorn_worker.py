@@ -1,0 +1,122 @@
+"""registry_project/gunicorn_worker.py under a real gunicorn: a connection kept on its
+thread between requests is still answered in order, whatever the client's pace, a busy
+pool still lets new connections in, and a corked GET answer is not held back.
+
+One worker of two threads, so the pool's limit is reached with two clients.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from .conftest import _running_registry
+from .support import send
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def small_pool(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small-pool")
+    with _running_registry(root, auth=False, REGISTRY_WORKERS="1", REGISTRY_THREADS="2") as registry:
+        yield registry
+
+
+def test_one_connection_is_answered_at_every_pace(small_pool):
+    """Pauses shorter than the thread's 5 ms wait (answered on the thread) and longer ones
+    (back through gunicorn's loop), GET and HEAD, on the same socket throughout."""
+    small_pool.push_blob("pace/app", b"some layer")
+    conn = small_pool.connection()
+    try:
+        assert send(conn, "GET", "/v2/").status == 200
+        sock = conn.sock
+        for pause in (0, 0, 0.001, 0.003, 0.02, 0.2, 0, 0.001):
+            time.sleep(pause)
+            got = send(conn, "GET", "/v2/_catalog")
+            assert got.status == 200 and b"pace/app" in got.body
+            head = send(conn, "HEAD", "/v2/_catalog")
+            assert head.status == 200 and head.body == b""
+        assert conn.sock is sock  # never closed and reopened
+    finally:
+        conn.close()
+
+
+def _responses(sock: socket.socket) -> bytes:
+    data = b""
+    sock.settimeout(10)
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_pipelined_requests_are_answered_in_order(small_pool):
+    """Requests sent together: the second is already in the parser's buffer when the first
+    is answered, so the thread serves it without waiting on the socket."""
+    host, port = small_pool.host.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /v2/no/such/manifests/latest HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        data = _responses(sock)
+    statuses = [line.split(b" ")[1] for line in data.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+    assert statuses == [b"200", b"404", b"200"]
+    assert b"MANIFEST_UNKNOWN" in data or b"NAME_UNKNOWN" in data
+
+
+def test_a_new_connection_is_answered_while_two_clients_keep_the_pool_busy(small_pool):
+    """Two clients that never pause hold both threads; a thread only keeps its connection
+    while another is idle, so a third client still gets in."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def hammer():
+        conn = small_pool.connection()
+        try:
+            while not stop.is_set():
+                assert send(conn, "GET", "/v2/").status == 200
+        except BaseException as error:  # reported by the test, not lost in the thread
+            errors.append(error)
+        finally:
+            conn.close()
+
+    clients = [threading.Thread(target=hammer) for _ in range(2)]
+    for client in clients:
+        client.start()
+    try:
+        time.sleep(0.3)
+        began = time.monotonic()
+        for _ in range(5):
+            third = small_pool.connection()
+            third.timeout = 10
+            try:
+                assert send(third, "GET", "/v2/").status == 200
+            finally:
+                third.close()
+        waited = time.monotonic() - began
+    finally:
+        stop.set()
+        for client in clients:
+            client.join(timeout=30)
+    assert not errors
+    assert waited < 5, f"5 new connections took {waited:.1f} s beside two busy clients"
+
+
+def test_get_answers_are_not_held_back_by_the_cork(small_pool):
+    """A GET's headers and body are corked into one segment and uncorked at the end: left
+    corked, each answer's last partial segment would wait the kernel's 200 ms."""
+    conn = small_pool.connection()
+    try:
+        send(conn, "GET", "/v2/")
+        began = time.monotonic()
+        for _ in range(20):
+            got = send(conn, "GET", "/v2/_catalog")
+            assert got.status == 200 and got.body.startswith(b"{")
+        elapsed = time.monotonic() - began
+    finally:
+        conn.close()
+    assert elapsed < 2, f"20 GETs took {elapsed:.2f} s"
