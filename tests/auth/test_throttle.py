@@ -106,6 +106,17 @@ def test_expired_counters_are_purged_when_a_failure_is_recorded(client, users, s
     }
 
 
+def test_a_full_counter_whose_window_is_over_no_longer_refuses(client, users, settings):
+    """Counters are purged only when a failure is recorded: until then a full one from an
+    earlier window is still stored, and must not count."""
+    old = timezone.now() - timedelta(seconds=settings.REGISTRY_LOGIN_WINDOW + 1)
+    LoginThrottle.objects.create(key=f"pair:{OWNER} alice", failures=99, window_started_at=old)
+    LoginThrottle.objects.create(key="user:alice", failures=999, window_started_at=old)
+    assert token_endpoint(client, "alice", "alice-pw").status_code == 200
+    LoginThrottle.objects.filter(key="user:alice").update(window_started_at=timezone.now())
+    assert token_endpoint(client, "alice", "alice-pw").status_code == 429
+
+
 def test_a_real_password_with_the_token_prefix_works(client, users):
     users["alice"].set_password("drm_not-really-a-token")
     users["alice"].save()
