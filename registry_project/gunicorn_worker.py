@@ -5,7 +5,8 @@ request: the main thread polls it, wakes, submits it to the pool, a pool thread 
 answers, and a pipe wakes the main thread again to register the socket once more. For a
 client that sends its next request right away (a pull's HEAD, GET, GET…) that round of
 wake-ups cost more than the manifest view itself: 1,110 manifest HEADs/s at
-concurrency 1 through it, 1,680/s with the thread waiting here (`make bench`, 2 cores).
+concurrency 1 through it, up to 1,680/s with the thread waiting here (A/B runs of
+bench/workloads.py, 2 cores).
 
 So the thread that answered waits LINGER_SECONDS for the next request on its connection,
 as Go's net/http does for the connection's whole life, and answers it itself. It waits

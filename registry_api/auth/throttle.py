@@ -92,9 +92,10 @@ def throttle_check(*, username: str, client_addr: str) -> bool:
     keys = _keys(username, client_addr)
     limits = dict(keys.values())
     rows = _COUNTERS.all(pair=keys["pair"][0], addr=keys["addr"][0], user=keys["user"][0])
+    window_start = now - window
     found = set()
     for row in rows:
-        if row.window_started_at < now - window:
+        if row.window_started_at < window_start:
             continue  # an expired window, not purged yet
         found.add(row.key)
         if row.failures >= limits[row.key]:
