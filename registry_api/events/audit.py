@@ -5,11 +5,15 @@ import logging
 
 from django.db import transaction
 
+from ..precompiled import PrecompiledInsert
 from ..requestlog import current_request_id
 from .context import current_actor
 from .models import AuditEvent
 
 logger = logging.getLogger(__name__)
+
+# One row per push and delete (precompiled.py says why).
+_NEW_EVENT = PrecompiledInsert(AuditEvent)
 
 
 def record(*, action: str, repository: str = "", target: str = "", detail: dict | None = None,
@@ -18,7 +22,7 @@ def record(*, action: str, repository: str = "", target: str = "", detail: dict 
     from . import webhooks  # webhooks imports models only; kept here to avoid a cycle
 
     who = current_actor()
-    event = AuditEvent.objects.create(
+    event = _NEW_EVENT.create(
         action=action,
         actor=(actor if actor is not None else who.name)[:150],
         client_address=who.client_address[:64],

@@ -3,7 +3,7 @@ and discarding a file nobody registered (under the digest lock, as every file de
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from django.conf import settings
@@ -17,7 +17,7 @@ from .. import events
 from ..errors import BlobUnknown
 from ..locking import lock_digest, lock_repository
 from ..models import Blob, Repository, RepositoryBlob, Upload
-from ..precompiled import Precompiled
+from ..precompiled import Precompiled, PrecompiledInsert, PrecompiledUpdate
 from ..rows import create_missing
 from .quotas import Readable, quota_check
 from .repositories import repository_get
@@ -31,6 +31,10 @@ _LINK_LOCKED = Precompiled(
     lambda repository_id, blob_id: RepositoryBlob.objects.select_for_update()
     .filter(repository_id=repository_id, blob_id=blob_id)[:1],
     repository_id=int, blob_id=int,
+)
+_NEW_LINK = PrecompiledInsert(RepositoryBlob)
+_LINK_AGE_RESTART = PrecompiledUpdate(
+    lambda pk, at: (RepositoryBlob.objects.filter(pk=pk), {"created_at": at}), pk=int, at=datetime
 )
 
 
@@ -53,11 +57,11 @@ def blob_register(*, repository: Repository, digest: str, size: int, readable: R
         if link is None:
             try:
                 with transaction.atomic():
-                    RepositoryBlob.objects.create(repository=repository, blob=blob)
+                    _NEW_LINK.create(repository=repository, blob=blob)
             except IntegrityError:  # a concurrent push of the same blob linked it first
                 RepositoryBlob.objects.filter(repository=repository, blob=blob).update(created_at=timezone.now())
         else:
-            RepositoryBlob.objects.filter(pk=link.pk).update(created_at=timezone.now())
+            _LINK_AGE_RESTART.run(pk=link.pk, at=timezone.now())
     return blob
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
@@ -16,7 +16,7 @@ from ..configblobs import image_created
 from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
 from ..locking import lock_repository
 from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
-from ..precompiled import Precompiled
+from ..precompiled import Precompiled, PrecompiledInsert, PrecompiledUpdate
 from ..reference import is_digest_reference, parse_digest
 from .dependents import ManifestInUse, dependents_exist
 from .repositories import repository_ensure, repository_find, repository_get
@@ -83,23 +83,35 @@ def manifest_pulled(*, manifest: Manifest, reference: str) -> None:
         logger.warning("could not record a pull: repository_id=%s reference=%s", manifest.repository_id, reference, exc_info=True)
 
 
+# A manifest names a few blobs: a compiled lookup each costs less than building one IN query
+# (precompiled.py), up to this many; past it, one query saves the round trips.
+_LINKED_BLOB = Precompiled(
+    lambda repository_id, digest: Blob.objects.filter(repository_links__repository_id=repository_id, digest=digest)[:1],
+    "digest", repository_id=int,
+)
+LOOKUPS_PER_BLOB_UP_TO = 16
+
+
+def _linked_blobs(repository: Repository, digests: list[str]) -> dict[str, Blob]:
+    if len(digests) <= LOOKUPS_PER_BLOB_UP_TO:
+        found = (_LINKED_BLOB.first(repository_id=repository.pk, digest=digest) for digest in digests)
+        return {blob.digest: blob for blob in found if blob is not None}
+    links = RepositoryBlob.objects.select_related("blob").filter(repository=repository, blob__digest__in=digests)
+    return {link.blob.digest: link.blob for link in links}
+
+
 def _check_references(repository: Repository | None, parsed: mediatypes.ParsedManifest) -> list[Blob]:
     """Every blob must be visible in the repository and every child manifest stored in it.
 
     `repository` is None when it does not exist yet: then nothing it needs can be there.
     """
     wanted = {d.digest: d for d in parsed.blobs}
-    linked = {
-        link.blob.digest: link.blob
-        for link in RepositoryBlob.objects.select_related("blob").filter(
-            repository=repository, blob__digest__in=wanted
-        )
-    }
+    linked = _linked_blobs(repository, list(wanted)) if repository is not None and wanted else {}
     missing = [{"digest": d} for d in wanted if d not in linked]
     child_digests = {d.digest for d in parsed.children}
     present = set(
         Manifest.objects.filter(repository=repository, digest__in=child_digests).values_list("digest", flat=True)
-    )
+    ) if repository is not None and child_digests else set()
     missing += [{"digest": d} for d in child_digests - present]
     if missing:
         raise ManifestBlobUnknown(detail=missing[0] if len(missing) == 1 else missing)
@@ -130,14 +142,22 @@ _IN_REPOSITORY = Precompiled(
     lambda repository_id, digest: Manifest.objects.filter(repository_id=repository_id, digest=digest)[:1],
     "digest", repository_id=int,
 )
+_NEW_MANIFEST = PrecompiledInsert(Manifest)
+_NEW_TAG = PrecompiledInsert(Tag)
+_TAG_MOVE = PrecompiledUpdate(
+    lambda repository_id, name, manifest_id, at: (
+        Tag.objects.filter(repository_id=repository_id, name=name), {"manifest_id": manifest_id, "updated_at": at}
+    ),
+    "name", repository_id=int, manifest_id=int, at=datetime,
+)
 
 
 def _tag_point(repository: Repository, name: str, manifest: Manifest) -> None:
     """Point the tag at `manifest`, creating it; the push time restarts either way. Under
     the repository lock, so no other push moves it meanwhile (an UPDATE first, an INSERT
     only for a new tag: one statement for the common re-push of a tag)."""
-    if not Tag.objects.filter(repository=repository, name=name).update(manifest=manifest, updated_at=timezone.now()):
-        Tag.objects.create(repository=repository, name=name, manifest=manifest)
+    if not _TAG_MOVE.run(repository_id=repository.pk, name=name, manifest_id=manifest.pk, at=timezone.now()):
+        _NEW_TAG.create(repository=repository, name=name, manifest=manifest)
 
 
 def manifest_put(
@@ -173,7 +193,7 @@ def manifest_put(
         _check_immutable(repository, tags, digest)
         manifest = _IN_REPOSITORY.first(repository_id=repository.pk, digest=digest)
         if manifest is None:
-            manifest = Manifest.objects.create(
+            manifest = _NEW_MANIFEST.create(
                 repository=repository, digest=digest, media_type=parsed.media_type, payload=payload,
                 size=len(payload), artifact_type=parsed.artifact_type, subject_digest=parsed.subject,
                 annotations=parsed.annotations, image_created=built,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,7 +23,7 @@ from ..errors import BlobUploadInvalid, BlobUploadUnknown, ChunkOutOfOrder, Dige
 from ..http import BodyError
 from ..locking import lock_digest
 from ..models import Blob, ProxyFetch, Repository, RepositoryBlob, Upload
-from ..precompiled import Precompiled
+from ..precompiled import Precompiled, PrecompiledDelete, PrecompiledInsert, PrecompiledUpdate
 from ..reference import ALGORITHMS
 from .blobs import blob_file_discard_locked, blob_register
 from .quotas import QuotaRoom, Readable, quota_check, quota_room
@@ -31,8 +32,16 @@ from .repositories import repository_ensure
 logger = logging.getLogger(__name__)
 
 
-# Every PATCH and PUT of a push starts here (precompiled.py says why).
+# Every PATCH and PUT of a push starts here, and every blob pushed writes these (precompiled.py says why).
 _SESSION = Precompiled(lambda pk, name: Upload.objects.filter(pk=pk, repository_name=name)[:1], "name", pk=uuid.UUID)
+_NEW_SESSION = PrecompiledInsert(Upload)
+_CLAIM = PrecompiledUpdate(
+    lambda pk, digest, at: (Upload.objects.filter(pk=pk), {"digest": digest, "claimed_at": at}),
+    "digest", pk=uuid.UUID, at=datetime,
+)
+_END = PrecompiledDelete(lambda pk: Upload.objects.filter(pk=pk), pk=uuid.UUID)
+_END_CLAIMED = PrecompiledDelete(lambda pk, digest: Upload.objects.filter(pk=pk, digest=digest), "digest", pk=uuid.UUID)
+_END_FETCHES = PrecompiledDelete(lambda pk: ProxyFetch.objects.filter(upload_id=pk), pk=uuid.UUID)
 
 
 def upload_get(*, repository_name: str, upload_id: str) -> Upload:
@@ -57,7 +66,7 @@ def digest_algorithm_check(algorithm: str) -> str:
 
 def upload_start(*, repository_name: str, digest_algorithm: str = "sha256") -> Upload:
     """A new session. No repository row yet: it is created by the first commit or mount."""
-    upload = Upload.objects.create(repository_name=repository_name, digest_algorithm=digest_algorithm)
+    upload = _NEW_SESSION.create(repository_name=repository_name, digest_algorithm=digest_algorithm)
     get_storage().start_upload(str(upload.id), algorithm=digest_algorithm).close()
     return upload
 
@@ -179,7 +188,7 @@ def _announce_commit(upload: Upload, digest: str) -> None:
     """
     with transaction.atomic():
         lock_digest(digest)
-        if not Upload.objects.filter(pk=upload.pk).update(digest=digest, claimed_at=timezone.now()):
+        if not _CLAIM.run(pk=upload.pk, digest=digest, at=timezone.now()):
             raise BlobUploadUnknown(detail={"uuid": str(upload.id)})  # purged or cancelled meanwhile
     upload.digest = digest
 
@@ -220,13 +229,10 @@ def _end_session(upload_id: uuid.UUID, *, digest: str | None = None) -> bool:
     fetch that cascades from it; True if the row was there. Every way a session ends comes
     here: two DELETEs, where Django's delete() would first SELECT the row to collect its
     cascade, and the caller's `upload.id` stays set (Model.delete() clears it)."""
-    rows = Upload.objects.filter(pk=upload_id)
-    if digest is not None:
-        rows = rows.filter(digest=digest)
-    if not rows._raw_delete(rows.db):
+    ended = _END.run(pk=upload_id) if digest is None else _END_CLAIMED.run(pk=upload_id, digest=digest)
+    if not ended:
         return False
-    fetches = ProxyFetch.objects.filter(upload_id=upload_id)
-    fetches._raw_delete(fetches.db)
+    _END_FETCHES.run(pk=upload_id)
     return True
 
 

@@ -325,3 +325,25 @@ def test_rejected_push_into_a_new_name_creates_no_repository(client, registry, a
     assert_error(registry.put_manifest("fresh/name", "latest", app_image.manifest), 400, "MANIFEST_BLOB_UNKNOWN")
     assert not Repository.objects.filter(name="fresh/name").exists()
     assert client.get("/v2/_catalog").json()["repositories"] == []
+
+
+# Config + layers: 2 and 16 blobs are looked up one by one, 17 and 41 in one IN query.
+@pytest.mark.parametrize("layer_count", [1, 15, 16, 40])
+def test_every_blob_is_checked_however_many_the_manifest_names(client, registry, layer_count):
+    from registry_api.services import manifests
+
+    assert manifests.LOOKUPS_PER_BLOB_UP_TO == 16
+    img = builders.image(f"many{layer_count}", layer_count=layer_count)
+    registry.push_blob("library/other", img.layers[-1])  # visible elsewhere only: not linked here
+    for blob in img.blobs[:-1]:
+        registry.push_blob(NAME, blob)
+    entry = assert_error(registry.put_manifest(NAME, "latest", img.manifest), 400, "MANIFEST_BLOB_UNKNOWN")
+    assert entry["detail"] == {"digest": img.layers[-1].digest}
+    doc = document(img.manifest)
+    doc["layers"][-1]["size"] += 1
+    registry.push_blob(NAME, img.layers[-1])
+    assert_error(registry.put_manifest(NAME, "latest", manifest_blob(doc)), 400, "MANIFEST_INVALID")
+    assert not Manifest.objects.exists()
+    assert registry.put_manifest(NAME, "latest", img.manifest).status_code == 201
+    manifest = Manifest.objects.get()
+    assert sorted(manifest.references.values_list("blob__digest", flat=True)) == sorted(b.digest for b in img.blobs)

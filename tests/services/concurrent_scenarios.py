@@ -148,15 +148,22 @@ def link_refreshed_during_sweep() -> dict:
 
 def link_deleted_before_refresh() -> dict:
     """A re-push found the old link and is about to restart its age when GC deletes it."""
-    from registry_api.models import RepositoryBlob
+    from registry_api.services import blobs
     from registry_api.services.gc import gc_run
     from tests.services.conftest import Store
 
     store = Store()
     img = _old_layers(store, "lib/app", "deleted")
     pause = Pause()
-    _patch_queryset("update", lambda qs, kw: qs.model is RepositoryBlob and "created_at" in kw and _in("pusher"),
-                    pause)
+    restart = blobs._LINK_AGE_RESTART  # the precompiled UPDATE of the link's age
+
+    class Paused:
+        def run(self, **values):
+            if _in("pusher"):
+                pause()
+            return restart.run(**values)
+
+    blobs._LINK_AGE_RESTART = Paused()
     pusher = Worker("pusher", lambda: [store.push_blob("lib/app", b) for b in img.blobs])
     gc = Worker("gc", lambda: gc_run(grace_period=timedelta(hours=1)).links_removed)
     _interleave(pusher, pause, gc)

@@ -148,5 +148,104 @@ def test_driver_errors_are_djangos_database_errors():
     compiled = next(iter(BY_TAG._compiled.values()))
     broken = dataclasses.replace(compiled, driver_sql=compiled.driver_sql.replace("registry_api_tag", "no_such_table", 1))
     with pytest.raises(DatabaseError) as raised:
-        precompiled._run_on_driver(connection, broken, ["team/app", "v1"], many=False)
+        precompiled._execute(connection, broken, ["team/app", "v1"], lambda cursor: cursor.fetchone())
     assert type(raised.value).__module__ == "django.db.utils"
+
+
+# Writes: the statements the push path runs, compiled once (precompiled.py).
+
+def test_a_precompiled_insert_makes_the_row_and_instance_create_would():
+    from registry_api.models import Blob, Upload
+    from registry_api.precompiled import PrecompiledInsert
+
+    before = timezone.now()
+    blob = PrecompiledInsert(Blob).create(digest="sha256:" + "a" * 64, size=7)
+    orm = Blob.objects.create(digest="sha256:" + "b" * 64, size=8)
+    assert blob.pk is not None and blob.pk != orm.pk
+    stored = Blob.objects.get(pk=blob.pk)
+    assert (stored.digest, stored.size) == ("sha256:" + "a" * 64, 7)
+    assert stored.created_at == blob.created_at and blob.created_at >= before  # auto_now_add, aware
+    assert blob._state.adding is False and blob._state.db == "default"
+    # A model whose primary key is a default (no auto field): the default is what is stored.
+    upload = PrecompiledInsert(Upload).create(repository_name="team/app'; DROP TABLE x; --")
+    assert Upload.objects.get(pk=upload.pk).repository_name == "team/app'; DROP TABLE x; --"
+    assert upload.digest_algorithm == "sha256" and upload.claimed_at is None
+
+
+def test_a_precompiled_insert_refused_by_a_constraint_raises_djangos_integrity_error():
+    from django.db import IntegrityError, transaction
+
+    from registry_api.precompiled import PrecompiledInsert
+
+    insert = PrecompiledInsert(Repository)
+    insert.create(name="team/app")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert.create(name="team/app")
+    assert Repository.objects.filter(name="team/app").count() == 1
+
+
+def test_a_model_with_save_signals_is_created_through_save_so_receivers_still_run():
+    from django.db.models.signals import post_save
+
+    from registry_api.precompiled import PrecompiledInsert
+
+    seen = []
+
+    def receiver(sender, instance, created, **kwargs):
+        seen.append((instance.name, created))
+
+    post_save.connect(receiver, sender=Repository, dispatch_uid="test-precompiled-insert")
+    try:
+        PrecompiledInsert(Repository).create(name="team/app")
+    finally:
+        post_save.disconnect(dispatch_uid="test-precompiled-insert", sender=Repository)
+    assert seen == [("team/app", True)]
+
+
+def test_a_precompiled_update_writes_only_the_matching_rows_and_counts_them():
+    from datetime import datetime
+
+    from registry_api.models import Upload
+    from registry_api.precompiled import PrecompiledUpdate
+
+    claim = PrecompiledUpdate(
+        lambda pk, digest, at: (Upload.objects.filter(pk=pk), {"digest": digest, "claimed_at": at}),
+        "digest", pk=uuid.UUID, at=datetime,
+    )
+    mine, other = Upload.objects.create(repository_name="a/b"), Upload.objects.create(repository_name="a/b")
+    at = timezone.now() - timedelta(minutes=3)
+    assert claim.run(pk=str(mine.pk), digest="sha256:" + "c" * 64, at=at) == 1
+    mine.refresh_from_db()
+    other.refresh_from_db()
+    assert (mine.digest, mine.claimed_at) == ("sha256:" + "c" * 64, at)
+    assert (other.digest, other.claimed_at) == ("", None)
+    assert claim.run(pk=uuid.uuid4(), digest="sha256:" + "d" * 64, at=at) == 0
+
+
+def test_a_precompiled_delete_removes_the_matching_rows_constants_included():
+    from registry_api.models import Upload
+    from registry_api.precompiled import PrecompiledDelete
+
+    claimed = PrecompiledDelete(lambda pk, digest: Upload.objects.filter(pk=pk, digest=digest), "digest", pk=uuid.UUID)
+    unclaimed = PrecompiledDelete(lambda name: Upload.objects.filter(repository_name=name, digest=""), "name")
+    a = Upload.objects.create(repository_name="a/b", digest="sha256:" + "e" * 64)
+    b = Upload.objects.create(repository_name="a/b")
+    c = Upload.objects.create(repository_name="a/c")
+    assert claimed.run(pk=a.pk, digest="sha256:" + "f" * 64) == 0
+    assert claimed.run(pk=a.pk, digest="sha256:" + "e" * 64) == 1
+    assert unclaimed.run(name="a/b") == 1
+    assert list(Upload.objects.values_list("pk", flat=True)) == [c.pk]
+    assert not Upload.objects.filter(pk__in=[a.pk, b.pk]).exists()
+
+
+def test_precompiled_writes_are_logged_like_any_query_when_queries_are_logged():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from registry_api.precompiled import PrecompiledDelete, PrecompiledInsert
+
+    with CaptureQueriesContext(connection) as logged:
+        PrecompiledInsert(Repository).create(name="team/app")
+        PrecompiledDelete(lambda name: Repository.objects.filter(name=name), "name").run(name="team/app")
+    assert [q["sql"].split()[0] for q in logged.captured_queries] == ["INSERT", "DELETE"]
+    assert not Repository.objects.exists()
