@@ -7,13 +7,14 @@ Layout under the root directory (the registry's data directory):
         ab/
           abcdef0123…        one file per blob, named by its digest, immutable
     uploads/
-      <uuid>/
-        data                 bytes staged so far for one upload session
+      <uuid>                 bytes staged so far for one upload session
+      <uuid>/data            the same, as versions before 2026-12 staged them (still read)
 
 Uploads stage on the same filesystem as the blobs, so a commit is fsync + rename: a blob
 file either is complete and verified or does not exist. Two sessions committing the same
 content both succeed and leave one file. The staging file is the whole upload state, so
-a session may continue in any process; its length is the offset.
+a session may continue in any process; its length is the offset. One file, not a
+directory per session: creating and removing a directory cost ~0.6 ms of each blob pushed.
 
 Permissions: `blobs/`, its directories and blob files are always group-readable, whatever
 the umask, so a web server in the registry's group can send them (nginx X-Accel-Redirect);
@@ -70,6 +71,10 @@ class _HasherCache:
             self._items.pop(upload_id, None)
 
 
+# The staging file's name inside a session directory (the layout before 2026-12).
+_LEGACY_DATA = "data"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -105,7 +110,8 @@ class FilesystemUploadWriter:
         self._storage = storage
         self._upload_id = upload_id
         self._path = path
-        self._file = open(path, "ab", buffering=0)
+        # Never O_CREAT: a staging file cancelled meanwhile must not come back as an orphan.
+        self._file = open(os.open(path, os.O_WRONLY | os.O_APPEND), "ab", buffering=0)
         self._size = self._file.seek(0, os.SEEK_END)
         self._written_back = self._size  # below this, the disk write has been started
         # None once the running hash no longer covers the whole staged file.
@@ -168,10 +174,11 @@ class FilesystemUploadWriter:
             os.replace(self._path, target)
         _fsync_dir(target.parent)
         self._storage._hashers.drop(self._upload_id)
-        try:
-            os.rmdir(self._path.parent)  # empty now: cheaper than rmtree's walk
-        except OSError:
-            self._storage.cancel_upload(self._upload_id)
+        if self._path.name == _LEGACY_DATA:
+            try:
+                os.rmdir(self._path.parent)  # empty now: cheaper than rmtree's walk
+            except OSError:
+                self._storage.cancel_upload(self._upload_id)
         return BlobInfo(size=self._size)
 
     def cancel(self) -> None:
@@ -217,8 +224,11 @@ class FilesystemStorage:
     def _blob_path(self, digest: str) -> Path:
         return self._blobs / blob_relative_key(digest)
 
-    def _upload_dir(self, upload_id: str) -> Path:
-        return self._uploads / canonical_upload_id(upload_id)
+    def _upload_path(self, upload_id: str) -> Path:
+        """The session's staging file: `uploads/<uuid>`, or `uploads/<uuid>/data` for a
+        session staged by an earlier version (a directory of that name)."""
+        path = self._uploads / canonical_upload_id(upload_id)
+        return path / _LEGACY_DATA if path.is_dir() else path
 
     # -- blobs ---------------------------------------------------------------------------
     def open(self, digest: str, offset: int = 0) -> BinaryIO:
@@ -284,7 +294,9 @@ class FilesystemStorage:
                 continue
             canonical = directory.name
             try:
-                st = (directory / "data").stat()
+                st = directory.stat()
+                if stat.S_ISDIR(st.st_mode):
+                    st = (directory / _LEGACY_DATA).stat()
             except FileNotFoundError:
                 try:
                     st = directory.stat()  # a session whose data file is gone: the directory's age
@@ -296,20 +308,26 @@ class FilesystemStorage:
 
     # -- uploads ---------------------------------------------------------------------------
     def start_upload(self, upload_id: str, algorithm: str = "sha256") -> FilesystemUploadWriter:
-        directory = self._upload_dir(upload_id)
-        directory.mkdir(parents=True, exist_ok=False)
-        return FilesystemUploadWriter(self, upload_id, directory / "data", None, algorithm)
+        path = self._uploads / canonical_upload_id(upload_id)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileNotFoundError:  # no uploads/ yet (or removed behind this process's back)
+            self._uploads.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        os.close(fd)
+        return FilesystemUploadWriter(self, upload_id, path, None, algorithm)
 
     def resume_upload(self, upload_id: str, algorithm: str = "sha256") -> FilesystemUploadWriter:
-        path = self._upload_dir(upload_id) / "data"
-        if not path.exists():
-            raise UploadNotFound(upload_id)
-        hasher = self._hashers.take(upload_id, path.stat().st_size)
-        return FilesystemUploadWriter(self, upload_id, path, hasher, algorithm)
+        path = self._upload_path(upload_id)
+        try:
+            hasher = self._hashers.take(upload_id, path.stat().st_size)
+            return FilesystemUploadWriter(self, upload_id, path, hasher, algorithm)
+        except FileNotFoundError:
+            raise UploadNotFound(upload_id) from None
 
     def upload_size(self, upload_id: str) -> int:
         try:
-            return (self._upload_dir(upload_id) / "data").stat().st_size
+            return self._upload_path(upload_id).stat().st_size
         except FileNotFoundError:
             raise UploadNotFound(upload_id) from None
 
@@ -317,10 +335,16 @@ class FilesystemStorage:
         # The descriptor keeps the inode: after the commit renames the file into blobs/,
         # reading on returns the rest of the committed blob.
         try:
-            return open(self._upload_dir(upload_id) / "data", "rb")
+            return open(self._upload_path(upload_id), "rb")
         except FileNotFoundError:
             raise UploadNotFound(upload_id) from None
 
     def cancel_upload(self, upload_id: str) -> None:
         self._hashers.drop(upload_id)
-        shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)
+        path = self._uploads / canonical_upload_id(upload_id)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except (IsADirectoryError, PermissionError):  # a session staged by an earlier version
+            shutil.rmtree(path, ignore_errors=True)

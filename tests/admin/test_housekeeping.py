@@ -105,7 +105,7 @@ def test_stale_uploads_are_listed_then_purged(root_client, store, storage_root):
     upload = upload_start(repository_name="team/app")
     store.age_everything(48 * 3600)
     then = time.time() - 48 * 3600
-    os.utime(storage_root / "uploads" / str(upload.id) / "data", (then, then))
+    os.utime(storage_root / "uploads" / str(upload.id), (then, then))
     page = root_client.get(UPLOADS).content.decode()
     assert str(upload.id) in page and "abandoned session" in page
     response = root_client.post(UPLOADS, {"confirm": "1"})

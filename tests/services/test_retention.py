@@ -193,7 +193,7 @@ def test_housekeeping_purges_applies_retention_and_frees_the_space(store, tags, 
     upload = upload_start(repository_name="lib/app")
     store.age_everything(4 * 86400)
     then = time.time() - 4 * 86400
-    os.utime(storage_root / "uploads" / str(upload.id) / "data", (then, then))  # idle for days
+    os.utime(storage_root / "uploads" / str(upload.id), (then, then))  # idle for days
     _policy("lib/app", keep_pushed_days=1)
     out = io.StringIO()
     call_command("housekeeping", stdout=out)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import uuid
 
@@ -10,7 +11,7 @@ import pytest
 
 from storage_backends import filesystem
 from storage_backends.base import BlobNotFound, UploadNotFound
-from storage_backends.filesystem import FilesystemStorage
+from storage_backends.filesystem import FilesystemStorage, FilesystemUploadWriter
 
 from .conformance import DATA, DIGEST, StorageConformance, read_all
 
@@ -48,7 +49,7 @@ def test_layout_is_content_addressed(storage, tmp_path):
     writer = storage.start_upload(upload_id)
     writer.write(DATA)
     writer.close()
-    assert _files(tmp_path / "uploads") == [f"{upload_id}/data"]
+    assert _files(tmp_path / "uploads") == [upload_id]
     writer = storage.resume_upload(upload_id)
     writer.commit(DIGEST)
     hexpart = DIGEST.split(":")[1]
@@ -141,7 +142,7 @@ def test_blobs_are_group_readable_and_staging_is_not(tmp_path, private_umask):
     writer = storage.start_upload(str(uuid.uuid4()))
     writer.write(DATA)
     assert stat.S_IMODE((tmp_path / "uploads").stat().st_mode) == 0o700
-    assert stat.S_IMODE(next((tmp_path / "uploads").iterdir()).stat().st_mode) == 0o700
+    assert stat.S_IMODE(next((tmp_path / "uploads").iterdir()).stat().st_mode) == 0o600  # the staging file
     writer.commit(DIGEST)
     hexpart = DIGEST.split(":", 1)[1]
     blob = tmp_path / "blobs" / "sha256" / hexpart[:2] / hexpart
@@ -190,3 +191,54 @@ def test_the_disk_write_of_staged_bytes_starts_while_the_upload_arrives(storage,
         f.write(b"z" * 4096)
         assert writeback.start_writeback(f.fileno(), 0, 4096) is (writeback._sync_file_range is not None)
         assert writeback.start_writeback(f.fileno(), 0, 0) is False
+
+
+def _staged_by_an_earlier_version(tmp_path, data: bytes) -> str:
+    """A session as versions before 2026-12 staged it: `uploads/<uuid>/data`."""
+    upload_id = str(uuid.uuid4())
+    (tmp_path / "uploads" / upload_id).mkdir(parents=True)
+    (tmp_path / "uploads" / upload_id / "data").write_bytes(data)
+    return upload_id
+
+
+def test_a_session_staged_by_an_earlier_version_goes_on_and_commits(storage, tmp_path):
+    upload_id = _staged_by_an_earlier_version(tmp_path, DATA[:10])
+    assert storage.upload_size(upload_id) == 10
+    assert [(item.name, item.size) for item in storage.walk("uploads")] == [(upload_id, 10)]
+    with storage.open_upload(upload_id) as f:
+        assert f.read() == DATA[:10]
+    writer = storage.resume_upload(upload_id)
+    writer.write(DATA[10:])
+    writer.close()
+    writer = storage.resume_upload(upload_id)
+    assert writer.commit(DIGEST).size == len(DATA)
+    assert _files(tmp_path / "uploads") == [] and not (tmp_path / "uploads" / upload_id).exists()
+    with storage.open(DIGEST) as f:
+        assert f.read() == DATA
+
+
+def test_a_session_staged_by_an_earlier_version_is_cancelled_with_its_directory(storage, tmp_path):
+    upload_id = _staged_by_an_earlier_version(tmp_path, DATA)
+    storage.cancel_upload(upload_id)
+    assert list((tmp_path / "uploads").iterdir()) == []
+    with pytest.raises(UploadNotFound):
+        storage.resume_upload(upload_id)
+
+
+def test_a_staging_file_cancelled_before_the_writer_opens_it_is_not_made_again(storage, tmp_path):
+    upload_id = str(uuid.uuid4())
+    storage.start_upload(upload_id).close()
+    path = tmp_path / "uploads" / upload_id
+    path.unlink()  # cancelled by another process between the lookup and the open
+    with pytest.raises(FileNotFoundError):
+        FilesystemUploadWriter(storage, upload_id, path, None, "sha256")
+    assert not path.exists()
+    with pytest.raises(UploadNotFound):
+        storage.resume_upload(upload_id)
+
+
+def test_a_session_starts_even_after_the_uploads_directory_was_removed(storage, tmp_path):
+    shutil.rmtree(tmp_path / "uploads")
+    upload_id = str(uuid.uuid4())
+    storage.start_upload(upload_id).close()
+    assert storage.upload_size(upload_id) == 0
