@@ -39,20 +39,28 @@ def is_chunked(request: HttpRequest) -> bool:
     return "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
 
 
-def iter_body(request: HttpRequest, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+def iter_body(request: HttpRequest, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes | memoryview]:
     """Yield the request body in chunks of up to `chunk_size` bytes, whatever its framing.
 
-    With a Content-Length, Django's bounded stream is read and a short body raises
-    BodyError. Without one but chunked, the WSGI input (de-chunked by gunicorn) is read
-    to its end.
+    A chunk is valid until the next one is asked for: a body of declared length is received
+    into one buffer, reused for every chunk, when the server's input offers readinto()
+    (registry_project/gunicorn_worker.py), instead of copied into new bytes each time. With a
+    Content-Length, a short body raises BodyError. Without one but chunked, the WSGI input
+    (de-chunked by gunicorn) is read to its end.
     """
     length = declared_length(request)
     if length is None and is_chunked(request):
-        stream = request.META["wsgi.input"]
-        remaining = None
+        yield from _read_chunks(request, request.META["wsgi.input"], None, chunk_size)
+        return
+    readinto = getattr(request.META.get("wsgi.input"), "readinto", None)
+    if readinto is not None and length and not getattr(request, "_read_started", False):
+        request._read_started = True  # as Django marks a stream it has begun to read
+        yield from _receive_chunks(request, readinto, length, chunk_size)
     else:
-        stream = request
-        remaining = length or 0
+        yield from _read_chunks(request, request, length or 0, chunk_size)
+
+
+def _read_chunks(request, stream, remaining: int | None, chunk_size: int) -> Iterator[bytes]:
     while remaining is None or remaining > 0:
         want = chunk_size if remaining is None else min(chunk_size, remaining)
         try:
@@ -65,9 +73,32 @@ def iter_body(request: HttpRequest, chunk_size: int = CHUNK_SIZE) -> Iterator[by
             return
         if remaining is not None:
             remaining -= len(chunk)
-        # Counted for the request log and the bytes-in metric.
-        request.registry_bytes_in = getattr(request, "registry_bytes_in", 0) + len(chunk)
+        _count_in(request, len(chunk))
         yield chunk
+
+
+def _receive_chunks(request, readinto, remaining: int, chunk_size: int) -> Iterator[memoryview]:
+    """`remaining` bytes in chunks of `chunk_size`, each filled whole (but the last)
+    before it is handed on, so storage writes and hashes as large pieces as with read()."""
+    buffer = memoryview(bytearray(min(chunk_size, remaining)))
+    while remaining > 0:
+        want, filled = min(len(buffer), remaining), 0
+        while filled < want:
+            try:
+                count = readinto(buffer[filled:want])
+            except Exception as exc:
+                raise BodyError("request body could not be read") from exc
+            if not count:
+                raise BodyError(f"body ended {remaining - filled} bytes short of Content-Length")
+            filled += count
+        remaining -= filled
+        _count_in(request, filled)
+        yield buffer[:filled]
+
+
+def _count_in(request, count: int) -> None:
+    """Counted for the request log and the bytes-in metric."""
+    request.registry_bytes_in = getattr(request, "registry_bytes_in", 0) + count
 
 
 def read_small_body(request: HttpRequest, limit: int) -> bytes:
@@ -81,7 +112,7 @@ def read_small_body(request: HttpRequest, limit: int) -> bytes:
         total += len(chunk)
         if total > limit:
             raise BodyTooLarge(total)
-        parts.append(chunk)
+        parts.append(bytes(chunk))  # the chunk's buffer is reused for the next one
     return b"".join(parts)
 
 

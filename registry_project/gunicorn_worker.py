@@ -18,13 +18,20 @@ stopping, or the pool is full.
 A GET's answer also leaves in one TCP segment when it fits: gunicorn writes the headers
 and the body with two sends, and the client would wake for each (TCP_CORK holds partial
 segments until the response is written; the kernel flushes them after 200 ms at most).
+
+A body of declared length can be read with `readinto()` straight from the socket into the
+caller's buffer (`wsgi.input` is wrapped in LengthBody): gunicorn's own reader copies each
+MiB of a blob push five or six times through BytesIO buffers, and every one of those
+allocations is memory glibc keeps once eight pushes have needed it at the same time.
 """
 from __future__ import annotations
 
+import io
 import select
 import socket
 import threading
 
+from gunicorn.http.body import Body, LengthReader
 from gunicorn.workers.gthread import ThreadWorker
 
 # Long enough for a client's next request on a connection it is using (a fraction of a
@@ -40,6 +47,18 @@ class LingeringThreadWorker(ThreadWorker):
         super().__init__(*args, **kwargs)
         self._busy = 0
         self._busy_lock = threading.Lock()
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        app = self.wsgi
+
+        def with_length_body(environ, start_response):
+            body = environ.get("wsgi.input")
+            if LengthBody.fits(body):
+                environ["wsgi.input"] = LengthBody(body)
+            return app(environ, start_response)
+
+        self.wsgi = with_length_body
 
     def handle(self, conn):
         with self._busy_lock:
@@ -84,3 +103,70 @@ def _cork(sock, on: bool) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, int(on))
     except (OSError, AttributeError):
         pass  # a socket the client already closed; no TCP_CORK off Linux
+
+
+class LengthBody:
+    """gunicorn's request body of declared length, with `readinto()` from the socket.
+
+    read() and readline() are gunicorn's own. readinto() takes what gunicorn's reader
+    holds already (the bytes that came with the headers) and then receives into the
+    caller's buffer, never past the declared length, and keeps gunicorn's count of what
+    is left so the connection's next request is parsed where it starts.
+    """
+
+    def __init__(self, body: Body) -> None:
+        self._body = body
+        self._reader = body.reader
+        self._unreader = body.reader.unreader
+        self.read = body.read
+        self.readline = body.readline
+        self.readlines = body.readlines
+
+    @staticmethod
+    def fits(body) -> bool:
+        """Whether `body` is gunicorn's, of declared length, read from a socket, with the
+        attributes readinto() works on (a gunicorn that changed them keeps its own body)."""
+        if type(body) is not Body or type(body.reader) is not LengthReader:
+            return False
+        unreader = getattr(body.reader, "unreader", None)
+        return (
+            isinstance(getattr(unreader, "sock", None), socket.socket)
+            and isinstance(getattr(unreader, "buf", None), io.BytesIO)
+            and isinstance(getattr(body.reader, "length", None), int)
+            and isinstance(getattr(body, "buf", None), io.BytesIO)
+        )
+
+    def __iter__(self):
+        return iter(self._body)
+
+    def readinto(self, buffer) -> int:
+        """Fill up to len(buffer) bytes of the body; 0 at its end (or the peer's)."""
+        body, reader, unreader = self._body, self._reader, self._unreader
+        view = memoryview(buffer).cast("B")
+        if body.buf.getbuffer().nbytes:  # left over by a read() before: already counted
+            return _take(body, view)
+        view = view[: reader.length]
+        if not view or body.failed:
+            return 0
+        try:
+            if unreader.buf.getbuffer().nbytes:  # came in with the headers
+                count = _take(unreader, view)
+            else:
+                count = unreader.sock.recv_into(view)
+        except Exception:
+            body.failed = True  # where the next request starts is unknown now
+            raise
+        if not count:
+            body.failed = True  # the peer closed before the body's end
+        reader.length -= count
+        return count
+
+
+def _take(holder, view: memoryview) -> int:
+    """Move the first bytes of `holder.buf` (a BytesIO gunicorn appends to) into `view`."""
+    held = holder.buf.getvalue()
+    count = min(len(held), len(view))
+    view[:count] = held[:count]
+    holder.buf = io.BytesIO()
+    holder.buf.write(held[count:])
+    return count

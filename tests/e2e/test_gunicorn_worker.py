@@ -1,6 +1,7 @@
 """registry_project/gunicorn_worker.py under a real gunicorn: a connection kept on its
 thread between requests is still answered in order, whatever the client's pace, a busy
-pool still lets new connections in, and a corked GET answer is not held back.
+pool still lets new connections in, a corked GET answer is not held back, and a body
+received with readinto() (LengthBody) is stored whole and ends where the next request begins.
 
 One worker of two threads, so the pool's limit is reached with two clients.
 """
@@ -11,6 +12,8 @@ import threading
 import time
 
 import pytest
+
+from tests.builders import sha256
 
 from .conftest import _running_registry
 from .support import send
@@ -120,3 +123,72 @@ def test_get_answers_are_not_held_back_by_the_cork(small_pool):
     finally:
         conn.close()
     assert elapsed < 2, f"20 GETs took {elapsed:.2f} s"
+
+
+def _upload_location(registry, name: str) -> str:
+    started = registry.request("POST", f"/v2/{name}/blobs/uploads/")
+    assert started.status == 202, started.body
+    return started.headers["Location"]
+
+
+def _put_target(location: str, data: bytes) -> str:
+    return f"{location}{'&' if '?' in location else '?'}digest={sha256(data)}"
+
+
+def test_a_body_and_the_request_pipelined_behind_it_are_both_served(small_pool):
+    """A blob PUT, its body and the next request in one send: the body is received from
+    what gunicorn read with the headers (LengthBody.readinto), never past its end."""
+    data = b"layer bytes, sent with their headers " * 50
+    location = _upload_location(small_pool, "piped/app")
+    host, port = small_pool.host.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"PUT {_put_target(location, data)} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n".encode() + data
+            + b"GET /v2/_catalog HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        answers = _responses(sock)
+    statuses = [line.split(b" ")[1] for line in answers.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+    assert statuses == [b"201", b"200"]
+    assert b"piped/app" in answers
+    assert small_pool.request("GET", f"/v2/piped/app/blobs/{sha256(data)}").body == data
+
+
+def test_a_body_sent_slowly_in_small_pieces_is_stored_whole(small_pool):
+    data = bytes(range(256)) * 12_000  # ~3 MiB: three full chunks of the reader and a tail
+    location = _upload_location(small_pool, "slow/app")
+    host, port = small_pool.host.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(
+            f"PUT {_put_target(location, data)} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data[:10]
+        )
+        for start in range(10, len(data), 500_000):
+            time.sleep(0.02)
+            sock.sendall(data[start:start + 500_000])
+        answer = _responses(sock)
+    assert answer.startswith(b"HTTP/1.1 201 ")
+    assert small_pool.request("GET", f"/v2/slow/app/blobs/{sha256(data)}").body == data
+
+
+def test_a_body_cut_short_leaves_the_upload_as_it_was(small_pool):
+    """A PATCH whose client stops sending and closes: 400, the bytes of the earlier PATCH
+    stay, and the session goes on with the next PATCH."""
+    location = _upload_location(small_pool, "short/app")
+    first = small_pool.request("PATCH", location, b"a" * 100, {"Content-Type": "application/octet-stream"})
+    assert first.status == 202
+    location = first.headers["Location"]
+    host, port = small_pool.host.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+            f"Content-Range: 100-1099\r\n\r\n".encode() + b"b" * 300
+        )
+        sock.shutdown(socket.SHUT_WR)
+        answer = _responses(sock)
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"SIZE_INVALID" in answer
+    status = small_pool.request("GET", location)
+    assert status.status == 204 and status.headers["Range"] == "0-99"
+    rest = b"c" * 50
+    done = small_pool.request("PUT", _put_target(location, b"a" * 100 + rest), rest)
+    assert done.status == 201, done.body
