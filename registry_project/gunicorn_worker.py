@@ -124,15 +124,17 @@ class LengthBody:
 
     @staticmethod
     def fits(body) -> bool:
-        """Whether `body` is gunicorn's, of declared length, read from a socket, with the
-        attributes readinto() works on (a gunicorn that changed them keeps its own body)."""
+        """Whether `body` is gunicorn's, of declared non-zero length, read from a socket,
+        with the attributes readinto() works on (a gunicorn that changed them keeps its own
+        body). Requests without a body (every manifest HEAD and GET) are not wrapped."""
         if type(body) is not Body or type(body.reader) is not LengthReader:
             return False
+        length = getattr(body.reader, "length", None)
         unreader = getattr(body.reader, "unreader", None)
         return (
-            isinstance(getattr(unreader, "sock", None), socket.socket)
+            type(length) is int and length > 0
+            and isinstance(getattr(unreader, "sock", None), socket.socket)
             and isinstance(getattr(unreader, "buf", None), io.BytesIO)
-            and isinstance(getattr(body.reader, "length", None), int)
             and isinstance(getattr(body, "buf", None), io.BytesIO)
         )
 

@@ -80,10 +80,11 @@ def test_a_peer_that_closes_early_ends_the_body_and_the_connection(pair):
     assert body.failed  # gunicorn must not parse another request on this connection
 
 
-def test_a_chunked_body_keeps_gunicorns_reader(pair):
+def test_a_chunked_body_or_none_keeps_gunicorns_reader(pair):
     ours, _ = pair
     unreader = SocketUnreader(ours)
     assert not LengthBody.fits(Body(ChunkedReader(None, unreader)))
+    assert not LengthBody.fits(_body(ours, 0))  # a HEAD or GET: nothing to receive
     assert not LengthBody.fits(b"not a body")
 
 
