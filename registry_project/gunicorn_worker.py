@@ -23,6 +23,10 @@ A body of declared length can be read with `readinto()` straight from the socket
 caller's buffer (`wsgi.input` is wrapped in LengthBody): gunicorn's own reader copies each
 MiB of a blob push five or six times through BytesIO buffers, and every one of those
 allocations is memory glibc keeps once eight pushes have needed it at the same time.
+
+A new connection goes to the worker holding the fewest (worker_balance.py): the others
+leave it to that one for ACCEPT_DEFER_SECONDS. Whichever worker woke first used to take
+it, and a kept-alive connection never moves: 16 clients could split 13 to 3.
 """
 from __future__ import annotations
 
@@ -30,23 +34,75 @@ import io
 import select
 import socket
 import threading
+import time
 
 from gunicorn.http.body import Body, LengthReader
 from gunicorn.workers.gthread import ThreadWorker
+
+from .worker_balance import LoadBoard
 
 # Long enough for a client's next request on a connection it is using (a fraction of a
 # millisecond over loopback, a few over a LAN), short enough that a request arriving
 # when the pool's last idle thread has just been taken waits no longer than this.
 LINGER_SECONDS = 0.005
+# How long a worker holding more connections than another leaves a new one to it: the
+# other, woken by the same connection, takes it in well under a millisecond unless busy.
+ACCEPT_DEFER_SECONDS = 0.002
 
 
 class LingeringThreadWorker(ThreadWorker):
-    """The gthread worker, with connections that stay on their thread while busy."""
+    """The gthread worker, with connections that stay on their thread while busy, and new
+    connections going to the worker holding the fewest (worker_balance.py)."""
+
+    # Made in the master, by the first worker object it builds (before that one forks).
+    board: LoadBoard | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._busy = 0
         self._busy_lock = threading.Lock()
+        if type(self).board is None:
+            type(self).board = LoadBoard()
+        self._paused_until = 0.0  # accepting again from then
+        self._take_next_until = 0.0  # back from a pause: the next connection is ours
+
+    def init_process(self):
+        self.board.claim(self.age)
+        super().init_process()
+
+    def accept(self, listener):
+        """gunicorn's accept, unless another worker holds fewer connections: then this one
+        stops accepting for ACCEPT_DEFER_SECONDS, and takes the connection after that if it
+        is still waiting (a busy or stuck worker never leaves one unanswered)."""
+        now = time.monotonic()
+        if self._take_next_until >= now:
+            self._take_next_until = 0.0
+        elif self.board.fewer_elsewhere(self.nr_conns):
+            self._paused_until = now + ACCEPT_DEFER_SECONDS
+            self.set_accept_enabled(False)
+            return
+        super().accept(listener)
+        self.board.publish(self.nr_conns)
+
+    def set_accept_enabled(self, enabled):
+        if enabled and self._paused_until:
+            now = time.monotonic()
+            if now < self._paused_until:
+                enabled = False
+            else:
+                self._paused_until, self._take_next_until = 0.0, now + ACCEPT_DEFER_SECONDS
+        super().set_accept_enabled(enabled)
+
+    def wait_for_and_dispatch_events(self, timeout):
+        """gunicorn's loop step, which publishes this worker's count first (closed
+        connections included) and wakes when a pause ends."""
+        if self.alive:
+            self.board.publish(self.nr_conns)
+        else:
+            self.board.release()  # stopping: it accepts nothing more
+        if self._paused_until:
+            timeout = min(timeout, max(0.0, self._paused_until - time.monotonic()))
+        super().wait_for_and_dispatch_events(timeout)
 
     def load_wsgi(self):
         super().load_wsgi()

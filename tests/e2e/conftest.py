@@ -125,6 +125,7 @@ def _running_registry(
             cwd=REPO_ROOT, env={**env, "REGISTRY_BIND": registry.host},
             stdout=log_file, stderr=subprocess.STDOUT, **run_as,
         )
+    registry.pid = proc.pid
     try:
         _wait_until_ready(proc, registry)
         yield registry

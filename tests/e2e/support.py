@@ -62,6 +62,8 @@ class LiveRegistry:
     env: dict = field(default_factory=dict, repr=False)
     # (user, password) sent as HTTP Basic by `request` when access control is on.
     credentials: tuple[str, str] | None = None
+    # The gunicorn master's pid (its workers are its children), once it runs.
+    pid: int = 0
 
     def manage(self, *args: str) -> str:
         """Run `manage.py` against this server's data (e.g. `shell -c` to create users)."""
