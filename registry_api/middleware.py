@@ -29,6 +29,7 @@ class RegistryErrorMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
+        _frame(response)
         if is_api_path(request.path):
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
             route = getattr(request, "registry_route", None)
@@ -50,6 +51,18 @@ class RegistryErrorMiddleware:
             return error_response([RegistryError("unknown API endpoint", code="UNSUPPORTED", status=404)])
         logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
         return error_response([RegistryError(code="UNKNOWN")])
+
+
+def _frame(response) -> None:
+    """Content-Length on every whole-body answer (error envelopes, lists, tokens), as
+    Distribution sends it: without it gunicorn frames them chunked, and the request log
+    counts 0 bytes out. Django's CommonMiddleware would add it, but the API's stack
+    (settings.API_MIDDLEWARE) leaves that middleware out. Never on 1xx, 204 and 304 (RFC
+    9110 §8.6), which views frame themselves."""
+    if response.streaming or response.has_header("Content-Length"):
+        return
+    if response.status_code >= 200 and response.status_code not in (204, 304):
+        response["Content-Length"] = str(len(response.content))
 
 
 class ForwardedClientMiddleware:

@@ -182,3 +182,24 @@ def test_one_tag_too_many_gets_the_apps_json_414_not_gunicorns(live_registry, mo
         assert response.headers.get_all("OCI-Tag") == tags[:count]
     listed = live_registry.request("GET", "/v2/wire/many-tags/tags/list").json()["tags"]
     assert listed == tags[:100]
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/v2/", 200),
+    ("GET", "/v2/_catalog", 200),
+    ("GET", "/v2/wire/none/manifests/latest", 404),  # an error envelope
+    ("GET", "/v2/wire/none/tags/list", 404),
+    ("GET", "/v2/BAD/tags/list", 404),  # NAME_INVALID is answered before any lookup
+    ("DELETE", "/v2/", 405),
+    ("GET", "/healthz", 200),
+])
+def test_whole_body_answers_carry_their_length(live_registry, method, path, status):
+    """Not chunked, as Distribution answers them: a client reading an error, a list or a
+    token knows its size up front, and a HEAD says what the GET would send."""
+    got = live_registry.request(method, path)
+    assert got.status in (status, 400), got.body
+    assert got.headers.get("Transfer-Encoding") is None
+    assert int(got.headers["Content-Length"]) == len(got.body) > 0
+    if method == "GET" and path.startswith("/v2/"):
+        head = live_registry.request("HEAD", path)
+        assert head.body == b"" and head.headers["Content-Length"] == got.headers["Content-Length"]
