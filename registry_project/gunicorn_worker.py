@@ -81,8 +81,7 @@ class LingeringThreadWorker(ThreadWorker):
             self._paused_until = now + ACCEPT_DEFER_SECONDS
             self.set_accept_enabled(False)
             return
-        super().accept(listener)
-        self.board.publish(self.nr_conns)
+        super().accept(listener)  # the count is published at the loop's next turn
 
     def set_accept_enabled(self, enabled):
         if enabled and self._paused_until:
