@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import time
 import urllib.parse
@@ -22,12 +23,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 ADMIN_PASSWORD = "bench-password"
+CLIENT_TIMEOUT = 300  # seconds a benchmark client waits on a silent server
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class KernelTimeoutConnection(http.client.HTTPConnection):
+    """A blocking connection whose reads and writes give up after CLIENT_TIMEOUT seconds.
+
+    Python's own socket timeout makes every recv() a poll() and a non-blocking read of
+    whatever has arrived: that halved a pulling client's speed here (1.8-2.3 GiB/s from
+    nginx against 3.2-4.0 without it), capping the pull figures at the client. The kernel's
+    SO_RCVTIMEO/SO_SNDTIMEO give the same guard against a hung server at no cost."""
+
+    def connect(self) -> None:
+        super().connect()
+        limit = struct.pack("ll", CLIENT_TIMEOUT, 0)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
 
 
 @dataclass
@@ -47,7 +64,7 @@ class Server:
         return self._tokens[repo]
 
     def connection(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        return KernelTimeoutConnection("127.0.0.1", self.port)
 
     def stop(self) -> None:
         self.proc.terminate()

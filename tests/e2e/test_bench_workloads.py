@@ -1,8 +1,10 @@
-"""bench/workloads.py's manifest reads against a real server: every answer is counted and
-checked, and a wrong answer ends the run instead of counting as a fast one."""
+"""bench/workloads.py against a real server: every answer is counted and checked, and a
+wrong answer ends the run instead of counting as a fast one."""
 from __future__ import annotations
 
+import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,30 @@ def test_a_body_that_does_not_match_its_digest_ends_the_run(bench_server, monkey
     monkeypatch.setattr(workloads._Reads, "receive", tampered)
     with pytest.raises(SystemExit, match="does not match its digest"):
         workloads.manifest_reads(bench_server, "benchcheck/small0", 1, 2, "GET")
+
+
+def test_a_silent_server_ends_a_pull_after_the_client_timeout(monkeypatch):
+    """The pull connections are blocking for speed; the kernel's receive timeout still ends
+    a wait on a server that accepted and never answers."""
+    monkeypatch.setattr(servers, "CLIENT_TIMEOUT", 1)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        conn = servers.Server("silent", silent.getsockname()[1], proc=None).connection()
+        conn.request("GET", "/v2/")
+        assert conn.sock.gettimeout() is None
+        started = time.monotonic()
+        with pytest.raises(OSError):
+            conn.getresponse()
+        assert 0.9 < time.monotonic() - started < 10
+        conn.close()
+
+
+def test_pulls_verify_the_blob_they_receive(bench_server):
+    digest = workloads.digest_of(5, 1)
+    workloads.push_monolithic(bench_server, "benchcheck/blob", 5, 1)
+    assert workloads.pull(bench_server, "benchcheck/blob", digest) == workloads.MIB
+    pending: list = []
+    workloads.pull(bench_server, "benchcheck/blob", digest, pending)
+    with pytest.raises(SystemExit, match="does not match"):
+        workloads.verify(bench_server, pending[0][0][:-1] + b"x", digest)
