@@ -2,7 +2,7 @@
 
 Prints push/pull MiB/s for a large blob (BENCH_BLOB_MIB, default 1024), manifest HEAD and
 GET requests/s by tag with p50/p99 at concurrency 1 and 16 (BENCH_HEADS of each), small
-image pushes/s, and the servers' peak RSS; with Debian's `docker-registry` installed, each
+image pushes/s, the servers' peak RSS, and each server's CPU per MiB, image or request; with Debian's `docker-registry` installed, each
 figure also for Distribution and as a ratio (ours / theirs; for latencies and memory,
 lower is better). Both servers run side by side and take turns on each workload,
 BENCH_REPEAT times (default 3): the figures are medians, with our min-max beside them,
@@ -31,6 +31,34 @@ MANY_MIB = int(os.environ.get("BENCH_MANY_MIB", "256"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
+def server_pids(pid: int) -> list[int]:
+    """A server process and its children (gunicorn's master and workers)."""
+    pids = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User and system CPU used so far by a server's processes, all threads included.
+
+    Per unit of work it is the steadiest figure of a run on this machine, whose wall-clock
+    speed drifts by a third: it counts what the server did, not what it waited for."""
+    ticks = 0
+    for one in server_pids(pid):
+        try:
+            with open(f"/proc/{one}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class RssSampler(threading.Thread):
     """Sums the memory of a process and its children every 20 ms, keeping the peaks: VmRSS
     (what the targets name; pages shared between the master and its workers, such as the
@@ -47,14 +75,7 @@ class RssSampler(threading.Thread):
         self.phase_start = self.phase_peak = self.current()
 
     def _pids(self) -> list[int]:
-        pids = [self.pid]
-        try:
-            for task in os.listdir(f"/proc/{self.pid}/task"):
-                with open(f"/proc/{self.pid}/task/{task}/children") as f:
-                    pids += [int(p) for p in f.read().split()]
-        except OSError:
-            pass
-        return pids
+        return server_pids(self.pid)
 
     @staticmethod
     def _field(path: str, name: str) -> int:
@@ -116,18 +137,20 @@ def _reads(server, concurrency, method):
 
 
 def workloads(rep: int):
-    """(label, function, arguments) of one repetition; each pushes content of its own, so a
-    repetition never finds its blobs already stored."""
+    """(label, function, arguments, units of work) of one repetition: MiB moved, images or
+    requests. Each repetition pushes content of its own, so it never finds its blobs
+    already stored."""
     seed = 10 * rep
-    yield "push 1 blob, monolithic (MiB/s)", w.push_monolithic, ("bench/blob", seed + 1, BLOB_MIB)
-    yield "push 1 blob, 16 MiB chunks (MiB/s)", w.push_chunked, ("bench/blob", seed + 2, BLOB_MIB)
+    yield "push 1 blob, monolithic (MiB/s)", w.push_monolithic, ("bench/blob", seed + 1, BLOB_MIB), BLOB_MIB
+    yield "push 1 blob, 16 MiB chunks (MiB/s)", w.push_chunked, ("bench/blob", seed + 2, BLOB_MIB), BLOB_MIB
     pulled = w.digest_of(seed + 2, BLOB_MIB)  # the chunked push's blob
-    yield "pull 1 blob, 1 stream (MiB/s)", _pull_one, ("bench/blob", pulled)
-    yield "pull 1 blob, 4 streams (MiB/s)", _pull_parallel, ("bench/blob", pulled, 4)
-    yield "push small images (images/s)", w.push_small_images, (f"bench/r{rep}", servers.SMALL_IMAGES)
+    yield "pull 1 blob, 1 stream (MiB/s)", _pull_one, ("bench/blob", pulled), BLOB_MIB
+    yield "pull 1 blob, 4 streams (MiB/s)", _pull_parallel, ("bench/blob", pulled, 4), 4 * BLOB_MIB
+    yield ("push small images (images/s)", w.push_small_images, (f"bench/r{rep}", servers.SMALL_IMAGES),
+           servers.SMALL_IMAGES)
     for method in ("HEAD", "GET"):
         for concurrency in (1, 16):
-            yield f"manifest {method}, c={concurrency} (req/s)", _reads, (concurrency, method)
+            yield f"manifest {method}, c={concurrency} (req/s)", _reads, (concurrency, method), HEADS
 
 
 def measure(started: dict) -> tuple[dict, dict, dict]:
@@ -143,14 +166,22 @@ def measure(started: dict) -> tuple[dict, dict, dict]:
         sampler.start()
     runs: dict[str, dict[str, list[float]]] = {name: {} for name in started}
     cpus: dict[str, dict[str, list[float]]] = {name: {} for name in started}
+    # Server CPU ms per unit of work (MiB, image, request), per workload.
+    server_costs: dict[str, dict[str, list[float]]] = {name: {} for name in started}
     # The target's own measure: growth while one 1 GiB blob is pushed or pulled.
     single_growth = {name: 0 for name in started}
+    for server in started.values():
+        # The first sign-in hashes the password (PBKDF2, ~0.3 s of CPU): not part of a push.
+        server.headers_for("bench/blob")
     for rep in range(REPEAT):
-        for label, fn, args in workloads(rep):
+        for label, fn, args, units in workloads(rep):
             for name, server in started.items():
                 os.sync()
                 samplers[name].begin_phase()
+                server_cpu = server_cpu_seconds(server.proc.pid)
                 result, cpu = _client_cpu(fn, server, *args)
+                server_costs[name].setdefault(label, []).append(
+                    1000 * (server_cpu_seconds(server.proc.pid) - server_cpu) / units)
                 if label.startswith(("push 1 blob", "pull 1 blob")):
                     time.sleep(0.05)  # one more sample after the last byte
                     single_growth[name] = max(single_growth[name], samplers[name].phase_peak - samplers[name].phase_start)
@@ -175,7 +206,11 @@ def measure(started: dict) -> tuple[dict, dict, dict]:
         results[name]["server PSS idle (MiB)"] = idle_pss[name] / w.MIB
         results[name]["server PSS peak (MiB)"] = sampler.peak_pss / w.MIB
     spread = {name: {key: (min(v), max(v)) for key, v in runs[name].items() if len(v) > 1} for name in started}
-    return results, {name: {k: statistics.median(v) for k, v in c.items()} for name, c in cpus.items()}, spread
+    return results, _medians(cpus), _medians(server_costs), spread
+
+
+def _medians(per_server: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+    return {name: {key: statistics.median(v) for key, v in runs.items()} for name, runs in per_server.items()}
 
 
 LOWER_IS_BETTER = ("(ms)", "(MiB)", "(s)")
@@ -192,7 +227,7 @@ def main() -> int:
                     continue
                 started[name] = server
             time.sleep(0.5)
-            results, cpus, spread = measure(started)
+            results, cpus, costs, spread = measure(started)
         finally:
             for server in started.values():
                 server.stop()
@@ -201,7 +236,7 @@ def main() -> int:
           f"(min-max of ours in brackets); {os.cpu_count()} cores; "
           f"ours: gunicorn {os.environ.get('REGISTRY_WORKERS', '2')} gthread workers, token auth on")
     header = f"{'measure':44s} {'ours':>9s} {'(min-max)':>15s}" + (f" {'distribution':>13s} {'ratio':>7s}" if theirs else "")
-    header += f"  {'client CPU % (ours/theirs)':>26s}"
+    header += f"  {'client CPU % (ours/theirs)':>26s}  {'server CPU ms/unit (ours/theirs)':>32s}"
     print(header)
     print("-" * len(header))
     for key, value in ours.items():
@@ -213,10 +248,13 @@ def main() -> int:
                 ratio = theirs[key] / value if value else float("inf")
             line += f" {theirs[key]:13.1f} {ratio:6.2f}x"
         if key in cpus["ours"]:
-            line += f"  {cpus['ours'][key]:>17.0f}" + (f" / {cpus['distribution'][key]:.0f}" if theirs else "")
+            client = f"{cpus['ours'][key]:.0f}" + (f" / {cpus['distribution'][key]:.0f}" if theirs else "")
+            server = f"{costs['ours'][key]:.3g}" + (f" / {costs['distribution'][key]:.3g}" if theirs else "")
+            line += f"  {client:>26s}  {server:>32s}"
         print(line)
     if theirs:
         print("ratio: ours relative to Distribution, >1 is better for us (for ms, s and MiB: theirs/ours)")
+    print("server CPU: user + system CPU of the server's processes per MiB moved, image pushed or request answered")
     return 0
 
 
