@@ -2,11 +2,12 @@
 
 Prints push/pull MiB/s for a large blob (BENCH_BLOB_MIB, default 1024), manifest HEAD and
 GET requests/s by tag with p50/p99 at concurrency 1 and 16 (BENCH_HEADS of each), small
-image pushes/s, the servers' peak RSS, and each server's CPU per MiB, image or request; with Debian's `docker-registry` installed, each
-figure also for Distribution and as a ratio (ours / theirs; for latencies and memory,
-lower is better). Both servers run side by side and take turns on each workload,
-BENCH_REPEAT times (default 3): the figures are medians, with our min-max beside them,
-because this machine's disk and loopback vary by a third from one minute to the next.
+image pushes/s, the servers' peak RSS, and each server's CPU per MiB, image or request;
+with Debian's `docker-registry` installed, each figure also for Distribution and as a
+ratio (ours / theirs; for latencies and memory, lower is better). Both servers run side
+by side and take turns on each workload, BENCH_REPEAT times (default 3): the figures are
+medians, with our min-max beside them, because this machine's disk and loopback vary by a
+third from one minute to the next.
 """
 from __future__ import annotations
 
@@ -153,7 +154,7 @@ def workloads(rep: int):
             yield f"manifest {method}, c={concurrency} (req/s)", _reads, (concurrency, method), HEADS
 
 
-def measure(started: dict) -> tuple[dict, dict, dict]:
+def measure(started: dict) -> tuple[dict, dict, dict, dict]:
     """Every workload REPEAT times, the servers taking turns within each repetition (so a
     slow minute of the machine hits both), with `sync` before each timed run (so one run's
     dirty pages are not written back during the next). Figures are medians of the runs."""
