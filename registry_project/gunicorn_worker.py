@@ -18,6 +18,7 @@ stopping, or the pool is full.
 A GET's answer also leaves in one TCP segment when it fits: gunicorn writes the headers
 and the body with two sends, and the client would wake for each (TCP_CORK holds partial
 segments until the response is written; the kernel flushes them after 200 ms at most).
+A large file goes out uncorked: under sendfile() the cork only costs CPU.
 
 A body of declared length can be read with `readinto()` straight from the socket into the
 caller's buffer (`wsgi.input` is wrapped in LengthBody): gunicorn's own reader copies each
@@ -31,12 +32,14 @@ it, and a kept-alive connection never moves: 16 clients could split 13 to 3.
 from __future__ import annotations
 
 import io
+import os
 import select
 import socket
 import threading
 import time
 
 from gunicorn.http.body import Body, LengthReader
+from gunicorn.http.wsgi import FileWrapper
 from gunicorn.workers.gthread import ThreadWorker
 
 from .worker_balance import LoadBoard
@@ -48,6 +51,9 @@ LINGER_SECONDS = 0.005
 # How long a worker holding more connections than another leaves a new one to it: the
 # other, woken by the same connection, takes it in well under a millisecond unless busy.
 ACCEPT_DEFER_SECONDS = 0.002
+# A file answer at least this large goes out uncorked (uncorked_if_large_file); a smaller
+# one, such as an image config blob, keeps its headers and body in one segment.
+UNCORK_FILE_BYTES = 1 << 20
 
 
 class LingeringThreadWorker(ThreadWorker):
@@ -111,7 +117,7 @@ class LingeringThreadWorker(ThreadWorker):
             body = environ.get("wsgi.input")
             if LengthBody.fits(body):
                 environ["wsgi.input"] = LengthBody(body)
-            return app(environ, start_response)
+            return uncorked_if_large_file(environ, app(environ, start_response))
 
         self.wsgi = with_length_body
 
@@ -151,6 +157,24 @@ class LingeringThreadWorker(ThreadWorker):
             return super().handle_request(req, conn)
         finally:
             _cork(conn.sock, False)
+
+
+def uncorked_if_large_file(environ, answer):
+    """Lift the GET's cork before gunicorn sends a file of UNCORK_FILE_BYTES or more.
+
+    Corking saves a small answer a second segment; under a large sendfile() it only costs:
+    serving 1 GiB blobs (16 alternate rounds), the server spent 0.435 ms of CPU per MiB
+    corked and 0.278 uncorked, at 2,125 and 2,312 MiB/s (medians)."""
+    if isinstance(answer, FileWrapper) and _file_size(answer) >= UNCORK_FILE_BYTES:
+        _cork(environ.get("gunicorn.socket"), False)
+    return answer
+
+
+def _file_size(answer) -> int:
+    try:
+        return os.fstat(answer.filelike.fileno()).st_size
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return 0  # not a real file: gunicorn writes it piece by piece, corked
 
 
 def _cork(sock, on: bool) -> None:
