@@ -75,9 +75,6 @@ class RssSampler(threading.Thread):
         """Measure growth from now on: `phase_peak - phase_start` after a workload."""
         self.phase_start = self.phase_peak = self.current()
 
-    def _pids(self) -> list[int]:
-        return server_pids(self.pid)
-
     @staticmethod
     def _field(path: str, name: str) -> int:
         try:
@@ -87,10 +84,10 @@ class RssSampler(threading.Thread):
             return 0
 
     def current(self) -> int:
-        return sum(self._field(f"/proc/{pid}/status", "VmRSS:") for pid in self._pids())
+        return sum(self._field(f"/proc/{pid}/status", "VmRSS:") for pid in server_pids(self.pid))
 
     def current_pss(self) -> int:
-        return sum(self._field(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in self._pids())
+        return sum(self._field(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in server_pids(self.pid))
 
     def run(self) -> None:
         # PSS every 0.25 s only: reading smaps_rollup walks the process's page tables under

@@ -113,13 +113,15 @@ class LingeringThreadWorker(ThreadWorker):
         super().load_wsgi()
         app = self.wsgi
 
-        def with_length_body(environ, start_response):
+        def on_this_worker(environ, start_response):
+            """The app, reading a body of declared length with readinto() (LengthBody) and
+            answering a large file uncorked (uncorked_if_large_file)."""
             body = environ.get("wsgi.input")
             if LengthBody.fits(body):
                 environ["wsgi.input"] = LengthBody(body)
             return uncorked_if_large_file(environ, app(environ, start_response))
 
-        self.wsgi = with_length_body
+        self.wsgi = on_this_worker
 
     def handle(self, conn):
         with self._busy_lock:
