@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-postgres test-container bench bench-portal demo migrate clean-venv
+.PHONY: run test test-postgres test-container bench bench-fleet bench-portal demo migrate clean-venv
 
 # The development virtualenv: runtime requirements plus the test tools (requirements-dev.txt
 # includes requirements.txt); either file changing re-installs.
@@ -36,6 +36,12 @@ test-postgres: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+# Slow and idle clients (issue 21): 200 slow pulls, 64 slow pushes, 1,000 half-sent
+# requests and 2,000 idle connections, each under a prober, ours beside Distribution.
+# BENCH_FLEET_SCALE=0.25 scales the client counts down for a quick run.
+bench-fleet: $(VENV)/.installed
+	$(PY) bench/fleet.py
 
 # Every portal and admin page timed on 10,000 repositories / 100,000 tags / 20,000 blobs
 # (a scratch database, filled in bulk): the README's portal scale table.

@@ -215,20 +215,9 @@ LOWER_IS_BETTER = ("(ms)", "(MiB)", "(s)")
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="regbench") as tmp:
-        started = {}
-        try:
-            for name, start in (("ours", servers.start_ours), ("distribution", servers.start_distribution)):
-                server = start(Path(tmp) / name)
-                if server is None:
-                    print("(Debian's docker-registry is not installed: no comparison)")
-                    continue
-                started[name] = server
-            time.sleep(0.5)
-            results, cpus, costs, spread = measure(started)
-        finally:
-            for server in started.values():
-                server.stop()
+    with tempfile.TemporaryDirectory(prefix="regbench") as tmp, servers.running(Path(tmp)) as started:
+        time.sleep(0.5)
+        results, cpus, costs, spread = measure(started)
     ours, theirs = results["ours"], results.get("distribution")
     print(f"\n{BLOB_MIB} MiB blob, {HEADS} manifest HEADs and GETs, {servers.SMALL_IMAGES} small images; median of {REPEAT} runs "
           f"(min-max of ours in brackets); {os.cpu_count()} cores; "

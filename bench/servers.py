@@ -8,6 +8,7 @@ default, which favours it).
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -141,3 +142,21 @@ def start_distribution(data_dir: Path) -> Server | None:
     proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait(port, "/v2/", {}, proc)
     return Server("distribution", port, proc)
+
+
+@contextlib.contextmanager
+def running(data_dir: Path):
+    """Ours and Distribution (when installed) side by side, each over a directory below
+    `data_dir`: {name: Server} for the block, all stopped when it ends."""
+    started = {}
+    try:
+        for name, start in (("ours", start_ours), ("distribution", start_distribution)):
+            server = start(data_dir / name)
+            if server is None:
+                print("(Debian's docker-registry is not installed: no comparison)")
+                continue
+            started[name] = server
+        yield started
+    finally:
+        for server in started.values():
+            server.stop()
