@@ -20,8 +20,9 @@ thread, so a slow answer delays no later one. The table gives per server: the sl
 transfers' wall time (median and max) against the ideal; the prober's and pusher's p50,
 p99 and max over the requests that succeeded, and how many failed; with (3) and (4) open,
 the prober's latency over the time all connections were held (a normal request then);
-and the server's RSS (VmRSS summed over its processes) before (4) and with its
-connections open.
+the server's RSS (VmRSS summed over its processes) idle before the loads, just before (4)
+and with (4)'s connections open; and the client's own CPU use per load, which should stay
+well below a core for the client not to set the pace.
 
 Nothing here ends the run on a failure: a refused, reset, wrong or unanswered request
 (REQUEST_TIMEOUT, 30 s, per socket operation) counts as failed, with its reason printed
@@ -137,26 +138,32 @@ def measure(server, digests: list[str]) -> tuple[dict[tuple[str, str], str], lis
     """Every load against one server: its table column ((section, row) -> figure), and
     lines saying why requests failed."""
     rows, failures = {}, []
-    sampler, rss = RssSampler(server.proc.pid), []  # before (4), then with its connections open
+    sampler = RssSampler(server.proc.pid)
+    rss = [sampler.current()]  # idle, then before (4), then with its connections open
     for section, load in loads(server, digests, lambda: rss.append(sampler.current())):
         if section.startswith("4."):
             rss.append(sampler.current())
+        cpu, wall = time.process_time(), time.monotonic()
         result, probes, pushes = watched(server, section, load)
+        cpu = 100 * (time.process_time() - cpu) / (time.monotonic() - wall)
         if isinstance(result, fc.Tally):
             rows.update({(section, row): figure for row, figure in transfer_rows(result).items()})
         else:
             rows.update({(section, row): figure for row, figure in held_rows(result, probes).items()})
         rows[section, "prober p50 / p99 / max (ms), failed"] = latencies(probes)
         rows[section, "pusher p50 / p99 / max (ms), failed"] = latencies(pushes)
+        rows[section, "client CPU (% of one core)"] = f"{cpu:.0f}"
         for what, reasons in (("", result.failed if isinstance(result, fleet_held.Held) else result.reasons()),
                               (", prober", probes.reasons()), (", pusher", pushes.reasons())):
             if reasons:
                 failures.append(f"  {server.name}, {section[:2]}{what}: "
                                 + ", ".join(f"{r} x{n}" for r, n in reasons.most_common()))
     memory = "5. server memory (VmRSS of its processes, MiB)"
-    rows[memory, "before (4)"] = f"{rss[0] / w.MIB:.0f}"
-    rows[memory, f"with the {IDLE} idle connections open"] = f"{rss[-1] / w.MIB:.0f}"
-    rows[memory, "growth"] = f"{(rss[-1] - rss[0]) / w.MIB:+.0f}"
+    idle, before, held = rss[0], rss[1], rss[-1]
+    rows[memory, "idle, before the loads"] = f"{idle / w.MIB:.0f}"
+    rows[memory, "just before (4)"] = f"{before / w.MIB:.0f}"
+    rows[memory, f"with the {IDLE} idle connections open"] = f"{held / w.MIB:.0f}"
+    rows[memory, "growth over just before (4) / over idle"] = f"{(held - before) / w.MIB:+.0f} / {(held - idle) / w.MIB:+.0f}"
     return rows, failures
 
 
@@ -205,7 +212,9 @@ def main() -> int:
             section = key[0]
             print(section)
         print(f"  {key[1]:56s}" + "".join(f" {columns[name][key]:>24s}" for name in names))
-    print("Latencies are of the requests that succeeded; failures counted apart. Failure reasons:")
+    print("Latencies are of the requests that succeeded; failures counted apart. A Go server (Distribution) "
+          "returns freed memory to the system lazily: its RSS just before (4) may still hold (1)-(3)'s.")
+    print("Failure reasons:")
     print("\n".join(failures) or "  none")
     return 0
 
