@@ -1,33 +1,33 @@
 """gunicorn settings for the registry.
 
-gthread workers: a layer upload or download can stream for minutes; with threads the
-worker's main loop keeps answering the arbiter's heartbeat while a request streams, so
-`timeout` never kills a slow multi-GB push (tests/e2e/test_gunicorn.py sends one body
-over more than twice the timeout). Blob GETs go out through gunicorn's sendfile().
+gevent workers (registry_project/gunicorn_worker.py): a connection costs a greenlet and a
+socket, never a thread. A thread per connection (gthread, 2 workers of 12 threads) was
+exhausted by 24 slow, idle or half-sent connections, and then nobody was answered:
+200 clients pulling at 2 MiB/s took 55.5 s instead of 8, and 50 connections holding
+half a request left `GET /v2/` unanswered. Django's code runs unchanged in the greenlets:
+sockets, locks and psycopg 3 wait cooperatively; blob pulls stay zero-copy (os.sendfile()
+on the non-blocking socket), and the worker adds the deadlines gunicorn's own gevent
+worker lacks (REGISTRY_HEADER_TIMEOUT, REGISTRY_STALL_TIMEOUT).
 
-Two workers of 12 threads by default (`make bench`, 2 cores): threads serve the long
-streams (32 simultaneous pulls and 8 pushes of 256 MiB finish with no timeout), processes
-the short requests, which need the GIL: 1 worker of 16 threads answered 1,030 manifest
-HEADs/s at concurrency 16 (its threads contending for one GIL, each HEAD took twice the
-CPU), 2 workers of 12 threads 2,200-2,280/s. 12 threads rather than 8 let
-every connection of 16 clients keep its thread (below), however unevenly the two workers
-took them: 1,550-1,990 HEADs/s at concurrency 16 with 8, 2,200-2,280 with 12, and no more
-memory at peak. No async worker: the blob paths are sendfile() and hashing in C, which
-release the GIL already, and Django's ORM would run in threads under an event loop
-anyway. Each worker costs ~57 MB of RSS.
+Chosen by measurement (2 cores, 2026-12-05):
+- against the threaded worker it replaces, in alternate rounds of one run (3 rounds,
+  bench/workloads.py's clients, token auth on): manifest HEADs 3,595-3,980/s at
+  concurrency 1 (threads 3,195-3,876), 5,286-6,366/s at 16 (3,976-6,787), p99 at 16
+  5.7-13.4 ms (10.3-12.2); small image pushes and a 256 MiB pull on a par;
+- gunicorn's ASGI worker was ruled out without a run: Django's ASGI handler reads a
+  whole request body into a temporary file before the view starts (a 1 GiB push written
+  twice) and sends file answers in chunks from a thread, not with sendfile();
+- the fleet of slow and hostile clients: `make bench-fleet`, docs in README Performance.
 
-The worker class is gthread's, with one change (registry_project/gunicorn_worker.py): a
-thread that answered a request waits 5 ms for the connection's next one before handing
-it back to the worker's loop, which saves the loop's wake-ups between a client's requests
-(manifest HEADs/s at concurrency 1: 1,110 with plain gthread, 1,680 with it), and a new
-connection goes to the worker holding the fewest (registry_project/worker_balance.py):
-16 clients connecting at once split 13 to 3 as often as 8 to 8 before, and HEADs/s at
-concurrency 16 followed the split (980/s at 13/3, 2,955/s at 8/8).
+Two workers by default: one per core, for the requests that need the GIL. Each costs
+~57 MB of RSS. A new connection goes to whichever worker accepts it first; the balancing
+the threaded worker needed (16 clients split 13 to 3) made no difference measured here.
 """
 import ctypes
 import ctypes.util
 import importlib
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -39,10 +39,12 @@ environ.Env.read_env(REPO_ROOT / ".env", overwrite=False)
 
 bind = os.environ.get("REGISTRY_BIND", "0.0.0.0:5000")
 workers = int(os.environ.get("REGISTRY_WORKERS", "2"))
-worker_class = "registry_project.gunicorn_worker.LingeringThreadWorker"
-threads = int(os.environ.get("REGISTRY_THREADS", "12"))
-# Heartbeat timeout of an idle-looking worker, not a request time limit under gthread:
-# the worker's main thread notifies the arbiter every second while request threads stream.
+worker_class = "registry_project.gunicorn_worker.CheapConnectionWorker"
+# Connections each worker holds at most (idle ones included); beyond, new ones wait in
+# the listen backlog. Each costs a socket, a greenlet and ~10 KB.
+worker_connections = int(os.environ.get("REGISTRY_WORKER_CONNECTIONS", "10000"))
+# Heartbeat timeout of a stuck worker, not a request time limit: the worker's loop
+# notifies the arbiter every second while its connections stream.
 timeout = int(os.environ.get("REGISTRY_WORKER_TIMEOUT", "120"))
 # Blob bodies are FileResponses over real files: gunicorn sends them with sendfile(2),
 # zero-copy from the page cache (also for 206 ranges, registry_api.http.BoundedFile).
@@ -60,10 +62,29 @@ if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK):
 keepalive = 75
 
 
+def _raise_open_files_limit() -> int:
+    """Every connection is a file descriptor, and systemd and most shells start services
+    with a soft limit of 1,024: raised to the hard limit (systemd's is 524,288) in the
+    master, so that each worker inherits it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            return wanted
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+_raise_open_files_limit()
+
+
 def _limit_malloc_arenas(count: int) -> bool:
     """glibc gives threads malloc arenas of their own, up to 8 per core, and each keeps what
-    was freed in it: with 2, 32 pulls and 8 pushes at once (bench/workloads.py) peaked at
-    183 MB instead of 200 MB, no slower, as the GIL serialises most allocations anyway.
+    was freed in it. Greenlets share their worker's thread; the threads left (gevent's
+    resolver pool) need no arena of their own. With 2 arenas and threaded workers, 32 pulls
+    and 8 pushes at once (bench/workloads.py) peaked at 183 MB instead of 200 MB.
     Set in the master before any worker forks, so every worker inherits it;
     MALLOC_ARENA_MAX in the environment still wins. A no-op off glibc."""
     if os.environ.get("MALLOC_ARENA_MAX"):

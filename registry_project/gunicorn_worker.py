@@ -1,164 +1,274 @@
-"""gunicorn's gthread worker, keeping a busy connection on its thread between requests.
+"""The gunicorn worker: gevent's, so that a connection costs a socket and a greenlet.
 
-gthread hands every kept-alive connection back to the worker's main loop after each
-request: the main thread polls it, wakes, submits it to the pool, a pool thread wakes and
-answers, and a pipe wakes the main thread again to register the socket once more. For a
-client that sends its next request right away (a pull's HEAD, GET, GET…) that round of
-wake-ups cost more than the manifest view itself: 1,110 manifest HEADs/s at
-concurrency 1 through it, up to 1,680/s with the thread waiting here (A/B runs of
-bench/workloads.py, 2 cores).
+A registry's clients are slow or idle as often as not: a rollout of 200 nodes pulling the
+same layer over their own links, CI runners pushing over a VPN, docker daemons keeping
+connections open, and anyone sending half a request. A thread per connection (gthread)
+ran out at 24 of them. Here every connection is a greenlet of gevent's loop; requests
+run the same Django code, which waits cooperatively on sockets, PostgreSQL (psycopg 3
+supports gevent) and locks. deploy/gunicorn.conf.py says why gevent, with the figures.
 
-So the thread that answered waits LINGER_SECONDS for the next request on its connection,
-as Go's net/http does for the connection's whole life, and answers it itself. It waits
-only while another thread of the pool is idle, so a new connection never queues behind
-a lingering thread for longer than that, and it gives the connection back to gunicorn's
-loop (keep-alive timeout, graceful stop) whenever the client is quiet, the worker is
-stopping, or the pool is full.
+What gunicorn's own gevent worker lacks, ClientSocket adds:
+- deadlines: a request's headers must be complete REGISTRY_HEADER_TIMEOUT after its first
+  byte (or after the accept), an idle kept-alive connection is closed after `keepalive`,
+  and a transfer that makes no progress for REGISTRY_STALL_TIMEOUT is dropped. A client
+  past a deadline is closed as if it had hung up, logged at debug, never as an error;
+- zero-copy pulls: os.sendfile() on the non-blocking socket, waiting for it to drain in
+  between (gevent's socket.sendfile copies through Python in 8 KiB pieces);
+- fairness: a fast stream yields to the loop every YIELD_BYTES, so one push or pull at
+  loopback speed does not hold the worker from everyone else;
+- no idle database connection: Django's connections are per greenlet, so a connection
+  waiting for its client's next request hands its database connections back (closes
+  them) once the client has been quiet for LINGER_SECONDS, and so does a file answer
+  before it streams. A thousand idle or slow clients hold no database connection.
 
-A GET's answer also leaves in one TCP segment when it fits: gunicorn writes the headers
-and the body with two sends, and the client would wake for each (TCP_CORK holds partial
-segments until the response is written; the kernel flushes them after 200 ms at most).
-A large file goes out uncorked: under sendfile() the cork only costs CPU.
-
-A body of declared length can be read with `readinto()` straight from the socket into the
-caller's buffer (`wsgi.input` is wrapped in LengthBody): gunicorn's own reader copies each
-MiB of a blob push five or six times through BytesIO buffers, and every one of those
-allocations is memory glibc keeps once eight pushes have needed it at the same time.
-
-A new connection goes to the worker holding the fewest (worker_balance.py): the others
-leave it to that one for ACCEPT_DEFER_SECONDS. Whichever worker woke first used to take
-it, and a kept-alive connection never moves: 16 clients could split 13 to 3.
+A GET's answer leaves in one TCP segment when it fits (TCP_CORK), and a large file goes out
+uncorked. A body of declared length is read with `readinto()` straight from the socket
+into the caller's buffer (LengthBody): gunicorn's own reader copies each MiB of a blob push
+five or six times through BytesIO buffers.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
+import logging
 import os
-import select
 import socket
-import threading
 import time
 
+import gevent
+from gevent import socket as gsocket
 from gunicorn.http.body import Body, LengthReader
 from gunicorn.http.wsgi import FileWrapper
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.ggevent import GeventWorker
 
-from .worker_balance import LoadBoard
+logger = logging.getLogger("gunicorn.error")
 
-# Long enough for a client's next request on a connection it is using (a fraction of a
-# millisecond over loopback, a few over a LAN), short enough that a request arriving
-# when the pool's last idle thread has just been taken waits no longer than this.
-LINGER_SECONDS = 0.005
-# How long a worker holding more connections than another leaves a new one to it: the
-# other, woken by the same connection, takes it in well under a millisecond unless busy.
-ACCEPT_DEFER_SECONDS = 0.002
 # A file answer at least this large goes out uncorked (uncorked_if_large_file); a smaller
 # one, such as an image config blob, keeps its headers and body in one segment.
 UNCORK_FILE_BYTES = 1 << 20
+# How long a connection keeps its database connections while waiting for the client's
+# next request: a client's requests follow each other within a fraction of a millisecond
+# over loopback, a few over a LAN.
+LINGER_SECONDS = 0.005
+# A stream that never has to wait (a client at loopback speed) lets the loop run the
+# other connections after this many bytes.
+YIELD_BYTES = 4 << 20
+# os.sendfile() asked for at most this much at once, so that a fast pull yields too.
+SENDFILE_BYTES = 8 << 20
 
 
-class LingeringThreadWorker(ThreadWorker):
-    """The gthread worker, with connections that stay on their thread while busy, and new
-    connections going to the worker holding the fewest (worker_balance.py)."""
+def _seconds(name: str, default: float) -> float:
+    value = float(os.environ.get(name, default))
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds")
+    return value
 
-    # Made in the master, by the first worker object it builds (before that one forks).
-    board: LoadBoard | None = None
+
+class Deadlines:
+    """The limits a client must keep, from the environment (README, Configuration)."""
+
+    def __init__(self, keepalive: float) -> None:
+        self.header = _seconds("REGISTRY_HEADER_TIMEOUT", 20)
+        self.stall = _seconds("REGISTRY_STALL_TIMEOUT", 60)
+        self.keepalive = max(keepalive, LINGER_SECONDS * 2)
+
+
+class ClientSocket(gsocket.socket):
+    """A client connection that keeps the deadlines of Deadlines (see the module docstring).
+
+    The worker says where the connection is: waiting for a request's headers, or serving
+    the request (reading its body, sending its answer), or idle after an answer."""
+
+    deadlines: Deadlines
+    idle: set  # the worker's connections waiting for a next request
+
+    @classmethod
+    def adopt(cls, sock, deadlines: Deadlines, idle: set) -> "ClientSocket":
+        adopted = cls(sock.family, sock.type, fileno=sock.detach())
+        adopted.deadlines = deadlines
+        adopted.idle = idle
+        adopted._header_deadline = time.monotonic() + deadlines.header
+        adopted._idle = False
+        adopted._unyielded = 0
+        return adopted
+
+    def serving(self) -> None:
+        """The request's headers are in: its body and answer are held to the stall timeout."""
+        self._header_deadline = None
+        self._idle = False
+
+    def served(self) -> None:
+        """The answer is out: the next request may take the keep-alive timeout to begin."""
+        self._header_deadline = None
+        self._idle = True
+        self.idle.add(self)
+
+    def let_go(self) -> None:
+        """Close the connection while it waits for a request (the worker is stopping):
+        its wait ends as if the client had hung up."""
+        try:
+            self.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # gone already
+
+    def recv(self, *args):
+        return self._received(super().recv, args, b"")
+
+    def recv_into(self, *args):
+        return self._received(super().recv_into, args, 0)
+
+    def _received(self, receive, args, nothing):
+        if self._idle:
+            if not self._await_request():
+                return nothing
+        elif self._header_deadline is not None:
+            left = self._header_deadline - time.monotonic()
+            if left <= 0:
+                return self._expired("its headers were not complete", nothing)
+            self.settimeout(left)
+        else:
+            self.settimeout(self.deadlines.stall)
+        try:
+            result = receive(*args)
+        except socket.timeout:
+            what = "its headers were not complete" if self._header_deadline else "it sent nothing more"
+            return self._expired(what, nothing)
+        self._count(result if isinstance(result, int) else len(result))
+        return result
+
+    def _await_request(self) -> bool:
+        """Wait for the next request's first byte, keeping the database connections for
+        LINGER_SECONDS only; from that byte on, the headers' deadline runs."""
+        try:
+            gsocket.wait_read(self.fileno(), timeout=LINGER_SECONDS)
+        except socket.timeout:
+            release_database_connections()
+            try:
+                gsocket.wait_read(self.fileno(), timeout=self.deadlines.keepalive - LINGER_SECONDS)
+            except socket.timeout:
+                logger.debug("closing an idle kept-alive connection")
+                return False
+        self.idle.discard(self)
+        self._idle = False
+        self._header_deadline = time.monotonic() + self.deadlines.header
+        self.settimeout(self.deadlines.header)
+        return True
+
+    def _expired(self, what: str, nothing):
+        logger.debug("closing a connection: %s in time", what)
+        self._header_deadline = None
+        return nothing  # as if the client had hung up: gunicorn closes quietly
+
+    def _count(self, size: int) -> None:
+        self._unyielded += size
+        if self._unyielded >= YIELD_BYTES:
+            self._unyielded = 0
+            gevent.sleep(0)
+
+    def sendall(self, data, flags=0):
+        self.settimeout(self.deadlines.stall)
+        try:
+            return super().sendall(data, flags)
+        except socket.timeout:
+            raise _stopped_reading() from None
+
+    def sendfile(self, file, offset=0, count=None):
+        """os.sendfile() from the page cache, waiting cooperatively while the socket is full."""
+        sent = 0
+        source, target = file.fileno(), self.fileno()
+        while count is None or sent < count:
+            want = SENDFILE_BYTES if count is None else min(SENDFILE_BYTES, count - sent)
+            try:
+                done = os.sendfile(target, source, offset + sent, want)
+            except BlockingIOError:
+                try:
+                    gsocket.wait_write(target, timeout=self.deadlines.stall)
+                except socket.timeout:
+                    raise _stopped_reading() from None
+                continue
+            if not done:
+                break  # the file ended
+            sent += done
+            self._count(done)
+        if hasattr(file, "seek"):
+            file.seek(offset + sent)  # where socket.sendfile() leaves it
+        return sent
+
+
+def _stopped_reading() -> BrokenPipeError:
+    """A client that read nothing for the stall timeout is dropped as a broken pipe, which
+    gunicorn closes quietly (a hung-up client is no server error)."""
+    return BrokenPipeError(errno.EPIPE, "the client stopped reading")
+
+
+def release_database_connections() -> None:
+    """Close this greenlet's database connections (outside a transaction): a connection
+    waiting on a client must not hold one. Django opens them again when next needed."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+class CheapConnectionWorker(GeventWorker):
+    """gunicorn's gevent worker with ClientSocket's deadlines, zero-copy pulls and
+    database connections handed back while a client is quiet."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._busy = 0
-        self._busy_lock = threading.Lock()
-        if type(self).board is None:
-            type(self).board = LoadBoard()
-        self._paused_until = 0.0  # accepting again from then
-        self._take_next_until = 0.0  # back from a pause: the next connection is ours
+        self.deadlines = Deadlines(self.cfg.keepalive)
+        self.idle: set[ClientSocket] = set()
 
-    def init_process(self):
-        self.board.claim(self.age)
-        super().init_process()
+    def handle(self, listener, client, addr):
+        client = ClientSocket.adopt(client, self.deadlines, self.idle)
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self.idle.discard(client)
+            release_database_connections()
 
-    def accept(self, listener):
-        """gunicorn's accept, unless another worker holds fewer connections: then this one
-        stops accepting for ACCEPT_DEFER_SECONDS, and takes the connection after that if it
-        is still waiting (a busy or stuck worker never leaves one unanswered)."""
-        now = time.monotonic()
-        if self._take_next_until >= now:
-            self._take_next_until = 0.0
-        elif self.board.fewer_elsewhere(self.nr_conns):
-            self._paused_until = now + ACCEPT_DEFER_SECONDS
-            self.set_accept_enabled(False)
-            return
-        super().accept(listener)  # the count is published at the loop's next turn
+    def notify(self):
+        """The heartbeat, every second; once stopping, idle connections are let go, so a
+        graceful stop waits for running requests only, not for the keep-alive timeout."""
+        super().notify()
+        if not self.alive:
+            for connection in list(self.idle):
+                connection.let_go()
 
-    def set_accept_enabled(self, enabled):
-        if enabled and self._paused_until:
-            now = time.monotonic()
-            if now < self._paused_until:
-                enabled = False
-            else:
-                self._paused_until, self._take_next_until = 0.0, now + ACCEPT_DEFER_SECONDS
-        super().set_accept_enabled(enabled)
+    def timeout_ctx(self):
+        return contextlib.nullcontext()  # ClientSocket keeps the deadlines
 
-    def wait_for_and_dispatch_events(self, timeout):
-        """gunicorn's loop step, which publishes this worker's count first (closed
-        connections included) and wakes when a pause ends."""
-        if self.alive:
-            self.board.publish(self.nr_conns)
-        else:
-            self.board.release()  # stopping: it accepts nothing more
-        if self._paused_until:
-            timeout = min(timeout, max(0.0, self._paused_until - time.monotonic()))
-        super().wait_for_and_dispatch_events(timeout)
+    def handle_request(self, listener_name, req, sock, addr):
+        sock.serving()
+        corked = req.method == "GET"  # other answers are headers alone: one send already
+        if corked:
+            _cork(sock, True)
+        try:
+            return super().handle_request(listener_name, req, sock, addr)
+        finally:
+            if corked:
+                _cork(sock, False)
+            sock.served()
 
     def load_wsgi(self):
         super().load_wsgi()
         app = self.wsgi
 
         def on_this_worker(environ, start_response):
-            """The app, reading a body of declared length with readinto() (LengthBody) and
-            answering a large file uncorked (uncorked_if_large_file)."""
+            """The app, reading a body of declared length with readinto() (LengthBody);
+            a file answer hands back the database connections before it streams, and a
+            large one goes out uncorked (uncorked_if_large_file)."""
             body = environ.get("wsgi.input")
             if LengthBody.fits(body):
                 environ["wsgi.input"] = LengthBody(body)
-            return uncorked_if_large_file(environ, app(environ, start_response))
+            answer = app(environ, start_response)
+            if isinstance(answer, FileWrapper):
+                release_database_connections()
+            return uncorked_if_large_file(environ, answer)
 
         self.wsgi = on_this_worker
-
-    def handle(self, conn):
-        with self._busy_lock:
-            self._busy += 1
-        try:
-            keepalive = super().handle(conn)
-            while keepalive is True and self._next_request_came(conn):
-                keepalive = super().handle(conn)
-            return keepalive
-        finally:
-            with self._busy_lock:
-                self._busy -= 1
-
-    def _next_request_came(self, conn) -> bool:
-        """Whether the connection's next request is here, waiting LINGER_SECONDS for it
-        while the worker runs and another thread of the pool is idle."""
-        if not self.alive or conn.is_http2:
-            return False
-        if conn.parser.unreader.buf.getvalue():
-            return True  # read ahead while the last body was drained
-        if self._busy >= self.cfg.threads:
-            return False
-        poller = select.poll()
-        poller.register(conn.sock, select.POLLIN)
-        try:
-            return bool(poller.poll(LINGER_SECONDS * 1000))
-        except OSError:
-            return False
-
-    def handle_request(self, req, conn):
-        if req.method != "GET":  # other answers are headers alone: one send already
-            return super().handle_request(req, conn)
-        _cork(conn.sock, True)
-        try:
-            return super().handle_request(req, conn)
-        finally:
-            _cork(conn.sock, False)
 
 
 def uncorked_if_large_file(environ, answer):

@@ -18,7 +18,7 @@ from unittest import mock
 
 import pytest
 from gunicorn.config import Config
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.ggevent import GeventWorker
 
 from tests import builders
 from tests.builders import sha256
@@ -52,11 +52,12 @@ def _access_log_enabled(config: Config) -> bool:
     return logger._compute_access_log_enabled()
 
 
-def test_config_sends_files_with_sendfile_from_threaded_workers():
+def test_config_sends_files_with_sendfile_from_gevent_workers():
     with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "json", "REGISTRY_ACCESS_LOG": "off", "SENDFILE": "0"}):
         config = _gunicorn_config()
         assert config.sendfile is True  # pinned on, whatever the environment said
-    assert issubclass(config.worker_class, ThreadWorker) and config.threads >= 2
+    # A connection is a greenlet: thousands per worker, each worker its own fd limit.
+    assert issubclass(config.worker_class, GeventWorker) and config.worker_connections >= 2000
     assert config.logconfig_dict["loggers"]["gunicorn.error"]["handlers"] == ["stderr"]
     assert config.logconfig_dict["loggers"]["gunicorn.access"]["handlers"] == []  # access log off
     with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "plain", "REGISTRY_ACCESS_LOG": "-"}):

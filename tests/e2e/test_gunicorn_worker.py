@@ -1,16 +1,14 @@
-"""registry_project/gunicorn_worker.py under a real gunicorn: a connection kept on its
-thread between requests is still answered in order, whatever the client's pace, a busy
-pool still lets new connections in, a corked GET answer is not held back, and a body
-received with readinto() (LengthBody) is stored whole and ends where the next request begins.
+"""registry_project/gunicorn_worker.py under a real gunicorn: a kept-alive connection is
+answered in order whatever the client's pace, a corked GET answer is not held back, and a
+body received with readinto() (LengthBody) is stored whole and ends where the next request
+begins. One worker, so every connection meets the same loop.
 
-One worker of two threads, so the pool's limit is reached with two clients.
+tests/e2e/test_cheap_connections.py has the slow, idle and hostile clients.
 """
 from __future__ import annotations
 
-import os
 import re
 import socket
-import threading
 import time
 
 import pytest
@@ -26,13 +24,13 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def small_pool(tmp_path_factory):
     root = tmp_path_factory.mktemp("small-pool")
-    with _running_registry(root, auth=False, REGISTRY_WORKERS="1", REGISTRY_THREADS="2") as registry:
+    with _running_registry(root, auth=False, REGISTRY_WORKERS="1") as registry:
         yield registry
 
 
 def test_one_connection_is_answered_at_every_pace(small_pool):
-    """Pauses shorter than the thread's 5 ms wait (answered on the thread) and longer ones
-    (back through gunicorn's loop), GET and HEAD, on the same socket throughout."""
+    """Pauses shorter than the 5 ms the connection keeps its database connections for
+    (LINGER_SECONDS) and longer ones, GET and HEAD, on the same socket throughout."""
     small_pool.push_blob("pace/app", b"some layer")
     conn = small_pool.connection()
     try:
@@ -59,7 +57,7 @@ def _responses(sock: socket.socket) -> bytes:
 
 def test_pipelined_requests_are_answered_in_order(small_pool):
     """Requests sent together: the second is already in the parser's buffer when the first
-    is answered, so the thread serves it without waiting on the socket."""
+    is answered, and is served from there without waiting on the socket."""
     host, port = small_pool.host.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(
@@ -72,44 +70,6 @@ def test_pipelined_requests_are_answered_in_order(small_pool):
     statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
     assert statuses == [b"200", b"404", b"200"]
     assert b"MANIFEST_UNKNOWN" in data or b"NAME_UNKNOWN" in data
-
-
-def test_a_new_connection_is_answered_while_two_clients_keep_the_pool_busy(small_pool):
-    """Two clients that never pause hold both threads; a thread only keeps its connection
-    while another is idle, so a third client still gets in."""
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def hammer():
-        conn = small_pool.connection()
-        try:
-            while not stop.is_set():
-                assert send(conn, "GET", "/v2/").status == 200
-        except BaseException as error:  # reported by the test, not lost in the thread
-            errors.append(error)
-        finally:
-            conn.close()
-
-    clients = [threading.Thread(target=hammer) for _ in range(2)]
-    for client in clients:
-        client.start()
-    try:
-        time.sleep(0.3)
-        began = time.monotonic()
-        for _ in range(5):
-            third = small_pool.connection()
-            third.timeout = 10
-            try:
-                assert send(third, "GET", "/v2/").status == 200
-            finally:
-                third.close()
-        waited = time.monotonic() - began
-    finally:
-        stop.set()
-        for client in clients:
-            client.join(timeout=30)
-    assert not errors
-    assert waited < 5, f"5 new connections took {waited:.1f} s beside two busy clients"
 
 
 def test_get_answers_are_not_held_back_by_the_cork(small_pool):
@@ -195,85 +155,3 @@ def test_a_body_cut_short_leaves_the_upload_as_it_was(small_pool):
     rest = b"c" * 50
     done = small_pool.request("PUT", _put_target(location, b"a" * 100 + rest), rest)
     assert done.status == 201, done.body
-
-
-@pytest.fixture(scope="module")
-def two_workers(tmp_path_factory):
-    root = tmp_path_factory.mktemp("two-workers")
-    with _running_registry(root, auth=False, REGISTRY_WORKERS="2", REGISTRY_THREADS="4") as registry:
-        yield registry
-
-
-def _connections_per_worker(registry) -> dict[int, int]:
-    """Established connections to the registry's port held by each of its workers, from
-    /proc: /proc/net/tcp gives each connection's socket inode, /proc/PID/fd who holds it."""
-    port = int(registry.host.rsplit(":", 1)[1])
-    inodes = set()
-    with open("/proc/net/tcp") as table:
-        for row in list(table)[1:]:
-            fields = row.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
-                inodes.add(f"socket:[{fields[9]}]")
-    workers = []
-    for task in os.listdir(f"/proc/{registry.pid}/task"):
-        with open(f"/proc/{registry.pid}/task/{task}/children") as children:
-            workers += [int(pid) for pid in children.read().split()]
-    held = {}
-    for pid in workers:
-        fds = os.listdir(f"/proc/{pid}/fd")
-        held[pid] = sum(1 for fd in fds if _link(f"/proc/{pid}/fd/{fd}") in inodes)
-    return held
-
-
-def _link(path: str) -> str:
-    try:
-        return os.readlink(path)
-    except OSError:  # an fd closed meanwhile
-        return ""
-
-
-def test_new_connections_go_to_the_worker_holding_fewer(two_workers):
-    """Clients that connect one after another and stay connected (docker's kept-alive
-    connections) end up spread evenly over the two workers, round after round: whichever
-    worker woke first used to take each one, 13 to 3 as often as 8 to 8 (worker_balance.py)."""
-    _wait_for_both_workers(two_workers)
-    for _ in range(2):
-        conns = []
-        try:
-            for _ in range(12):
-                conn = two_workers.connection()
-                conns.append(conn)
-                assert send(conn, "GET", "/v2/").status == 200
-            held = _connections_per_worker(two_workers)
-        finally:
-            for conn in conns:
-                conn.close()
-        assert sum(held.values()) == 12 and len(held) == 2, held
-        assert max(held.values()) - min(held.values()) <= 2, held
-        _wait_until_closed(two_workers)
-
-
-def _wait_for_both_workers(registry) -> None:
-    """The server answers once one worker is up; a worker still loading Django takes no
-    connection. Connect until each worker has answered one."""
-    conns, deadline = [], time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            conn = registry.connection()
-            conns.append(conn)
-            assert send(conn, "GET", "/v2/").status == 200
-            if all(_connections_per_worker(registry).values()):
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the second worker never took a connection")
-    finally:
-        for conn in conns:
-            conn.close()
-    _wait_until_closed(registry)
-
-
-def _wait_until_closed(registry) -> None:
-    deadline = time.monotonic() + 10
-    while sum(_connections_per_worker(registry).values()) and time.monotonic() < deadline:
-        time.sleep(0.05)  # the workers see the closes before the next round
