@@ -2,6 +2,11 @@
 
 Services raise `RegistryError` subclasses; `middleware.RegistryErrorMiddleware` is the one
 place that turns them (and anything unexpected) into `{"errors": [...]}` responses.
+
+The OCI distribution spec (v1.1, "Error Codes") says the code of a 4xx JSON body MUST be one
+of its fourteen, so those are the only ones registered: Docker's legacy TAG_INVALID,
+PAGINATION_NUMBER_INVALID and RANGE_INVALID are answered with the nearest spec code and the
+status they had (README, "What the API does"). UNKNOWN only ever goes with a 500.
 """
 from __future__ import annotations
 
@@ -26,10 +31,6 @@ CODES: dict[str, tuple[str, int]] = {
     "DENIED": ("requested access to the resource is denied", 403),
     "UNSUPPORTED": ("the operation is unsupported", 405),
     "TOOMANYREQUESTS": ("too many requests", 429),
-    "TAG_INVALID": ("manifest tag did not match URI", 400),
-    "PAGINATION_NUMBER_INVALID": ("invalid number of results requested", 400),
-    # Not in the OCI list: a Range outside the blob on GET (the spec only names the 416).
-    "RANGE_INVALID": ("requested range not satisfiable", 416),
     "UNKNOWN": ("unknown error", 500),
 }
 
@@ -43,6 +44,8 @@ class RegistryError(Exception):
 
     code = "UNKNOWN"
     status: int | None = None
+    # A subclass's own default message, where its code is shared with other conditions.
+    default_message: str | None = None
 
     def __init__(
         self,
@@ -58,7 +61,7 @@ class RegistryError(Exception):
         if self.code not in CODES:
             raise ValueError(f"unregistered error code {self.code}")
         default_message, default_status = CODES[self.code]
-        self.message = message or default_message
+        self.message = message or self.default_message or default_message
         self.detail = detail
         self.status = status or self.status or default_status
         self.headers = headers or {}
@@ -111,7 +114,10 @@ class SizeInvalid(RegistryError):
 
 
 class TagInvalid(RegistryError):
-    code = "TAG_INVALID"
+    """A tag outside the grammar in a manifest PUT (a read of one is MANIFEST_UNKNOWN)."""
+
+    code = "MANIFEST_INVALID"
+    default_message = "invalid tag"
 
 
 class Unsupported(RegistryError):
@@ -119,7 +125,11 @@ class Unsupported(RegistryError):
 
 
 class PaginationNumberInvalid(RegistryError):
-    code = "PAGINATION_NUMBER_INVALID"
+    """An `n` that is not a non-negative integer (one above the page maximum is capped)."""
+
+    code = "UNSUPPORTED"
+    status = 400
+    default_message = "n must be a non-negative integer"
 
 
 class ChunkOutOfOrder(RegistryError):
@@ -130,9 +140,12 @@ class ChunkOutOfOrder(RegistryError):
 
 
 class RangeNotSatisfiable(RegistryError):
-    """A blob read `Range` outside the blob (416, with `Content-Range: bytes */size`)."""
+    """A blob read `Range` outside the blob (416, with `Content-Range: bytes */size`): the
+    range's length does not fit the content's, the nearest of the spec's codes."""
 
-    code = "RANGE_INVALID"
+    code = "SIZE_INVALID"
+    status = 416
+    default_message = "requested range not satisfiable"
 
 
 def error_response(errors: list[RegistryError]) -> HttpResponse:

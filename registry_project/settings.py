@@ -204,8 +204,8 @@ REGISTRY_DELETE_ENABLED = env.bool("REGISTRY_DELETE_ENABLED", default=True)
 # Behind nginx: the internal location (e.g. /_blobs/) aliased to <data dir>/blobs/, so blob
 # GETs are answered with X-Accel-Redirect and nginx sends the file. Empty = we send it.
 REGISTRY_X_ACCEL_REDIRECT = env.str("REGISTRY_X_ACCEL_REDIRECT", default="")
-# Most entries one tags/list or _catalog page returns; larger `n` is capped (tags)
-# or refused with PAGINATION_NUMBER_INVALID (catalog), as the reference registry does.
+# Most entries one tags/list or _catalog page returns; a larger `n` is capped to it (the
+# page's Link leads on).
 REGISTRY_PAGE_MAX = env.int("REGISTRY_PAGE_MAX", default=1000)
 # Most descriptors one referrers response lists; more are paged with `Link: rel="next"`
 # (a signed, attested image can gather thousands of referrers over time).

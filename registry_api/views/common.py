@@ -12,7 +12,9 @@ from .. import routing
 from ..auth import access as access_control
 from ..auth.access import Denied
 from ..events.context import set_actor
-from ..errors import BlobUploadUnknown, DigestInvalid, NameInvalid, PaginationNumberInvalid, TagInvalid, Unsupported
+from ..errors import (
+    BlobUploadUnknown, DigestInvalid, ManifestUnknown, NameInvalid, PaginationNumberInvalid, TagInvalid, Unsupported,
+)
 from ..reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
 
 Handler = Callable[..., HttpResponse]
@@ -41,6 +43,17 @@ def _validate_reference(value: str) -> str:
         raise TagInvalid(str(exc), detail={"tag": value[:300]}) from None
 
 
+def lookup_reference(value: str) -> str:
+    """A manifest reference that is only looked up (GET, HEAD, DELETE). One that could never
+    have been stored, an invalid tag or digest, is simply unknown: 404 MANIFEST_UNKNOWN, as
+    Distribution and zot answer and the OCI conformance suite expects (its "nonexistent
+    manifest" is `.INVALID_MANIFEST_NAME`). Only a PUT is told why its reference is invalid."""
+    try:
+        return _validate_reference(value)
+    except (TagInvalid, DigestInvalid):
+        raise ManifestUnknown(detail={"reference": value[:300]}) from None
+
+
 def _validate_upload_id(value: str) -> str:
     try:
         return str(uuid.UUID(value))
@@ -62,6 +75,16 @@ def requires(action: str) -> Callable[[Handler], Handler]:
 
     def mark(handler: Handler) -> Handler:
         handler.required_access = action
+        return handler
+
+    return mark
+
+
+def validates(**validators: Callable[[str], str]) -> Callable[[Handler], Handler]:
+    """Validate some path parameters of this handler otherwise than by `VALIDATORS`."""
+
+    def mark(handler: Handler) -> Handler:
+        handler.validators = validators
         return handler
 
     return mark
@@ -115,27 +138,24 @@ def endpoint(**handlers: Handler):
         # Authorization before the other parameters: a caller who may not see a repository
         # learns nothing about it, not even whether its tags or digests parse.
         _authorize(request, handler.required_access, kwargs.get("name"))
+        validators = getattr(handler, "validators", {})
         for key in kwargs:
             if key != "name":
-                kwargs[key] = VALIDATORS[key](kwargs[key])
+                kwargs[key] = validators.get(key, VALIDATORS[key])(kwargs[key])
         return handler(request, **kwargs)
 
     return view
 
 
-def page_size(request: HttpRequest, maximum: int, cap: bool) -> int:
-    """`n` as an int, `maximum` when absent; above it capped, or refused when not `cap`."""
+def page_size(request: HttpRequest, maximum: int) -> int:
+    """`n` as an int, `maximum` when absent or above it: the page is then shorter than asked
+    and its `Link` leads on, which the spec allows. Not a number: 400 UNSUPPORTED."""
     value = request.GET.get("n")
     if value is None or value == "":
         return maximum
     if not (value.isascii() and value.isdigit()):  # str.isdigit() also takes "²" and "٣"
         raise PaginationNumberInvalid(detail={"n": value[:50]})
-    n = int(value)
-    if n > maximum:
-        if not cap:
-            raise PaginationNumberInvalid(detail={"n": n, "max": maximum})
-        n = maximum
-    return n
+    return min(int(value), maximum)
 
 
 def require_delete_enabled() -> None:

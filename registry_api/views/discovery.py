@@ -21,15 +21,15 @@ def _respond(request: HttpRequest, body: dict, page: Page, n: int) -> JsonRespon
 @requires("pull")
 def _tags(request: HttpRequest, name: str) -> JsonResponse:
     """200 `{"name", "tags"}` in bytewise order, Link when more remain; 404 NAME_UNKNOWN; 400."""
-    n = page_size(request, settings.REGISTRY_PAGE_MAX, cap=True)
+    n = page_size(request, settings.REGISTRY_PAGE_MAX)
     page = tags_for_pull(route=request.registry_route, n=n, last=request.GET.get("last"))
     return _respond(request, {"name": name, "tags": page.items}, page, n)
 
 
 @requires("catalog")
 def _catalog(request: HttpRequest) -> JsonResponse:
-    """200 `{"repositories"}` in bytewise order, Link when more remain; 400 PAGINATION_NUMBER_INVALID."""
-    n = page_size(request, settings.REGISTRY_PAGE_MAX, cap=False)
+    """200 `{"repositories"}` in bytewise order, Link when more remain; 400 UNSUPPORTED (`n`)."""
+    n = page_size(request, settings.REGISTRY_PAGE_MAX)
     visible = visible_repositories(request.registry_access.identity)
     page = catalog_page(repositories=visible, n=n, last=request.GET.get("last"))
     return _respond(request, {"repositories": page.items}, page, n)

@@ -12,7 +12,7 @@ from ..models import Manifest
 from ..reference import InvalidReference, is_digest_reference, validate_tag
 from ..proxy.pull import manifest_for_pull, manifest_pull_note
 from ..services.manifests import manifest_delete, manifest_put
-from .common import empty, endpoint, require_delete_enabled, requires
+from .common import empty, endpoint, lookup_reference, require_delete_enabled, requires, validates
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +52,15 @@ def log_pull(name: str, reference: str, manifest: Manifest) -> None:
 
 
 @requires("pull")
+@validates(reference=lookup_reference)
 def _get(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     """200 with the exact stored bytes and their media type; 304 (If-None-Match with its
-    digest, or `*`); 404 MANIFEST/NAME_UNKNOWN."""
+    digest, or `*`); 404 MANIFEST/NAME_UNKNOWN (also for a reference that cannot exist)."""
     return _read(request, name, reference, with_body=True)
 
 
 @requires("pull")
+@validates(reference=lookup_reference)
 def _head(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     """200 with the GET's headers and no body; 404."""
     return _read(request, name, reference, with_body=False)
@@ -67,7 +69,7 @@ def _head(request: HttpRequest, name: str, reference: str) -> HttpResponse:
 def _extra_tags(request: HttpRequest) -> list[str]:
     tags = request.GET.getlist("tag")
     if len(tags) > MAX_TAGS_PER_PUT:
-        raise RegistryError(f"at most {MAX_TAGS_PER_PUT} tags per request", code="TAG_INVALID", status=414)
+        raise TagInvalid(f"at most {MAX_TAGS_PER_PUT} tags per request", status=414)
     for tag in tags:
         try:
             validate_tag(tag)
@@ -79,7 +81,8 @@ def _extra_tags(request: HttpRequest) -> list[str]:
 @requires("push")
 def _put(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     """201 with Location, Docker-Content-Digest, OCI-Subject and one OCI-Tag per tag;
-    400 MANIFEST_INVALID / MANIFEST_BLOB_UNKNOWN / DIGEST_INVALID / TAG_INVALID; 413; 414."""
+    400 MANIFEST_INVALID (also for an invalid tag) / MANIFEST_BLOB_UNKNOWN / DIGEST_INVALID;
+    413; 414."""
     extra_tags = _extra_tags(request) if is_digest_reference(reference) else []
     limit = settings.REGISTRY_MANIFEST_MAX_BYTES
     try:
@@ -104,8 +107,10 @@ def _put(request: HttpRequest, name: str, reference: str) -> HttpResponse:
 
 
 @requires("delete")
+@validates(reference=lookup_reference)
 def _delete(request: HttpRequest, name: str, reference: str) -> HttpResponse:
-    """202 deleted (a tag, or a manifest with its tags); 404; 405 when deletes are off."""
+    """202 deleted (a tag, or a manifest with its tags); 404 (also for a reference that
+    cannot exist); 405 when deletes are off."""
     require_delete_enabled()
     manifest_delete(repository_name=name, reference=reference)
     return empty(202)

@@ -17,10 +17,10 @@ def _get(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """200 with an image index of the manifests whose subject is `digest` (empty when none,
     never 404), at most REGISTRY_REFERRERS_PAGE_MAX (or `n`) by digest with `Link: rel="next"`
     when more remain; `OCI-Filters-Applied: artifactType` when filtered; 400 DIGEST_INVALID
-    or PAGINATION_NUMBER_INVALID."""
+    or UNSUPPORTED (`n`)."""
     artifact_type = request.GET.get("artifactType") or None
     last = request.GET.get("last") or None
-    n = page_size(request, settings.REGISTRY_REFERRERS_PAGE_MAX, cap=True)
+    n = page_size(request, settings.REGISTRY_REFERRERS_PAGE_MAX)
     page = referrers_for_pull(
         route=request.registry_route, digest=digest, artifact_type=artifact_type, n=n,
         last=validate_digest(last) if last else None,

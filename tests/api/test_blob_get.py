@@ -83,7 +83,7 @@ def test_suffix_range_longer_than_the_blob_returns_it_all(client, pushed):
 @pytest.mark.parametrize("header", ["bytes=1024-", "bytes=5000-6000", "bytes=-0"])
 def test_unsatisfiable_range_is_416_with_the_size(client, pushed, header):
     response = client.get(URL, headers={"Range": header})
-    assert_error(response, 416, "RANGE_INVALID")
+    assert_error(response, 416, "SIZE_INVALID")
     assert response["Content-Range"] == f"bytes */{len(DATA)}"
 
 
@@ -147,7 +147,7 @@ def test_suffix_range_of_an_empty_blob_returns_it_whole(client, registry):
     assert response.status_code == 200
     assert body(response) == b""
     response = client.get(f"/v2/library/app/blobs/{digest}", headers={"Range": "bytes=0-"})
-    assert_error(response, 416, "RANGE_INVALID")
+    assert_error(response, 416, "SIZE_INVALID")
     assert response["Content-Range"] == "bytes */0"
 
 

@@ -62,13 +62,16 @@ def test_n_zero_is_empty_without_link(client, repositories):
 
 
 @pytest.mark.parametrize("n", ["many", "-5", "2.0"])
-def test_invalid_n_is_pagination_number_invalid(client, repositories, n):
-    assert_error(client.get("/v2/_catalog", {"n": n}), 400, "PAGINATION_NUMBER_INVALID")
+def test_invalid_n_is_400_with_a_spec_code(client, repositories, n):
+    assert_error(client.get("/v2/_catalog", {"n": n}), 400, "UNSUPPORTED")
 
 
-def test_n_above_the_maximum_is_refused(client, settings, repositories):
+def test_n_above_the_maximum_is_capped_and_paged(client, settings, repositories):
     settings.REGISTRY_PAGE_MAX = 5
-    assert_error(client.get("/v2/_catalog?n=6"), 400, "PAGINATION_NUMBER_INVALID")
+    response = client.get("/v2/_catalog?n=6")
+    assert response.json()["repositories"] == repositories[:5]
+    following = re.match(r'^<(/v2/_catalog\?n=5&[^>]+)>; rel="next"$', response["Link"]).group(1)
+    assert client.get(following).json()["repositories"] == repositories[5:10]
     assert client.get("/v2/_catalog?n=5").json()["repositories"] == repositories[:5]
 
 

@@ -1,7 +1,8 @@
 """Every error code the API can produce, with its status and envelope; and the 500 path.
 
 Each row drives a real request that fails one way. `test_every_code_is_covered` keeps the
-table in step with `registry_api.errors.CODES`.
+table in step with `registry_api.errors.CODES`, and `test_every_4xx_code_is_one_of_the_specs`
+keeps that to the OCI distribution spec's own list.
 """
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ NAME = "library/app"
 MISSING = sha256(b"missing")
 # Produced only when access control is on; asserted in tests/auth.
 AUTH_CODES = {"UNAUTHORIZED", "DENIED", "TOOMANYREQUESTS"}
+# OCI distribution spec v1.1, "Error Codes" (code-1 … code-14): a 4xx JSON body's code MUST
+# be one of these.
+SPEC_CODES = {
+    "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN",
+    "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID", "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED",
+    "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS",
+}
 
 
 def _location(client) -> str:
@@ -50,12 +58,11 @@ CASES = {
         **{"wsgi.input": io.BytesIO(b"short")}),
     ("UNSUPPORTED", 405): lambda c, img: c.post(f"/v2/{NAME}/tags/list"),
     ("UNSUPPORTED", 404): lambda c, img: c.get(f"/v2/{NAME}/nothing-here"),
-    ("TAG_INVALID", 400): lambda c, img: c.get(f"/v2/{NAME}/manifests/-bad"),
-    ("TAG_INVALID", 414): lambda c, img: c.put(
+    ("MANIFEST_INVALID", 414): lambda c, img: c.put(
         f"/v2/{NAME}/manifests/{img.manifest.digest}?" + "&".join(f"tag=t{i}" for i in range(500)),
         img.manifest.data, content_type=img.manifest.media_type),
-    ("PAGINATION_NUMBER_INVALID", 400): lambda c, img: c.get("/v2/_catalog?n=-1"),
-    ("RANGE_INVALID", 416): lambda c, img: c.get(f"/v2/{NAME}/blobs/{img.config.digest}", headers={"Range": "bytes=999999-"}),
+    ("UNSUPPORTED", 400): lambda c, img: c.get("/v2/_catalog?n=-1"),
+    ("SIZE_INVALID", 416): lambda c, img: c.get(f"/v2/{NAME}/blobs/{img.config.digest}", headers={"Range": "bytes=999999-"}),
 }
 
 
@@ -70,6 +77,14 @@ def test_error_code_has_its_status_and_envelope(client, pushed_image, code, stat
 def test_every_code_is_covered():
     covered = {code for code, _ in CASES}
     assert covered | AUTH_CODES | {"UNKNOWN"} == set(CODES)
+
+
+def test_every_4xx_code_is_one_of_the_specs():
+    """Docker's legacy TAG_INVALID, PAGINATION_NUMBER_INVALID and RANGE_INVALID are gone;
+    UNKNOWN only goes with a 500, which the spec's list does not govern."""
+    assert {code for code, (_, status) in CODES.items() if status < 500} == SPEC_CODES
+    assert {code for code, status in CASES if status < 500} <= SPEC_CODES
+    assert CODES["UNKNOWN"][1] == 500
 
 
 def test_disabled_delete_is_405_unsupported(client, settings, pushed_image):

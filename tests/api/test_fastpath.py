@@ -73,8 +73,8 @@ def test_it_is_logged_and_counted_as_the_view_would_be(pushed_image, caplog):
     ("/v2/library/app/manifests/nope", {}, "404 Not Found"),  # unknown tag
     ("/v2/library/gone/manifests/latest", {}, "404 Not Found"),  # unknown repository
     ("/v2/Library/app/manifests/latest", {}, "400 Bad Request"),  # invalid name
-    ("/v2/library/app/manifests/-bad-", {}, "400 Bad Request"),  # invalid tag
-    ("/v2/library/app/manifests/sha256:1234", {}, "400 Bad Request"),  # invalid digest
+    ("/v2/library/app/manifests/-bad-", {}, "404 Not Found"),  # invalid tag: no such manifest
+    ("/v2/library/app/manifests/sha256:1234", {}, "404 Not Found"),  # invalid digest, likewise
     ("/v2/library/app/manifests/latest", {"HTTP_ORIGIN": "https://ui.example"}, "200 OK"),  # CORS
     ("/v2/library/app/manifests/latest", {"HTTP_AUTHORIZATION": "Basic Zm9vOmJhcg=="}, "401 Unauthorized"),  # unknown user
     ("/v2/library/app/manifests/latest", {"HTTP_AUTHORIZATION": "Bearer not-a-token"}, "401 Unauthorized"),

@@ -91,6 +91,18 @@ def test_unknown_digest_is_manifest_unknown(client, pushed_image):
     assert_error(client.get(f"/v2/{NAME}/manifests/{sha256(b'nope')}"), 404, "MANIFEST_UNKNOWN")
 
 
+@pytest.mark.parametrize("reference", [".INVALID_MANIFEST_NAME", sha256(b"nobody pushed this")])
+def test_the_conformance_suites_nonexistent_manifest_is_404(client, pushed_image, reference):
+    """OCI conformance v1.1.1 (pull and push workflows) asks for `.INVALID_MANIFEST_NAME`,
+    which cannot be a tag (no leading dot): still a 404, never a 400."""
+    url = f"/v2/library/app/manifests/{reference}"
+    assert_error(client.get(url), 404, "MANIFEST_UNKNOWN")
+    head = client.head(url)
+    assert head.status_code == 404 and head.content == b""
+    assert_error(client.delete(url), 404, "MANIFEST_UNKNOWN")
+    assert client.get("/v2/library/app/manifests/latest").status_code == 200
+
+
 def test_head_on_unknown_manifest_is_404_without_body(client, pushed_image):
     response = client.head(f"/v2/{NAME}/manifests/nope")
     assert response.status_code == 404

@@ -270,8 +270,9 @@ def test_manifest_of_four_megabytes_is_accepted_by_default(client, registry, blo
 
 
 @pytest.mark.parametrize("tag", [".hidden", "-dash", "a" * 129, "t@g", "tag+plus", "ünicode"])
-def test_bad_tag_is_tag_invalid(client, registry, blobs_pushed, tag):
-    assert_error(registry.put_manifest(NAME, tag, blobs_pushed.manifest), 400, "TAG_INVALID")
+def test_bad_tag_is_manifest_invalid(client, registry, blobs_pushed, tag):
+    entry = assert_error(registry.put_manifest(NAME, tag, blobs_pushed.manifest), 400, "MANIFEST_INVALID")
+    assert entry["message"] == "invalid tag"
 
 
 def test_several_tags_in_one_put_answer_oci_tag(client, registry, blobs_pushed):
@@ -293,11 +294,11 @@ def test_at_least_ten_tags_are_accepted_in_one_put(client, registry, blobs_pushe
     assert len(tags(client)) == 10
 
 
-def test_invalid_tag_in_query_is_tag_invalid_and_stores_nothing(client, registry, blobs_pushed):
+def test_invalid_tag_in_query_is_manifest_invalid_and_stores_nothing(client, registry, blobs_pushed):
     manifest = blobs_pushed.manifest
     response = client.put(f"/v2/{NAME}/manifests/{manifest.digest}?tag=ok&tag=.bad",
                           manifest.data, content_type=manifest.media_type)
-    assert_error(response, 400, "TAG_INVALID")
+    assert_error(response, 400, "MANIFEST_INVALID")
     assert not Manifest.objects.exists()
 
 

@@ -68,17 +68,28 @@ def test_invalid_name_is_reported_before_an_invalid_reference(client):
 
 
 @pytest.mark.parametrize("tag", [".hidden", "-dash", "a" * 129, "t@g", "ta!g", "latest%0A"])
-def test_invalid_tag_is_tag_invalid(client, pushed_image, tag):
-    assert_error(client.get(f"/v2/library/app/manifests/{tag}"), 400, "TAG_INVALID")
-    assert_error(client.delete(f"/v2/library/app/manifests/{tag}"), 400, "TAG_INVALID")
+def test_an_invalid_tag_is_read_and_deleted_as_an_unknown_manifest(client, pushed_image, tag):
+    """No manifest can have it: 404, as Distribution and zot answer (OCI conformance)."""
+    url = f"/v2/library/app/manifests/{tag}"
+    for method in (client.get, client.delete):
+        entry = assert_error(method(url), 404, "MANIFEST_UNKNOWN")
+        assert entry["detail"] == {"reference": unquote(tag)}
+    assert client.head(url).status_code == 404
+
+
+@pytest.mark.parametrize("tag", [".hidden", "-dash", "a" * 129, "t@g", "ta!g"])
+def test_an_invalid_tag_is_refused_on_put(client, pushed_image, tag):
+    manifest = pushed_image.manifest
+    response = client.put(f"/v2/library/app/manifests/{tag}", manifest.data, content_type=manifest.media_type)
+    assert assert_error(response, 400, "MANIFEST_INVALID")["detail"] == {"tag": tag}
 
 
 def test_tag_with_a_trailing_newline_is_never_stored(client, registry, pushed_image):
     manifest = pushed_image.manifest
     assert_error(client.put("/v2/library/app/manifests/v1%0A", manifest.data, content_type=manifest.media_type),
-                 400, "TAG_INVALID")
+                 400, "MANIFEST_INVALID")
     assert_error(client.put(f"/v2/library/app/manifests/{manifest.digest}?tag=v2%0A", manifest.data,
-                            content_type=manifest.media_type), 400, "TAG_INVALID")
+                            content_type=manifest.media_type), 400, "MANIFEST_INVALID")
     assert client.get("/v2/library/app/tags/list").json()["tags"] == ["latest"]
 
 
@@ -93,10 +104,20 @@ MALFORMED_DIGESTS = ["sha256:" + "a" * 64 + "%0A", "sha256:" + "A" * 64, "sha256
 
 
 @pytest.mark.parametrize("digest", UNSUPPORTED_DIGESTS + MALFORMED_DIGESTS)
-@pytest.mark.parametrize("kind", ["blobs", "manifests", "referrers"])
+@pytest.mark.parametrize("kind", ["blobs", "referrers"])
 def test_unsupported_or_malformed_digest_is_digest_invalid(client, pushed_image, kind, digest):
     entry = assert_error(client.get(f"/v2/library/app/{kind}/{digest}"), 400, "DIGEST_INVALID")
     assert entry["detail"] == {"digest": unquote(digest)}
+
+
+@pytest.mark.parametrize("digest", UNSUPPORTED_DIGESTS + MALFORMED_DIGESTS)
+def test_unsupported_or_malformed_manifest_digest_is_an_unknown_manifest(client, pushed_image, digest):
+    for method in (client.get, client.delete):
+        entry = assert_error(method(f"/v2/library/app/manifests/{digest}"), 404, "MANIFEST_UNKNOWN")
+        assert entry["detail"] == {"reference": unquote(digest)}
+    manifest = pushed_image.manifest
+    response = client.put(f"/v2/library/app/manifests/{digest}", manifest.data, content_type=manifest.media_type)
+    assert_error(response, 400, "DIGEST_INVALID")
 
 
 @pytest.mark.parametrize("digest", UNSUPPORTED_DIGESTS)

@@ -101,8 +101,9 @@ def test_n_zero_is_empty_without_link(client, tagged):
 
 
 @pytest.mark.parametrize("n", ["abc", "-1", "1.5", "0x10", " 3", "\u00b2", "\u0663"])
-def test_invalid_n_is_pagination_number_invalid(client, tagged, n):
-    assert_error(client.get(f"/v2/{NAME}/tags/list", {"n": n}), 400, "PAGINATION_NUMBER_INVALID")
+def test_invalid_n_is_400_with_a_spec_code(client, tagged, n):
+    entry = assert_error(client.get(f"/v2/{NAME}/tags/list", {"n": n}), 400, "UNSUPPORTED")
+    assert entry["detail"] == {"n": n}
 
 
 def test_n_above_the_maximum_is_capped_and_paged(client, settings, tagged):

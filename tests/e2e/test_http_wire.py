@@ -174,7 +174,7 @@ def test_one_tag_too_many_gets_the_apps_json_414_not_gunicorns(live_registry, mo
     refused = _put_with_tags(live_registry, "wire/many-tags", img, tags)
     assert refused.status == 414, refused.body[:300]
     assert refused.headers["Content-Type"].startswith("application/json")
-    assert refused.json()["errors"][0]["code"] == "TAG_INVALID"
+    assert refused.json()["errors"][0]["code"] == "MANIFEST_INVALID"
 
     for count in (20, 100):
         response = _put_with_tags(live_registry, "wire/many-tags", img, tags[:count])
