@@ -1,14 +1,17 @@
 """The one place where /v2/ (and /auth/token) failures become the OCI error envelope.
 
 Domain errors keep their code and status; anything unexpected becomes UNKNOWN/500 with the
-traceback in the log (ERROR level) and never in the body.
+traceback in the log (ERROR level) and never in the body. On the portal's and the admin's
+pages, a sign-in refused by the failed-login throttle becomes the 429 page.
 """
 from __future__ import annotations
 
 import logging
 
 from django.http import Http404
+from django.shortcuts import render
 
+from .auth.throttle import TooManyFailures
 from .errors import RegistryError, error_response
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ class RegistryErrorMiddleware:
 
     def process_exception(self, request, exception):
         if not (is_api_path(request.path) or request.path.startswith(JSON_PREFIXES)):
+            if isinstance(exception, TooManyFailures):  # authenticate() in a sign-in form
+                return too_many_attempts_page(request, exception)
             return None
         if isinstance(exception, RegistryError):
             return error_response([exception])
@@ -51,6 +56,14 @@ class RegistryErrorMiddleware:
             return error_response([RegistryError("unknown API endpoint", code="UNSUPPORTED", status=404)])
         logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
         return error_response([RegistryError(code="UNKNOWN")])
+
+
+def too_many_attempts_page(request, exception: TooManyFailures):
+    """429 with Retry-After: the same refusal as the API's, for a browser."""
+    response = render(request, "429.html", {"retry_after": exception.retry_after}, status=429)
+    for header, value in exception.headers.items():
+        response[header] = value
+    return response
 
 
 def _frame(response) -> None:

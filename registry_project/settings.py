@@ -49,7 +49,7 @@ SECRET_KEY = secret("REGISTRY_SECRET_KEY") or generated_secret(DATA_DIR / "secre
 ALLOWED_HOSTS = env.list("REGISTRY_ALLOWED_HOSTS", default=["*"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "registry_api.admin_apps.RegistryAdminConfig",  # django.contrib.admin, password change throttled
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -140,6 +140,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("REGISTRY_DB_CONN_MAX_AGE", defau
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Every authenticate() call, whoever makes it, counts against the failed-login throttle.
+AUTHENTICATION_BACKENDS = ["registry_api.auth.backends.ThrottledModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,16 +1,14 @@
-"""Who is calling: Django users' passwords and access tokens (failed passwords are throttled,
-see throttle.py), and whether the credential behind a Bearer or refresh token still holds."""
+"""Who is calling: Django users' passwords and access tokens (passwords are checked, and
+failures throttled, by backends.py), and whether the credential behind a Bearer or refresh
+token still holds."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth import authenticate as django_authenticate
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -21,8 +19,6 @@ from ..events import record
 from ..models import AccessToken
 from ..precompiled import Precompiled
 from .throttle import TooManyFailures  # noqa: F401  (raised by authenticate; callers catch it from here)
-from .throttle import fingerprint as throttle_fingerprint
-from .throttle import throttle_check, throttle_record_failure, throttle_record_success
 
 TOKEN_PREFIX = "drm_"
 # Writing last_used_at on every request would make every pull a write; once a minute is enough.
@@ -88,44 +84,6 @@ def _touch(token: AccessToken) -> bool:
     return False
 
 
-class _SuccessCache:
-    """Recently verified passwords, keyed by an HMAC of the user, the password and the
-    user's stored password hash.
-
-    Django's password hash is deliberately slow (hundreds of ms); HTTP Basic sends the
-    password with every request, so a verified pair is remembered for a minute. The key
-    includes the stored hash, so a changed password misses at once in every worker.
-    """
-
-    def __init__(self, ttl: float = 60, capacity: int = 1024) -> None:
-        self._ttl, self._capacity = ttl, capacity
-        self._items: dict[bytes, float] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def key(user, password: str) -> bytes:
-        message = f"{user.pk}\0{user.password}\0{password}".encode()
-        return hmac.new(settings.SECRET_KEY.encode(), message, "sha256").digest()
-
-    def hit(self, key: bytes) -> bool:
-        with self._lock:
-            expires = self._items.get(key)
-        return expires is not None and expires > time.monotonic()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def put(self, key: bytes) -> None:
-        with self._lock:
-            if len(self._items) >= self._capacity:
-                self._items.clear()
-            self._items[key] = time.monotonic() + self._ttl
-
-
-_verified = _SuccessCache()
-
-
 def password_fingerprint(user) -> str:
     """What `cred` carries for a password login: an HMAC of the stored password hash (as
     Django's session auth hash), so every token bought with the password dies with it."""
@@ -150,51 +108,26 @@ def _token_identity(username: str, secret: str) -> Identity | None | bool:
     return Identity(token.user, f"token:{token.pk}", token.read_only)
 
 
-# Every token request with a password starts with it (precompiled.py says why).
-_USER = Precompiled(
-    lambda username: get_user_model()._default_manager.filter(**{get_user_model().USERNAME_FIELD: username})[:1],
-    "username",
-)
-
-
-def _check_password(username: str, password: str) -> Identity | None:
-    """The user if the password is right; the success cache spares the slow hasher."""
-    user = _USER.first(username=username)
-    if user is not None and user.is_active and _verified.hit(_SuccessCache.key(user, password)):
-        return _password_identity(user)
-    user = django_authenticate(username=username, password=password)  # failures: audited by signal
-    if user is None or not user.is_active:
-        return None
-    # After check_password, which may have upgraded the stored hash: key on the new one.
-    _verified.put(_SuccessCache.key(user, password))
-    record(action="login", actor=username, detail={"via": "password"})
-    return _password_identity(user)
-
-
-def authenticate(*, username: str, password: str, client_addr: str, tokens: bool = True) -> Identity:
+def authenticate(*, username: str, password: str, client_addr: str) -> Identity:
     """Check a username with an access token or a password (as `docker login` sends them).
 
     Something shaped like a token is looked up as one first and, if no token has that
     secret, checked as a password (a real password may start with the prefix too). Only
-    the password path is throttled (throttle.py says why); `tokens=False` skips tokens
-    (the portal, where a read-only token must not open a full session).
+    the password path is throttled (throttle.py says why). The portal and the admin sign
+    in with Django's forms, which check passwords only (a read-only token must not open a
+    full session).
     """
-    if tokens and password.startswith(TOKEN_PREFIX):
+    if password.startswith(TOKEN_PREFIX):
         identity = _token_identity(username, password)
         if identity is None:
             raise AuthenticationFailed("invalid username, password or token")
         if identity:
             return identity
-    failed_before = throttle_check(username=username, client_addr=client_addr)
-    identity = _check_password(username, password)
-    if identity is None:
-        throttle_record_failure(
-            username=username, client_addr=client_addr, attempt=throttle_fingerprint(username, password)
-        )
+    # The throttled backend (backends.py): TooManyFailures when a counter is full.
+    user = django_authenticate(username=username, password=password, client_addr=client_addr)
+    if user is None:
         raise AuthenticationFailed("invalid username, password or token")
-    if failed_before:  # a write only then: Basic on /v2/ comes here with every request
-        throttle_record_success(username=username, client_addr=client_addr)
-    return identity
+    return _password_identity(user)
 
 
 _ACTIVE_USER = Precompiled(

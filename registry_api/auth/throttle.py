@@ -48,7 +48,17 @@ REPEAT_SECONDS = 10
 
 
 class TooManyFailures(RegistryError):
+    """A full counter: the API answers 429 TOOMANYREQUESTS, pages the 429 "too many
+    attempts" page (middleware.RegistryErrorMiddleware); both with Retry-After."""
+
     code = "TOOMANYREQUESTS"
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"too many failed sign-in attempts; try again in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 def _address_key(client_addr: str) -> str:
@@ -100,9 +110,7 @@ def throttle_check(*, username: str, client_addr: str) -> bool:
         found.add(row.key)
         if row.failures >= limits[row.key]:
             retry_after = int((row.window_started_at + window - now).total_seconds()) + 1
-            raise TooManyFailures(
-                "too many failed logins; try again later", headers={"Retry-After": str(max(retry_after, 1))}
-            )
+            raise TooManyFailures(max(retry_after, 1))
     return keys["pair"][0] in found
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, User
 
-from registry_api.auth import credentials
+from registry_api.auth import backends
 from registry_api.auth.credentials import access_token_create
 from registry_api.events.models import AuditEvent
 from registry_api.models import Grant, Namespace
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def _settings(settings):
     settings.REGISTRY_AUTH_ENABLED = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    credentials._verified.clear()  # a password verified by an earlier test is not a login here
+    backends._verified.clear()  # a password verified by an earlier test is not a login here
 
 
 @pytest.fixture

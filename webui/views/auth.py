@@ -1,11 +1,9 @@
-"""Sign in and out with Django's auth views; the form is throttled (see `forms.SignInForm`)."""
+"""Sign in and out with Django's auth views. The sign-in form's authenticate() call goes
+through the throttled backend (registry_api/auth/backends.py): failed portal sign-ins count
+with those of `docker login`, and a full counter is the 429 "too many attempts" page."""
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 
-from ..forms import SignInForm
-
-login = auth_views.LoginView.as_view(
-    template_name="webui/login.html", authentication_form=SignInForm, redirect_authenticated_user=True,
-)
+login = auth_views.LoginView.as_view(template_name="webui/login.html", redirect_authenticated_user=True)
 logout = auth_views.LogoutView.as_view()
