@@ -50,29 +50,30 @@ def _no_response(request):  # the middleware below are only asked for their resp
     raise AssertionError("not called")
 
 
-_fixed: list[tuple[str, str]] | None = None
+# By whether the request is https: HSTS goes on https answers only.
+_fixed: dict[bool, list[tuple[str, str]]] = {}
 
 
 @receiver(setting_changed)
 def _forget_fixed_headers(**kwargs) -> None:
-    global _fixed
-    _fixed = None
+    _fixed.clear()
 
 
 def _fixed_headers(environ) -> list[tuple[str, str]] | None:
     """What Django's security middleware, corsheaders and ours add to every plain 200 under
-    /v2/ (no Origin), asked of them once; None when that depends on the request (an HTTPS
-    redirect or HSTS, which look at the scheme)."""
-    global _fixed
-    if settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS:
+    /v2/ (no Origin), asked of them once per scheme; None with an HTTPS redirect, which
+    would answer instead."""
+    if settings.SECURE_SSL_REDIRECT:
         return None
-    if _fixed is None:
-        request, response = WSGIRequest(environ), HttpResponse(status=200)
+    request = WSGIRequest(environ)
+    secure = request.is_secure()  # X-Forwarded-Proto behind the proxy (a few µs)
+    if secure not in _fixed:
+        response = HttpResponse(status=200)
         SecurityMiddleware(_no_response).process_response(request, response)
         CorsMiddleware(_no_response).add_response_headers(request, response)
         response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
-        _fixed = [(key, value) for key, value in response.items() if key != "Content-Type"]
-    return _fixed
+        _fixed[secure] = [(key, value) for key, value in response.items() if key != "Content-Type"]
+    return _fixed[secure]
 
 
 def application(app):

@@ -96,6 +96,22 @@ API_PATH_PREFIXES = ("/v2", "/auth/token", "/healthz", "/readyz", "/metrics")
 REGISTRY_BEHIND_PROXY = env.bool("REGISTRY_BEHIND_PROXY", default=False)
 if REGISTRY_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Session and CSRF cookies marked Secure (sent over https only): on by default behind the
+# TLS proxy; a browser would not keep them from a plain-http site.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("REGISTRY_SECURE_COOKIES", default=REGISTRY_BEHIND_PROXY)
+# Seconds a browser keeps to https for this host (Strict-Transport-Security; 0 = not sent).
+# Only https answers carry it, so it takes effect behind the TLS proxy alone.
+SECURE_HSTS_SECONDS = env.int("REGISTRY_HSTS_SECONDS", default=365 * 24 * 3600)
+SILENCED_SYSTEM_CHECKS = [
+    # SECURE_SSL_REDIRECT: nginx redirects http to https (deploy/nginx.conf, its port-80
+    # server); the app itself only ever speaks plain HTTP, to nginx.
+    "security.W008",
+    # HSTS includeSubDomains and preload bind every subdomain of the host (with preload,
+    # through the browsers' built-in list) for the header's whole age: the domain owner's
+    # decision, not the registry's (REGISTRY_HSTS_SECONDS=0 leaves the header to nginx).
+    "security.W005",
+    "security.W021",
+]
 
 # /v2/ paths are not redirected to a trailing slash: clients use them exactly as sent.
 APPEND_SLASH = False

@@ -156,9 +156,20 @@ def test_the_fixed_headers_follow_the_settings(pushed_image, settings, overrides
     assert fast == django
 
 
-@pytest.mark.parametrize("setting", ["SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS"])
-def test_headers_that_depend_on_the_scheme_are_left_to_django(pushed_image, settings, setting):
-    setattr(settings, setting, 3600 if setting == "SECURE_HSTS_SECONDS" else True)
+def test_an_https_redirect_is_left_to_django(pushed_image, settings):
+    settings.SECURE_SSL_REDIRECT = True
     assert read(_environ("/v2/library/app/manifests/latest")) is None
-    settings.SECURE_HSTS_SECONDS, settings.SECURE_SSL_REDIRECT = 0, False
+    settings.SECURE_SSL_REDIRECT = False
     assert read(_environ("/v2/library/app/manifests/latest")) is not None
+
+
+def test_hsts_is_sent_on_https_answers_only_as_django_sends_it(pushed_image, settings):
+    """Behind the TLS proxy (REGISTRY_BEHIND_PROXY) with HSTS on, as in production."""
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+    for proto in ("https", "http", "https"):
+        environ = _environ("/v2/library/app/manifests/latest", HTTP_X_FORWARDED_PROTO=proto)
+        assert read(environ) is not None
+        fast, django = both("/v2/library/app/manifests/latest", HTTP_X_FORWARDED_PROTO=proto)
+        assert fast == django
+        assert fast[1].get("Strict-Transport-Security") == ("max-age=3600" if proto == "https" else None)
