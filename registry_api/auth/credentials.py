@@ -18,7 +18,6 @@ from ..errors import RegistryError
 from ..events import record
 from ..models import AccessToken
 from ..precompiled import Precompiled
-from .throttle import TooManyFailures  # noqa: F401  (raised by authenticate; callers catch it from here)
 
 TOKEN_PREFIX = "drm_"
 # Writing last_used_at on every request would make every pull a write; once a minute is enough.
