@@ -6,6 +6,7 @@ out of the box: SQLite and blobs under `./data`, DEBUG off.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import environ
@@ -154,6 +155,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Keep database connections between requests (seconds).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("REGISTRY_DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+
+def _under_gevent() -> bool:
+    """Whether this process is a gevent worker's (registry_project/gunicorn_worker.py)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("socket"))
+
+
+# Under the gevent worker a connection is per greenlet, handed back whenever its client is
+# waited on: pooled per worker, so that a hand-back and the next query cost no real close
+# and open (registry_project/sqlite_pool/base.py; Django's psycopg_pool for PostgreSQL).
+if _under_gevent():
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["ENGINE"] = "registry_project.sqlite_pool"
+    elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            # Connections a worker holds at most; a request waits for one beyond that.
+            "max_size": env.int("REGISTRY_DB_POOL_SIZE", default=20),
+            "timeout": 30,
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them instead
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

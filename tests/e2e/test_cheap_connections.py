@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from registry_project.sqlite_pool.base import MAX_IDLE
 from tests.builders import sha256
 
 from .conftest import _running_registry
@@ -252,12 +253,17 @@ def _database_descriptors(registry: LiveRegistry) -> int:
     return count
 
 
-def test_idle_kept_alive_connections_hold_no_database_connection(tmp_path):
-    """200 connections that each made a request and stay open: none keeps a database
-    connection while it waits (a thread per connection kept one per thread)."""
+def test_waiting_clients_hold_no_database_connection(tmp_path):
+    """200 kept-alive connections that each made a request and wait, and 30 pushes whose
+    bodies come slowly: the database connections open stay within the workers' pools
+    (MAX_IDLE each), where a thread per connection kept one per thread."""
     with _running_registry(tmp_path / "registry", auth=True, sqlite=True) as live:
         digest = live.push_blob("idle/app", b"a layer")
-        idle = []
+        idle, pushed = [], []
+        pushes = [
+            threading.Thread(target=_slow_push, args=(live, f"idle/push{i}", os.urandom(MIB // 4), pushed, MIB // 16))
+            for i in range(30)
+        ]
         try:
             for _ in range(200):
                 sock = _connect(live)
@@ -267,13 +273,18 @@ def test_idle_kept_alive_connections_hold_no_database_connection(tmp_path):
                 )
                 assert _read_answer(sock)[0] == 200
                 idle.append(sock)
-            time.sleep(1)
-            assert _database_descriptors(live) <= 2
+            for push in pushes:
+                push.start()
+            time.sleep(2)  # every push has begun and waits for its body
+            assert _database_descriptors(live) <= 2 * MAX_IDLE
             status, took = _timed_request(live, "HEAD", f"/v2/idle/app/blobs/{digest}")
             assert status == 200 and took < PROMPT
         finally:
+            for push in pushes:
+                push.join(timeout=60)
             for sock in idle:
                 sock.close()
+        assert pushed == [201] * 30
 
 
 def _exited(pid: int) -> bool:

@@ -29,8 +29,8 @@ def small_pool(tmp_path_factory):
 
 
 def test_one_connection_is_answered_at_every_pace(small_pool):
-    """Pauses shorter than the 5 ms the connection keeps its database connections for
-    (LINGER_SECONDS) and longer ones, GET and HEAD, on the same socket throughout."""
+    """Pauses from none to longer than a client's usual, GET and HEAD, on the same socket
+    throughout: each wait hands the database connection back and takes it again."""
     small_pool.push_blob("pace/app", b"some layer")
     conn = small_pool.connection()
     try:

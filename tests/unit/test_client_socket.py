@@ -169,3 +169,23 @@ def test_settings_must_be_positive(monkeypatch):
     monkeypatch.setenv("REGISTRY_HEADER_TIMEOUT", "0")
     with pytest.raises(ValueError, match="REGISTRY_HEADER_TIMEOUT"):
         Deadlines(keepalive=75)
+
+
+def test_fsync_waits_for_the_disk_off_the_loop(monkeypatch):
+    """While a blob's fsync waits, the worker's other greenlets keep running."""
+    waited_on = []
+
+    def slow_fsync(fd):
+        waited_on.append(threading.get_ident())
+        time.sleep(0.3)  # the disk
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    monkeypatch.setattr(os, "fdatasync", slow_fsync)
+    gunicorn_worker.durable_writes_off_the_loop()
+    ticks = []
+    ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0.01)) for _ in range(100)])
+    gevent.spawn(os.fsync, 0).get(timeout=5)
+    gevent.spawn(os.fdatasync, 0).get(timeout=5)
+    ticker.kill()
+    assert len(ticks) >= 20  # ~60 in the 0.6 s, none if the loop had waited
+    assert threading.get_ident() not in waited_on and len(waited_on) == 2
