@@ -15,8 +15,8 @@ What gunicorn's own gevent worker lacks, ClientSocket adds:
 - zero-copy pulls: os.sendfile() on the non-blocking socket, waiting for it to drain in
   between (gevent's socket.sendfile copies through Python in 8 KiB pieces);
 - fairness: a fast stream yields to the loop every YIELD_BYTES, so one push or pull at
-  loopback speed does not hold the worker from everyone else, and a blob's fsync waits
-  for the disk on a thread of gevent's pool, not in the loop;
+  loopback speed does not hold the worker from everyone else, and a blob's fsync and a
+  password's hash run on a thread of gevent's pool, not in the loop;
 - no database connection held for a client: Django's connections are per greenlet, that
   is per client connection, and one hands its database connections back (to the worker's
   pool, settings.py) when the app has answered and whenever it must wait on its client:
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import io
 import logging
 import os
@@ -221,20 +222,21 @@ def release_database_connections() -> None:
             connection.close()
 
 
-def durable_writes_off_the_loop() -> None:
-    """Run os.fsync() and os.fdatasync() on gevent's pool of real threads.
+def slow_calls_off_the_loop() -> None:
+    """Run the calls that wait long without a socket on gevent's pool of real threads.
 
-    Each waits on the disk (tens of milliseconds on a busy one for a pushed layer), and
-    gevent leaves them blocking: every other connection of the worker would wait with it.
-    Called once in each worker, after gevent has patched the rest."""
-    for name in ("fsync", "fdatasync"):
-        blocking = getattr(os, name)
+    os.fsync() and os.fdatasync() wait on the disk (tens of milliseconds on a busy one for
+    a pushed layer), and hashlib.pbkdf2_hmac() checks a password (~0.3 s of CPU, GIL
+    released): gevent leaves them blocking, and every other connection of the worker would
+    wait with them. Called once in each worker, after gevent has patched the rest."""
+    for module, name in ((os, "fsync"), (os, "fdatasync"), (hashlib, "pbkdf2_hmac")):
+        blocking = getattr(module, name)
 
-        def off_the_loop(fd, _blocking=blocking):
-            return gevent.get_hub().threadpool.apply(_blocking, (fd,))
+        def off_the_loop(*args, _blocking=blocking):
+            return gevent.get_hub().threadpool.apply(_blocking, args)
 
         off_the_loop.__name__ = name
-        setattr(os, name, off_the_loop)
+        setattr(module, name, off_the_loop)
 
 
 class CheapConnectionWorker(GeventWorker):
@@ -264,7 +266,7 @@ class CheapConnectionWorker(GeventWorker):
 
     def patch(self):
         super().patch()
-        durable_writes_off_the_loop()
+        slow_calls_off_the_loop()
 
     def timeout_ctx(self):
         return contextlib.nullcontext()  # ClientSocket keeps the deadlines
