@@ -15,8 +15,8 @@ What gunicorn's own gevent worker lacks, ClientSocket adds:
 - zero-copy pulls: os.sendfile() on the non-blocking socket, waiting for it to drain in
   between (gevent's socket.sendfile copies through Python in 8 KiB pieces);
 - fairness: a fast stream yields to the loop every YIELD_BYTES, so one push or pull at
-  loopback speed does not hold the worker from everyone else, and a blob's fsync and a
-  password's hash run on a thread of gevent's pool, not in the loop;
+  loopback speed does not hold the worker from everyone else, and a password's hash (and
+  storage's file writes, storage_backends/offload.py) run on gevent's thread pool;
 - no database connection held for a client: Django's connections are per greenlet, that
   is per client connection, and one hands its database connections back (to the worker's
   pool, settings.py) when the app has answered and whenever it must wait on its client:
@@ -222,21 +222,20 @@ def release_database_connections() -> None:
             connection.close()
 
 
-def slow_calls_off_the_loop() -> None:
-    """Run the calls that wait long without a socket on gevent's pool of real threads.
+def password_hashing_off_the_loop() -> None:
+    """Check passwords on gevent's pool of real threads: Django's PBKDF2 is ~0.3 s of CPU
+    with the GIL released, and in the loop every other connection of the worker would wait
+    that long on each sign-in. (Storage hands its own blocking file work over the same way,
+    storage_backends/offload.py.) Called once in each worker, after gevent's patching:
+    the storage package must not be imported before it."""
+    from storage_backends.offload import off_the_loop
 
-    os.fsync() and os.fdatasync() wait on the disk (tens of milliseconds on a busy one for
-    a pushed layer), and hashlib.pbkdf2_hmac() checks a password (~0.3 s of CPU, GIL
-    released): gevent leaves them blocking, and every other connection of the worker would
-    wait with them. Called once in each worker, after gevent has patched the rest."""
-    for module, name in ((os, "fsync"), (os, "fdatasync"), (hashlib, "pbkdf2_hmac")):
-        blocking = getattr(module, name)
+    blocking = hashlib.pbkdf2_hmac
 
-        def off_the_loop(*args, _blocking=blocking):
-            return gevent.get_hub().threadpool.apply(_blocking, args)
+    def pbkdf2_hmac(*args):
+        return off_the_loop(blocking, *args)
 
-        off_the_loop.__name__ = name
-        setattr(module, name, off_the_loop)
+    hashlib.pbkdf2_hmac = pbkdf2_hmac
 
 
 class CheapConnectionWorker(GeventWorker):
@@ -266,7 +265,7 @@ class CheapConnectionWorker(GeventWorker):
 
     def patch(self):
         super().patch()
-        slow_calls_off_the_loop()
+        password_hashing_off_the_loop()
 
     def timeout_ctx(self):
         return contextlib.nullcontext()  # ClientSocket keeps the deadlines

@@ -36,6 +36,7 @@ from typing import BinaryIO, Literal
 
 from .base import BlobInfo, BlobNotFound, DigestMismatch, InvalidOffset, StoredItem, UploadNotFound
 from .common import blob_relative_key, canonical_upload_id, digest_from_relative_key, hash_stream, is_canonical_upload_id
+from .offload import off_the_loop
 from .writeback import WRITEBACK_STEP, start_writeback
 
 
@@ -78,7 +79,7 @@ _LEGACY_DATA = "data"
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        off_the_loop(os.fsync, fd)
     finally:
         os.close(fd)
 
@@ -124,6 +125,9 @@ class FilesystemUploadWriter:
         return self._size
 
     def write(self, chunk: bytes) -> None:
+        off_the_loop(self._write, chunk)  # the hash too: it releases the GIL
+
+    def _write(self, chunk: bytes) -> None:
         view = memoryview(chunk)
         while view:
             written = self._file.write(view)
@@ -155,12 +159,12 @@ class FilesystemUploadWriter:
 
     def commit(self, expected_digest: str) -> BlobInfo:
         algorithm = expected_digest.partition(":")[0]
-        os.fdatasync(self._file.fileno())
+        off_the_loop(os.fdatasync, self._file.fileno())
         self._file.close()
         if self._hasher is not None and self._hasher.name == algorithm:
             actual = f"{algorithm}:{self._hasher.hexdigest()}"
         else:
-            actual = _hash_file(self._path, algorithm)
+            actual = off_the_loop(_hash_file, self._path, algorithm)
         if actual != expected_digest:
             self.cancel()
             raise DigestMismatch(expected_digest, actual)
