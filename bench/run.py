@@ -221,7 +221,7 @@ def main() -> int:
     ours, theirs = results["ours"], results.get("distribution")
     print(f"\n{BLOB_MIB} MiB blob, {HEADS} manifest HEADs and GETs, {servers.SMALL_IMAGES} small images; median of {REPEAT} runs "
           f"(min-max of ours in brackets); {os.cpu_count()} cores; "
-          f"ours: gunicorn {os.environ.get('REGISTRY_WORKERS', '2')} gthread workers, token auth on")
+          f"ours: gunicorn {os.environ.get('REGISTRY_WORKERS', '2')} gevent workers, token auth on")
     header = f"{'measure':44s} {'ours':>9s} {'(min-max)':>15s}" + (f" {'distribution':>13s} {'ratio':>7s}" if theirs else "")
     header += f"  {'client CPU % (ours/theirs)':>26s}  {'server CPU ms/unit (ours/theirs)':>32s}"
     print(header)

@@ -7,6 +7,7 @@ tests/e2e/test_cheap_connections.py has the slow, idle and hostile clients.
 """
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
@@ -155,3 +156,85 @@ def test_a_body_cut_short_leaves_the_upload_as_it_was(small_pool):
     rest = b"c" * 50
     done = small_pool.request("PUT", _put_target(location, b"a" * 100 + rest), rest)
     assert done.status == 201, done.body
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    root = tmp_path_factory.mktemp("two-workers")
+    with _running_registry(root, auth=False, REGISTRY_WORKERS="2") as registry:
+        yield registry
+
+
+def _connections_per_worker(registry) -> dict[int, int]:
+    """Established connections to the registry's port held by each of its workers, from
+    /proc: /proc/net/tcp gives each connection's socket inode, /proc/PID/fd who holds it."""
+    port = int(registry.host.rsplit(":", 1)[1])
+    inodes = set()
+    with open("/proc/net/tcp") as table:
+        for row in list(table)[1:]:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                inodes.add(f"socket:[{fields[9]}]")
+    workers = []
+    for task in os.listdir(f"/proc/{registry.pid}/task"):
+        with open(f"/proc/{registry.pid}/task/{task}/children") as children:
+            workers += [int(pid) for pid in children.read().split()]
+    held = {}
+    for pid in workers:
+        fds = os.listdir(f"/proc/{pid}/fd")
+        held[pid] = sum(1 for fd in fds if _link(f"/proc/{pid}/fd/{fd}") in inodes)
+    return held
+
+
+def _link(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:  # an fd closed meanwhile
+        return ""
+
+
+def test_new_connections_go_to_the_worker_holding_fewer(two_workers):
+    """Clients that connect one after another and stay connected (docker's kept-alive
+    connections) end up spread evenly over the two workers, round after round: whichever
+    worker woke first used to take each one, 12 to 4 as often as 8 to 8 (worker_balance.py)."""
+    _wait_for_both_workers(two_workers)
+    for _ in range(2):
+        conns = []
+        try:
+            for _ in range(12):
+                conn = two_workers.connection()
+                conns.append(conn)
+                assert send(conn, "GET", "/v2/").status == 200
+            held = _connections_per_worker(two_workers)
+        finally:
+            for conn in conns:
+                conn.close()
+        assert sum(held.values()) == 12 and len(held) == 2, held
+        assert max(held.values()) - min(held.values()) <= 2, held
+        _wait_until_closed(two_workers)
+
+
+def _wait_for_both_workers(registry) -> None:
+    """The server answers once one worker is up; a worker still loading Django takes no
+    connection. Connect until each worker has answered one."""
+    conns, deadline = [], time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            conn = registry.connection()
+            conns.append(conn)
+            assert send(conn, "GET", "/v2/").status == 200
+            if all(_connections_per_worker(registry).values()):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the second worker never took a connection")
+    finally:
+        for conn in conns:
+            conn.close()
+    _wait_until_closed(registry)
+
+
+def _wait_until_closed(registry) -> None:
+    deadline = time.monotonic() + 10
+    while sum(_connections_per_worker(registry).values()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the workers see the closes before the next round
