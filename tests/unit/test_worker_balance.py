@@ -138,7 +138,7 @@ def test_a_worker_with_no_lighter_sibling_accepts_at_once(server):
 def test_a_busier_worker_leaves_the_connection_then_takes_it_if_still_waiting(server):
     made, worker, accepted, clients = server
     _other_worker(worker.board, 1002, 0)  # a sibling that never takes it
-    worker.connections = 1
+    worker.connections = 2
     _connect(made, clients)
     gevent.sleep(0.05)
     assert accepted == []  # left to the sibling for the pause
@@ -149,3 +149,17 @@ def test_a_busier_worker_leaves_the_connection_then_takes_it_if_still_waiting(se
     assert len(accepted) == 1  # only one is taken that way: the next waits again
     gevent.sleep(0.4)
     assert len(accepted) == 2
+
+
+def test_in_a_crowd_a_sibling_must_hold_an_eighth_fewer(server):
+    """A burst of a thousand connections is accepted at full speed, not one pause each."""
+    made, worker, accepted, clients = server
+    other = _other_worker(worker.board, 1002, 360)
+    worker.connections = 400
+    _connect(made, clients)
+    gevent.sleep(0.05)
+    assert len(accepted) == 1  # 360 is within 400's margin of 50
+    other.publish(340)
+    _connect(made, clients)
+    gevent.sleep(0.05)
+    assert len(accepted) == 1  # 340 is not: left to the sibling
