@@ -1,21 +1,19 @@
-"""registry_project.gunicorn_worker.ClientSocket on real loopback sockets under gevent's
+"""registry_project.client_socket.ClientSocket on real loopback sockets under gevent's
 loop: pulls go out with os.sendfile() however slowly they are read, and each deadline
 closes a connection as if its client had hung up."""
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
 import time
 
 import gevent
-import gevent.monkey
 import pytest
 from gevent import socket as gsocket
 
-from registry_project import gunicorn_worker
-from registry_project.gunicorn_worker import ClientSocket, Deadlines
+from registry_project import client_socket
+from registry_project.client_socket import ClientSocket, Deadlines
 
 MIB = 1024 * 1024
 
@@ -51,7 +49,7 @@ def test_a_slowly_read_file_goes_out_through_sendfile_whole(pair, tmp_path, monk
     path.write_bytes(data)
     calls = []
     real = os.sendfile
-    monkeypatch.setattr(gunicorn_worker.os, "sendfile", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(client_socket.os, "sendfile", lambda *a: calls.append(a) or real(*a))
 
     def read_slowly():
         received = bytearray()
@@ -144,8 +142,8 @@ def test_a_fast_stream_lets_others_run(deadlines, monkeypatch):
     """A client whose data is always there: the reader yields to the loop every
     YIELD_BYTES all the same, or it would keep every other connection waiting."""
     yields = []
-    monkeypatch.setattr(gunicorn_worker.gevent, "sleep", lambda seconds=0: yields.append(seconds))
-    total = 8 * gunicorn_worker.YIELD_BYTES
+    monkeypatch.setattr(client_socket.gevent, "sleep", lambda seconds=0: yields.append(seconds))
+    total = 8 * client_socket.YIELD_BYTES
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client = socket.create_connection(listener.getsockname())  # a plain, blocking socket
         accepted, _ = listener.accept()
@@ -171,23 +169,3 @@ def test_settings_must_be_positive(monkeypatch):
     monkeypatch.setenv("REGISTRY_HEADER_TIMEOUT", "0")
     with pytest.raises(ValueError, match="REGISTRY_HEADER_TIMEOUT"):
         Deadlines(keepalive=75)
-
-
-def test_password_hashing_runs_off_the_loop(monkeypatch):
-    """While a password's hash is computed, the worker's other greenlets keep running."""
-    ran_on = []
-
-    def slow(*args):
-        ran_on.append(threading.get_ident())
-        time.sleep(0.3)  # 0.3 s of CPU with the GIL released
-        return b"derived"
-
-    monkeypatch.setattr(hashlib, "pbkdf2_hmac", slow)
-    monkeypatch.setattr(gevent.monkey, "is_module_patched", lambda name: True)  # as in a worker
-    gunicorn_worker.password_hashing_off_the_loop()
-    ticks = []
-    ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0.01)) for _ in range(100)])
-    assert gevent.spawn(hashlib.pbkdf2_hmac, "sha256", b"pw", b"salt", 1000).get(timeout=5) == b"derived"
-    ticker.kill()
-    assert len(ticks) >= 15  # ~30 in the 0.3 s, none if the loop had waited
-    assert ran_on and threading.get_ident() not in ran_on
