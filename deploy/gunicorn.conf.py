@@ -10,14 +10,20 @@ on the non-blocking socket), and the worker adds the deadlines gunicorn's own ge
 worker lacks (REGISTRY_HEADER_TIMEOUT, REGISTRY_STALL_TIMEOUT).
 
 Chosen by measurement (2 cores, 2026-12-05):
-- against the threaded worker it replaces, in alternate rounds of one run (3 rounds,
-  bench/workloads.py's clients, token auth on): manifest HEADs 3,595-3,980/s at
-  concurrency 1 (threads 3,195-3,876), 5,286-6,366/s at 16 (3,976-6,787), p99 at 16
-  5.7-13.4 ms (10.3-12.2); small image pushes and a 256 MiB pull on a par;
+- the fleet of slow, idle and hostile clients (`make bench-fleet`, 3 runs; README
+  Performance, "Many clients"): 200 pulls and 64 pushes at 2 MiB/s each finish within
+  1.02-1.04x of their ideal 8 s, a normal request is answered in under 80 ms with 1,000
+  half-sent requests held, and 2,000 idle connections add ~33 MB; with threads the pulls
+  took 55.5 s and 50 half-sent requests left `GET /v2/` unanswered;
+- what it costs, `make bench` beside the threaded worker on the same day: pushes, small
+  images and manifest reads at concurrency 1 on a par; manifest HEADs/GETs at
+  concurrency 16 5,578/4,884 per second against 6,616/6,601 (greenlet switches and
+  patched locks are Python); pulls 2,550 MiB/s for one stream against 2,453, 3,405 for
+  four against 4,293 (each drained socket buffer is a turn of the loop, not a sleep in
+  the kernel);
 - gunicorn's ASGI worker was ruled out without a run: Django's ASGI handler reads a
   whole request body into a temporary file before the view starts (a 1 GiB push written
-  twice) and sends file answers in chunks from a thread, not with sendfile();
-- the fleet of slow and hostile clients: `make bench-fleet`, docs in README Performance.
+  twice) and sends file answers in chunks from a thread, not with sendfile().
 
 Two workers by default: one per core, for the requests that need the GIL. Each costs
 ~57 MB of RSS. A new connection goes to the worker holding the fewest

@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -56,8 +57,12 @@ def test_config_sends_files_with_sendfile_from_gevent_workers():
     with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "json", "REGISTRY_ACCESS_LOG": "off", "SENDFILE": "0"}):
         config = _gunicorn_config()
         assert config.sendfile is True  # pinned on, whatever the environment said
-    # A connection is a greenlet: thousands per worker, each worker its own fd limit.
+    # A connection is a greenlet: thousands per worker, and each one a descriptor, so
+    # loading the config raised the soft open-files limit to the hard one (systemd's soft
+    # default is 1,024), here in this process as in gunicorn's master.
     assert issubclass(config.worker_class, GeventWorker) and config.worker_connections >= 2000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft == hard or (hard == resource.RLIM_INFINITY and soft >= 1 << 20)
     assert config.logconfig_dict["loggers"]["gunicorn.error"]["handlers"] == ["stderr"]
     assert config.logconfig_dict["loggers"]["gunicorn.access"]["handlers"] == []  # access log off
     with mock.patch.dict(os.environ, {"REGISTRY_LOG_FORMAT": "plain", "REGISTRY_ACCESS_LOG": "-"}):
