@@ -12,12 +12,19 @@ settings.py picks both when the process runs under gevent.
 A kept connection is used again only while the database file is the one it opened (a
 restore, or an operator's mistake, replaces the file: the readiness probe must see that)
 and for CONN_MAX_AGE seconds at most.
+
+A transaction that must wait for another writer (another worker, or `manage.py gc` in a
+process of its own) waits in gevent's loop: in SQLite's busy handler the whole worker
+would stop with it, and a writer in another greenlet of the same worker could never
+finish, so both would wait out the timeout.
 """
 from __future__ import annotations
 
 import os
 import time
 
+import gevent
+from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 # Idle connections kept per process. More are opened when more greenlets query at once
@@ -36,6 +43,24 @@ def _inode(path) -> int:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def _start_transaction_under_autocommit(self):
+        """BEGIN (IMMEDIATE, settings.py), retried in gevent's loop while another writer
+        holds the lock, for as long as the `timeout` option says SQLite would wait."""
+        patience = float(self.settings_dict["OPTIONS"].get("timeout", 5))
+        deadline, pause = time.monotonic() + patience, 0.001
+        self.connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    return super()._start_transaction_under_autocommit()
+                except OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                        raise
+                gevent.sleep(pause)
+                pause = min(pause * 2, 0.05)
+        finally:
+            self.connection.execute(f"PRAGMA busy_timeout = {int(patience * 1000)}")
+
     def get_new_connection(self, conn_params):
         inode = _inode(conn_params.get("database"))
         max_age = self.settings_dict.get("CONN_MAX_AGE")

@@ -1,7 +1,9 @@
 """registry_project/sqlite_pool: a closed connection is kept for the next user, but never
-one left in a transaction, one to a database file since replaced, or one past its age."""
+one left in a transaction, one to a database file since replaced, or one past its age;
+and a transaction waiting for another writer waits in gevent's loop."""
 from __future__ import annotations
 
+import gevent
 import pytest
 from django.db.utils import ConnectionHandler
 
@@ -74,3 +76,37 @@ def test_at_most_max_idle_are_kept(handler):
     for wrapper, _ in opened:
         wrapper.close()
     assert len(pool._idle) == pool.MAX_IDLE
+
+
+def test_a_transaction_waits_for_another_writer_in_the_loop(tmp_path, monkeypatch, django_db_blocker):
+    """BEGIN IMMEDIATE behind another writer: the worker's other greenlets keep running,
+    and the writer holding the lock (here one of them) can finish."""
+    monkeypatch.setattr(pool, "_idle", [])
+    handler = ConnectionHandler({"default": {
+        "ENGINE": "registry_project.sqlite_pool", "NAME": str(tmp_path / "db.sqlite3"),
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 5},
+    }})
+    with django_db_blocker.unblock():
+        holder, waiter = handler.create_connection("default"), handler.create_connection("default")
+        holder.ensure_connection()
+        waiter.ensure_connection()
+        holder.connection.execute("BEGIN IMMEDIATE")
+        ticks = []
+        ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0.01)) for _ in range(1000)])
+        gevent.spawn_later(0.3, holder.connection.execute, "COMMIT")
+        began = pool.time.monotonic()
+
+        def begin():
+            waiter._start_transaction_under_autocommit()
+            return waiter.connection.in_transaction
+
+        assert gevent.spawn(begin).get(timeout=10) is True
+        ticker.kill()
+        assert 0.25 < pool.time.monotonic() - began < 3
+        assert len(ticks) >= 10  # ~30 in the 0.3 s; none if SQLite's handler had waited
+        waiter.connection.execute("ROLLBACK")
+        assert waiter.connection.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+        holder.close()
+        waiter.close()
+    for connection, *_ in pool._idle:
+        connection.close()
