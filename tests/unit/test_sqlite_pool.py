@@ -102,8 +102,8 @@ def test_a_transaction_waits_for_another_writer_in_the_loop(tmp_path, monkeypatc
 
         assert gevent.spawn(begin).get(timeout=10) is True
         ticker.kill()
-        assert 0.25 < pool.time.monotonic() - began < 3
-        assert len(ticks) >= 10  # ~30 in the 0.3 s; none if SQLite's handler had waited
+        assert pool.time.monotonic() - began > 0.25
+        assert len(ticks) >= 3  # ~30 in the 0.3 s on a quiet machine; none if SQLite's handler had waited
         waiter.connection.execute("ROLLBACK")
         assert waiter.connection.execute("PRAGMA busy_timeout").fetchone() == (5000,)
         holder.close()
