@@ -6,12 +6,12 @@ out of the box: SQLite and blobs under `./data`, DEBUG off.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import environ
 
 from registry_api.files import create_private, write_once
+from storage_backends.offload import under_gevent
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -157,16 +157,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("REGISTRY_DB_CONN_MAX_AGE", defau
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 
-def _under_gevent() -> bool:
-    """Whether this process is a gevent worker's (registry_project/gunicorn_worker.py)."""
-    monkey = sys.modules.get("gevent.monkey")
-    return bool(monkey and monkey.is_module_patched("socket"))
-
-
 # Under the gevent worker a connection is per greenlet, handed back whenever its client is
 # waited on: pooled per worker, so that a hand-back and the next query cost no real close
 # and open (registry_project/sqlite_pool/base.py; Django's psycopg_pool for PostgreSQL).
-if _under_gevent():
+if under_gevent():
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["ENGINE"] = "registry_project.sqlite_pool"
     elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

@@ -15,10 +15,16 @@ from typing import Callable, TypeVar
 T = TypeVar("T")
 
 
+def under_gevent() -> bool:
+    """Whether this process runs gevent's loop: a gevent worker's, which patched sockets
+    (registry_project/gunicorn_worker.py). settings.py asks it too, to pool connections."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("socket"))
+
+
 def off_the_loop(function: Callable[..., T], *args) -> T:
     """`function(*args)`, on gevent's thread pool when this process runs gevent's loop."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is None or not monkey.is_module_patched("socket"):
+    if not under_gevent():
         return function(*args)
     import gevent
 
