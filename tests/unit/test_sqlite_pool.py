@@ -91,19 +91,26 @@ def test_a_transaction_waits_for_another_writer_in_the_loop(tmp_path, monkeypatc
         holder.ensure_connection()
         waiter.ensure_connection()
         holder.connection.execute("BEGIN IMMEDIATE")
-        ticks = []
+        ticks, started, committed = [], [], []
         ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0.01)) for _ in range(1000)])
-        gevent.spawn_later(0.3, holder.connection.execute, "COMMIT")
-        began = pool.time.monotonic()
+
+        def commit_once_the_loop_has_turned():
+            """The holder commits only after the waiter has tried and the loop has kept
+            turning 10 times meanwhile: never if SQLite's handler held the loop."""
+            while not started or len(ticks) < 10:
+                gevent.sleep(0.005)
+            holder.connection.execute("COMMIT")
+            committed.append(True)
 
         def begin():
+            started.append(True)  # its first BEGIN runs before this greenlet yields
             waiter._start_transaction_under_autocommit()
-            return waiter.connection.in_transaction
+            return bool(committed), waiter.connection.in_transaction
 
-        assert gevent.spawn(begin).get(timeout=10) is True
+        committer = gevent.spawn(commit_once_the_loop_has_turned)
+        assert gevent.spawn(begin).get(timeout=10) == (True, True)  # it waited for the commit
+        committer.get(timeout=1)
         ticker.kill()
-        assert pool.time.monotonic() - began > 0.25
-        assert len(ticks) >= 3  # ~30 in the 0.3 s on a quiet machine; none if SQLite's handler had waited
         waiter.connection.execute("ROLLBACK")
         assert waiter.connection.execute("PRAGMA busy_timeout").fetchone() == (5000,)
         holder.close()
