@@ -1,4 +1,4 @@
-"""CI logs say where the portal's screenshots are: .ci/run prints the folder the README
+"""CI logs say where the portal's screenshots are: .ci/run prints the folder docs/testing.md
 names and how many files it holds, on success and on failure alike (an EXIT trap)."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_ci_run_reports_the_screenshot_folder(tmp_path):
     script = (ROOT / ".ci" / "run").read_text()
     assert "trap report_screenshots EXIT" in script
-    assert "test-artifacts/screenshots/" in (ROOT / "README.md").read_text()
+    assert "test-artifacts/screenshots/" in (ROOT / "docs" / "testing.md").read_text()
     # Run the reporting part alone, against a folder with two screenshots.
     body = re.search(r"^report_screenshots\(\) \{.*?^\}", script, re.S | re.M).group(0)
     (tmp_path / "test-artifacts" / "screenshots").mkdir(parents=True)
