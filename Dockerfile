@@ -1,7 +1,7 @@
 # Container image of Docker Registry Manager: gunicorn serving the app, data in /data.
-# Build: docker build -t docker-registry-manager .   (see README.md, "Containers").
+# Build: docker build -t docker-registry-manager .   (see docs/operations.md, "The container").
 # BASE_IMAGE: any image with Python 3.11 and pip; where Docker Hub is out of reach, a
-# stand-in made by scripts/container-base.sh (then also `--network host`, see the README).
+# stand-in made by scripts/container-base.sh (then also `--network host`, see docs/operations.md).
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 

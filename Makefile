@@ -44,7 +44,7 @@ bench-fleet: $(VENV)/.installed
 	$(PY) bench/fleet.py
 
 # Every portal and admin page timed on 10,000 repositories / 100,000 tags / 20,000 blobs
-# (a scratch database, filled in bulk): the README's portal scale table.
+# (a scratch database, filled in bulk): the portal table of docs/performance.md.
 bench-portal: $(VENV)/.installed
 	$(PY) bench/portal.py $(BENCH_PORTAL_ARGS)
 

@@ -2,7 +2,7 @@
 # A stand-in for the python:3.11-slim base image, for docker engines that cannot pull from
 # Docker Hub: Debian bookworm (its python3 is 3.11) with pip, made by debootstrap from the
 # Debian mirror, plus this host's extra CA certificates so that pip inside `docker build`
-# trusts a TLS-intercepting proxy. README.md, "Containers", says when and how to use it.
+# trusts a TLS-intercepting proxy. docs/operations.md, "The container", says when and how to use it.
 #
 #   sudo scripts/container-base.sh [TAG] [CACHE_DIR]
 #   docker build --network host --build-arg BASE_IMAGE=TAG -t docker-registry-manager .
