@@ -7,7 +7,7 @@ import secrets
 from django import forms
 from django.contrib import admin, messages
 
-from .events.models import AuditEvent, GcRun, Webhook, WebhookDelivery
+from .models import AuditEvent, GcRun, Webhook, WebhookDelivery
 from .events.webhooks import attempt
 
 

@@ -37,7 +37,7 @@ def observe_request(route: str, method: str, status: int, seconds: float, bytes_
 
 def record_gc_run(report, seconds: float) -> None:
     """Keep a swept run's figures in the database (services/gc/sweep.py calls this once per run)."""
-    from .events.models import GcRun
+    from .models import GcRun
 
     if report.dry_run:
         return
@@ -50,7 +50,7 @@ def record_gc_run(report, seconds: float) -> None:
 def _gc_runs():
     from django.db.models import Count, Max, Sum
 
-    from .events.models import GcRun
+    from .models import GcRun
 
     runs = GcRun.objects.aggregate(
         count=Count("id"), blobs=Sum("blobs_deleted"), manifests=Sum("manifests_deleted"),

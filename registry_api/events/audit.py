@@ -8,7 +8,7 @@ from django.db import transaction
 from ..precompiled import PrecompiledInsert
 from ..requestlog import current_request_id
 from .context import current_actor
-from .models import AuditEvent
+from ..models import AuditEvent
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..precompiled import Precompiled
-from .models import AuditEvent, Webhook, WebhookDelivery
+from ..models import AuditEvent, Webhook, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 

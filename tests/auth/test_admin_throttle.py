@@ -13,7 +13,7 @@ from django.contrib.auth import authenticate
 from django.test import Client, RequestFactory
 
 from registry_api.auth.throttle import TooManyFailures
-from registry_api.events.models import AuditEvent
+from registry_api.models import AuditEvent
 
 from .conftest import basic
 

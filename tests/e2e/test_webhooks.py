@@ -28,7 +28,7 @@ def test_push_is_delivered_after_a_failed_attempt(tmp_path):
         tmp_path / "registry", auth=False, REGISTRY_WEBHOOK_BACKOFF_SECONDS="0.5"
     ) as registry:
         registry.manage("shell", "-c", (
-            "from registry_api.events.models import Webhook; "
+            "from registry_api.models import Webhook; "
             f"Webhook.objects.create(name='ci', url='{receiver.url}', secret='e2e-secret')"
         ))
         started = time.monotonic()
@@ -48,7 +48,7 @@ def test_push_is_delivered_after_a_failed_attempt(tmp_path):
         # The push did not wait for the slow receiver (4 s on its first delivery).
         assert pushed - started < 4
         status = registry.manage("shell", "-v", "0", "-c", (
-            "from registry_api.events.models import WebhookDelivery as D; d = D.objects.get(); "
+            "from registry_api.models import WebhookDelivery as D; d = D.objects.get(); "
             "print(d.status, d.attempts, d.last_status_code)"
         ))
         assert status.split() == ["delivered", "2", "204"]
@@ -70,7 +70,7 @@ def test_a_command_sends_its_deliveries_before_it_exits(tmp_path):
         for tag in ("old-1", "old-2", "current"):
             skopeo_push(f"oci:{layout}:v1", f"docker://{registry.host}/hooks/app:{tag}")
         registry.manage("shell", "-c", (
-            "from registry_api.events.models import Webhook; from registry_api.models import Namespace, RetentionPolicy; "
+            "from registry_api.models import Webhook; from registry_api.models import Namespace, RetentionPolicy; "
             f"Webhook.objects.create(name='ci', url='{receiver.url}', on_push=False); "
             "RetentionPolicy.objects.create(namespace=Namespace.objects.get_or_create(name='hooks')[0], "
             "tag_pattern='old-.*', keep_last=0)"
@@ -89,7 +89,7 @@ def test_the_loop_service_sends_the_retry_a_restart_left(tmp_path):
     with Receiver(fail_first=1) as receiver:
         with _running_registry(tmp_path / "registry", auth=False, REGISTRY_WEBHOOK_BACKOFF_SECONDS="2") as registry:
             registry.manage("shell", "-c", (
-                "from registry_api.events.models import Webhook; "
+                "from registry_api.models import Webhook; "
                 f"Webhook.objects.create(name='ci', url='{receiver.url}')"
             ))
             skopeo_push(f"oci:{layout}:v1", f"docker://{registry.host}/hooks/app:v1")
@@ -108,7 +108,7 @@ def test_the_loop_service_sends_the_retry_a_restart_left(tmp_path):
         assert loop.returncode == 0, output  # stopped cleanly, as systemd stops it
     assert receiver.received[0]["body"] == receiver.received[1]["body"]
     status = registry.manage("shell", "-v", "0", "-c", (
-        "from registry_api.events.models import WebhookDelivery as D; d = D.objects.get(); "
+        "from registry_api.models import WebhookDelivery as D; d = D.objects.get(); "
         "print(d.status, d.attempts)"
     ))
     assert status.split() == ["delivered", "2"]

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
-from registry_api.events.models import AuditEvent, Webhook, WebhookDelivery
+from registry_api.models import AuditEvent, Webhook, WebhookDelivery
 from registry_api.events.webhooks import deliver_due
 from registry_api.models import Grant, Namespace
 from tests import builders

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group, User
 
 from registry_api.auth import backends
 from registry_api.auth.credentials import access_token_create
-from registry_api.events.models import AuditEvent
+from registry_api.models import AuditEvent
 from registry_api.models import Grant, Namespace
 from tests import builders
 from tests.api.support import Registry

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from registry_api.events.models import AuditEvent, Webhook, WebhookDelivery
+from registry_api.models import AuditEvent, Webhook, WebhookDelivery
 from registry_api.events.webhooks import deliver_due
 from registry_api.models import Repository
 from registry_api.services.repositories import repository_delete

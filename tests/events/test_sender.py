@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from registry_api.events import webhooks
-from registry_api.events.models import Webhook, WebhookDelivery
+from registry_api.models import Webhook, WebhookDelivery
 
 from .receiver import Receiver
 

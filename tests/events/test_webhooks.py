@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from registry_api.events.models import Webhook, WebhookDelivery
+from registry_api.models import Webhook, WebhookDelivery
 from registry_api.events.webhooks import deliver_due
 from registry_api.models import Namespace
 from tests import builders

@@ -1,4 +1,4 @@
-"""The invariants the database itself enforces (models.py), whatever code writes the rows:
+"""The invariants the database itself enforces (registry_api/models/), whatever code writes the rows:
 unique blob digests, one tag name per repository, no negative sizes, digests well formed."""
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db import IntegrityError
 from django.utils import timezone
 
-from registry_api.events.models import AuditEvent
+from registry_api.models import AuditEvent
 from registry_api.models import Manifest, Namespace, Repository, RetentionPolicy, Tag, Upload
 from registry_api.services import gc, retention
 from tests import builders

@@ -99,7 +99,7 @@ def test_unfinished_uploads_are_cancelled_with_the_repository(client, settings, 
 
 
 def test_the_delete_is_in_the_audit_trail_under_the_callers_name(client, content: Content):
-    from registry_api.events.models import AuditEvent
+    from registry_api.models import AuditEvent
 
     client.delete("/api/repositories/team/app", **basic("owner", "owner-pw"))
     event = AuditEvent.objects.filter(action="delete", repository="team/app").get()

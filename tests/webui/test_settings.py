@@ -7,7 +7,7 @@ import base64
 import pytest
 from django.contrib.auth.models import Group
 
-from registry_api.events.models import AuditEvent
+from registry_api.models import AuditEvent
 from registry_api.models import Grant, Repository
 
 from .conftest import Content

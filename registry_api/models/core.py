@@ -381,10 +381,3 @@ class NamespaceUsage(Namespace):
         verbose_name = "storage by namespace"
         verbose_name_plural = "storage by namespace"
 
-
-# The audit trail and webhook rows live beside the code that writes them.
-from .events.models import AuditEvent, Webhook, WebhookDelivery  # noqa: E402,F401
-# Proxy and group namespaces, and the proxy cache's bookkeeping.
-from .proxy.models import (  # noqa: E402,F401
-    GroupMember, GroupNamespace, PendingBlobReference, ProxyFetch, ProxyNamespace,
-)

@@ -1,4 +1,4 @@
-"""Audit trail and webhook rows (imported by registry_api.models so Django sees them)."""
+"""Audit trail and webhook rows (registry_api/events/ writes and sends them)."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError

@@ -1,5 +1,4 @@
-"""Proxy and group namespaces, and the proxy cache's bookkeeping rows (imported by
-registry_api.models so Django sees them).
+"""Proxy and group namespaces, and the proxy cache's bookkeeping rows.
 
 A proxy namespace's repositories are ordinary `Repository` rows named
 `<proxy>/<upstream name>`: what the cache holds is pushed through the same tables, so
@@ -13,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from ..reference import NAME_COMPONENT
+from .core import Repository
 
 NAMESPACE_REGEX = rf"^{NAME_COMPONENT}$"
 validate_namespace_name = RegexValidator(
@@ -22,8 +22,6 @@ validate_namespace_name = RegexValidator(
 
 def _check_namespace_free(name: str, *, kind: str, exclude_pk: int | None) -> None:
     """A namespace is one thing: hosted, a proxy or a group. Refuse to shadow another."""
-    from ..models import Repository
-
     if kind != "proxy" and ProxyNamespace.objects.filter(name=name).exists():
         raise ValidationError({"name": f"{name} is already a proxy namespace."})
     if kind != "group" and GroupNamespace.objects.filter(name=name).exists():
