@@ -110,7 +110,7 @@ class GroupNamespaceAdmin(admin.ModelAdmin):
 
 def repository_source(repository: Repository) -> str:
     """For the repository list: hosted, or which upstream a cache mirrors."""
-    from .routing import proxies
+    from .services.routing import proxies
 
     proxy = proxies().get(repository.namespace)
     if proxy is None:

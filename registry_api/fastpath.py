@@ -27,12 +27,13 @@ from django.dispatch import receiver
 from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 
-from . import requestlog, routing, urls
+from . import requestlog, urls
 from .auth import access as access_control
 from .errors import RegistryError
 from .middleware import API_VERSION_HEADER
-from .proxy.pull import manifest_for_pull, manifest_pull_note
 from .reference import InvalidReference
+from .services import routing
+from .services.pull import manifest_for_pull, manifest_pull_note
 from .views.common import VALIDATORS
 from .views.manifests import log_pull, manifest_headers
 

@@ -36,7 +36,7 @@ class RegistryErrorMiddleware:
         if is_api_path(request.path):
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
             route = getattr(request, "registry_route", None)
-            if route is not None and route.namespace:  # a `?ns=` honoured (routing.py)
+            if route is not None and route.namespace:  # a `?ns=` honoured (services/routing.py)
                 response["OCI-Namespace"] = route.namespace
             if request.method == "HEAD" and not response.streaming:
                 # An error envelope has no place in a HEAD answer (docker and skopeo HEAD

@@ -255,7 +255,7 @@ REGISTRY_GC_GRACE_PERIOD = env.int("REGISTRY_GC_GRACE_PERIOD", default=3600)
 # Seconds without a written byte after which `purge_uploads` drops an upload session.
 REGISTRY_UPLOAD_PURGE_AGE = env.int("REGISTRY_UPLOAD_PURGE_AGE", default=24 * 3600)
 
-# --- Proxy, mirror and group repositories (registry_api/routing.py, registry_api/proxy/) ----
+# --- Proxy, mirror and group repositories (registry_api/services/routing.py, proxy/) --------
 # The proxy namespace (admin: Proxy repositories) that answers the docker daemon's
 # `registry-mirrors` requests, which name `library/<image>` with no prefix; empty = off.
 REGISTRY_MIRROR_PROXY = env.str("REGISTRY_MIRROR_PROXY", default="")

@@ -34,7 +34,7 @@ def _fresh_proxy_configuration():
     """Each test sees the proxies and groups of its own database, and fetches its own
     upstream tokens: both are cached per process in the server."""
     from registry_api.proxy.upstream import token_cache_clear
-    from registry_api.routing import config_cache_clear
+    from registry_api.services.routing import config_cache_clear
 
     config_cache_clear()
     token_cache_clear()

@@ -13,9 +13,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from .. import routing
 from ..models import Grant, Namespace, Repository
 from ..reference import InvalidReference, validate_name
+from ..services import routing
 from .credentials import Identity
 from .scopes import REPOSITORY_ACTIONS, Scope
 
@@ -48,9 +48,9 @@ def _is_public(repository_name: str) -> bool:
 def allowed_actions(identity: Identity, repository_name: str) -> frozenset[str]:
     """The repository actions (pull, push, delete, and MANAGE) the identity holds on `repository_name`.
 
-    Pull is judged on the repository a pull of the name reads (routing.py: a mirror name on
-    its proxy cache, a group on the group); push and delete only exist where the name is
-    hosted. Proxies and groups are read-only for everyone.
+    Pull is judged on the repository a pull of the name reads (services/routing.py: a mirror
+    name on its proxy cache, a group on the group); push and delete only exist where the
+    name is hosted. Proxies and groups are read-only for everyone.
     """
     read = routing.permission_target(repository_name)
     write = routing.permission_target(repository_name, write=True)

@@ -41,9 +41,9 @@ from ..auth.access import Denied
 from ..errors import BlobUnknown
 from ..http import CHUNK_SIZE
 from ..models import Blob, ManifestReference, PendingBlobReference, ProxyFetch, Repository, RepositoryBlob, Upload
-from ..routing import Route
 from ..services.blobs import blob_register
 from ..services.repositories import repository_ensure
+from ..services.routing import Route
 from ..services.uploads import upload_cancel, upload_commit, upload_start
 from .stats import HIT, MISS, proxy_record, proxy_record_error
 from .upstream import UpstreamClient, UpstreamNotFound, UpstreamUnavailable, status_error

@@ -11,8 +11,8 @@ import logging
 from ..errors import BlobUnknown, ManifestUnknown, NameUnknown
 from ..models import Blob, Manifest, RepositoryBlob
 from ..reference import is_digest_reference
-from ..routing import PROXY, Route
 from ..services.manifests import manifest_get
+from ..services.routing import PROXY, Route
 from .blobs import BlobStream, proxy_blob_cached, proxy_blob_get, proxy_blob_size
 from .manifests import proxy_manifest_get
 

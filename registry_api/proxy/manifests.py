@@ -29,9 +29,9 @@ from ..errors import ManifestUnknown
 from ..locking import lock_repository
 from ..models import Manifest, ManifestReference, PendingBlobReference, RepositoryBlob, Tag
 from ..reference import InvalidReference, is_digest_reference, parse_digest
-from ..routing import Route
 from ..services.manifests import PULL_RECORD_INTERVAL, manifest_digest
 from ..services.repositories import repository_ensure
+from ..services.routing import Route
 from .stats import HIT, MISS, STALE, proxy_record, proxy_record_error
 from .upstream import UpstreamClient, UpstreamNotFound, UpstreamUnavailable, status_error
 

@@ -7,7 +7,7 @@ from django.db.models.signals import post_delete, post_save
 
 def connect() -> None:
     from ..models import GroupMember, GroupNamespace, ProxyNamespace
-    from ..routing import config_cache_clear
+    from ..services.routing import config_cache_clear
 
     for model in (ProxyNamespace, GroupNamespace, GroupMember):
         post_save.connect(config_cache_clear, sender=model, dispatch_uid=f"proxy-config-save-{model.__name__}")

@@ -8,14 +8,14 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import routing
 from ..auth import access as access_control
 from ..auth.access import Denied
-from ..events.context import set_actor
 from ..errors import (
     BlobUploadUnknown, DigestInvalid, ManifestUnknown, NameInvalid, PaginationNumberInvalid, TagInvalid, Unsupported,
 )
+from ..events.context import set_actor
 from ..reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
+from ..services import routing
 
 Handler = Callable[..., HttpResponse]
 
@@ -94,7 +94,7 @@ WRITE_ACTIONS = ("push", "delete")
 
 
 def _route(request: HttpRequest, action: str, name: str) -> routing.Route:
-    """Where `name` leads (routing.py); pushes and deletes into anything but a hosted
+    """Where `name` leads (services/routing.py); pushes and deletes into anything but a hosted
     namespace are DENIED whoever asks."""
     write = action in WRITE_ACTIONS
     route = routing.route(name, ns=None if write else request.GET.get("ns"), write=write)

@@ -6,8 +6,8 @@ from django.http import HttpRequest, JsonResponse
 
 from ..auth.permissions import visible_repositories
 from ..http import next_link
-from ..proxy.pull import tags_for_pull
 from ..selectors import Page, catalog_page
+from ..services.pull import tags_for_pull
 from .common import endpoint, page_size, requires
 
 

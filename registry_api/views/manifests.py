@@ -10,8 +10,8 @@ from ..errors import ManifestTooLarge, RegistryError, TagInvalid
 from ..http import BodyError, BodyTooLarge, if_none_match, read_small_body
 from ..models import Manifest
 from ..reference import InvalidReference, is_digest_reference, validate_tag
-from ..proxy.pull import manifest_for_pull, manifest_pull_note
 from ..services.manifests import manifest_delete, manifest_put
+from ..services.pull import manifest_for_pull, manifest_pull_note
 from .common import empty, endpoint, lookup_reference, require_delete_enabled, requires, validates
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def manifest_headers(manifest: Manifest) -> dict[str, str]:
 
 
 def _read(request: HttpRequest, name: str, reference: str, with_body: bool) -> HttpResponse:
-    route = request.registry_route  # hosted, a proxy cache or a group (routing.py)
+    route = request.registry_route  # hosted, a proxy cache or a group (services/routing.py)
     manifest = manifest_for_pull(route=route, reference=reference)
     if with_body:  # a GET, answered 200 or 304, is a pull; a HEAD only looks
         manifest_pull_note(route=route, manifest=manifest, reference=reference)

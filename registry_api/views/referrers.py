@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .. import mediatypes
 from ..http import next_link
-from ..proxy.pull import referrers_for_pull
+from ..services.pull import referrers_for_pull
 from .common import endpoint, page_size, requires, validate_digest
 
 

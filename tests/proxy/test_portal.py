@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 
 from registry_api.models import GroupMember, GroupNamespace, Grant, Namespace, ProxyNamespace
 from registry_api.proxy.credentials import password_decrypt
-from registry_api.routing import route
+from registry_api.services.routing import route
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""Which names go where (registry_api/routing.py), as the README's table says."""
+"""Which names go where (registry_api/services/routing.py), as the README's table says."""
 from __future__ import annotations
 
 import pytest
 
-from registry_api import routing
+from registry_api.services import routing
 from registry_api.errors import NameInvalid
 from registry_api.models import GroupMember, GroupNamespace, Namespace, ProxyNamespace, Repository
 

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from registry_api.errors import RegistryError
-from registry_api.routing import proxies
+from registry_api.services.routing import proxies
 from registry_api.selectors.proxies import proxy_of
 from registry_api.selectors.manifests import tag_compare
 from registry_api.selectors.repositories import (

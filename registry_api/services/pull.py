@@ -1,20 +1,30 @@
-"""What a pull gets, whatever its route: hosted, proxy cache or group. The /v2/ views call
-these, so they hold no proxy logic of their own."""
+"""What a pull gets, whatever its route (services/routing.py): hosted, proxy cache or group.
+
+The one place a read chooses between the hosted services and the proxy package: the /v2/
+views and the manifest fast path call these and never import `proxy/`, so they hold no
+proxy logic of their own (tests/unit/test_layout.py). `BlobStream`, what a blob GET of an
+uncached proxy blob returns, is named here for them.
+"""
 from __future__ import annotations
 
 import logging
 
 from ..errors import NameUnknown
 from ..models import Blob, Manifest, Repository, Tag
+from ..proxy.blobs import BlobStream, proxy_blob_get, proxy_blob_size
+from ..proxy.groups import group_blob_get, group_manifest_get
+from ..proxy.manifests import manifest_pull_record, proxy_manifest_get
+from ..proxy.upstream import UpstreamClient, UpstreamNotFound, UpstreamUnavailable
 from ..reference import InvalidReference, validate_tag
-from ..routing import GROUP, HOSTED, PROXY, Route
 from ..selectors.discovery import Page, ReferrersPage, referrers_of, referrers_page, tag_list_page
-from ..services.blobs import blob_linked
-from ..services.manifests import manifest_get, manifest_pulled
-from .blobs import BlobStream, proxy_blob_get, proxy_blob_size
-from .groups import group_blob_get, group_manifest_get
-from .manifests import manifest_pull_record, proxy_manifest_get
-from .upstream import UpstreamClient, UpstreamNotFound, UpstreamUnavailable
+from .blobs import blob_linked
+from .manifests import manifest_get, manifest_pulled
+from .routing import GROUP, HOSTED, PROXY, Route
+
+__all__ = [
+    "BlobStream", "blob_for_pull", "blob_size_for_pull", "manifest_for_pull", "manifest_pull_note",
+    "referrers_for_pull", "tags_for_pull",
+]
 
 logger = logging.getLogger(__name__)
 

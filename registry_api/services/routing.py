@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Q
 
-from .errors import NameInvalid
-from .reference import InvalidReference, validate_name
+from ..errors import NameInvalid
+from ..reference import InvalidReference, validate_name
 
 HOSTED, PROXY, GROUP = "hosted", "proxy", "group"
 MIRRORED_NAMESPACE = "library"
@@ -99,7 +99,7 @@ def config_cache_clear(**kwargs) -> None:
 
 
 def _load() -> _Config:
-    from .models import GroupMember, GroupNamespace, ProxyNamespace
+    from ..models import GroupMember, GroupNamespace, ProxyNamespace
 
     proxies = {
         p.name: ProxyConfig(p.pk, p.name, p.upstream_url.rstrip("/"), p.library_default, p.manifest_ttl,
@@ -150,7 +150,7 @@ def _proxy_route(name: str, proxy: ProxyConfig, upstream_name: str, namespace: s
 
 
 def _is_hosted_namespace(namespace: str) -> bool:
-    from .models import Namespace, Repository
+    from ..models import Namespace, Repository
 
     return (
         Namespace.objects.filter(name=namespace).exists()
