@@ -55,7 +55,7 @@ worker_connections = int(os.environ.get("REGISTRY_WORKER_CONNECTIONS", "10000"))
 # notifies the arbiter every second while its connections stream.
 timeout = int(os.environ.get("REGISTRY_WORKER_TIMEOUT", "120"))
 # Blob bodies are FileResponses over real files: gunicorn sends them with sendfile(2),
-# zero-copy from the page cache (also for 206 ranges, registry_api.http.BoundedFile).
+# zero-copy from the page cache (also for 206 ranges, registry_api.edge.http.BoundedFile).
 # Careful: gunicorn's `sendfile` setting only exists to turn it off: any value given to
 # it, True included, disables sendfile (gunicorn.config.Config.sendfile, gunicorn 27).
 # Unset, it follows the SENDFILE environment variable, on when absent: pin that instead.
@@ -129,7 +129,7 @@ def _json_logging(level: str, access: str) -> dict:
     the application writes, so one stream carries one format for log shippers."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    from registry_api.logformat import JsonFormatter  # no Django: fine in the master
+    from registry_api.edge.logformat import JsonFormatter  # no Django: fine in the master
 
     handlers = {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}}
     access_handlers = []
@@ -160,7 +160,7 @@ class _AccessLogWhenAsked(importlib.import_module("gunicorn.glogging").Logger):
     """gunicorn turns its access log on whenever a logging config is given, and then builds
     every request's log atoms for a logger with no handler to drop (2.5% of a worker's time
     on small pushes, `make bench`). Here it is on only when REGISTRY_ACCESS_LOG asks: the
-    application logs each request itself (registry_api/requestlog.py)."""
+    application logs each request itself (registry_api/edge/requestlog.py)."""
 
     def _compute_access_log_enabled(self):
         return bool(self.cfg.accesslog)

@@ -64,10 +64,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "registry_api.middleware.ForwardedClientMiddleware",
-    "registry_api.requestlog.RequestLogMiddleware",
+    "registry_api.edge.middleware.ForwardedClientMiddleware",
+    "registry_api.edge.requestlog.RequestLogMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "registry_api.middleware.RegistryErrorMiddleware",
+    "registry_api.edge.middleware.RegistryErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -83,10 +83,10 @@ MIDDLEWARE = [
 # shorter stack (registry_project/wsgi.py): no sessions, CSRF, messages, static files or
 # portal authentication, which a `docker pull` never uses and which cost every request.
 API_MIDDLEWARE = [
-    "registry_api.middleware.ForwardedClientMiddleware",
-    "registry_api.requestlog.RequestLogMiddleware",
+    "registry_api.edge.middleware.ForwardedClientMiddleware",
+    "registry_api.edge.requestlog.RequestLogMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "registry_api.middleware.RegistryErrorMiddleware",
+    "registry_api.edge.middleware.RegistryErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "registry_api.events.context.ActorMiddleware",
 ]
@@ -338,10 +338,10 @@ LOG_FORMAT = env.str("REGISTRY_LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "registry_api.requestlog.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "registry_api.edge.requestlog.RequestIdFilter"}},
     "formatters": {
-        "plain": {"()": "registry_api.logformat.PlainFormatter"},
-        "json": {"()": "registry_api.logformat.JsonFormatter"},
+        "plain": {"()": "registry_api.edge.logformat.PlainFormatter"},
+        "json": {"()": "registry_api.edge.logformat.JsonFormatter"},
     },
     "handlers": {
         "console": {

@@ -2,7 +2,7 @@
 
 Two Django handlers over the same URLs: the registry's own paths (settings.API_PATH_PREFIXES)
 get the short API_MIDDLEWARE stack, everything else (portal, admin) the full MIDDLEWARE;
-plain manifest GETs and HEADs are answered before either (registry_api/fastpath.py).
+plain manifest GETs and HEADs are answered before either (registry_api/edge/fastpath.py).
 """
 import os
 
@@ -66,7 +66,7 @@ def build_application():
     portal = get_wsgi_application()  # sets Django up
     from django.conf import settings
 
-    from registry_api import fastpath
+    from registry_api.edge import fastpath
 
     api = fastpath.application(ApiHandler())  # plain manifest GETs and HEADs below Django (fastpath.py)
     return split_repeated_headers(by_path(api, portal, settings.API_PATH_PREFIXES))

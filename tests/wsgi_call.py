@@ -46,9 +46,9 @@ def call_application(environ: dict, app=application) -> tuple[str, dict, bytes]:
 
 
 def fast_path_answer(environ: dict):
-    """registry_api/fastpath.py's answer to one request, called directly (None: it left the
+    """registry_api/edge/fastpath.py's answer to one request, called directly (None: it left the
     request to Django)."""
-    from registry_api import fastpath
+    from registry_api.edge import fastpath
 
     with connections_kept():
         return fastpath.manifest_read(environ)

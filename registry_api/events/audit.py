@@ -5,10 +5,10 @@ import logging
 
 from django.db import transaction
 
-from ..precompiled import PrecompiledInsert
-from ..requestlog import current_request_id
-from .context import current_actor
+from ..edge.requestlog import current_request_id
 from ..models import AuditEvent
+from ..precompiled import PrecompiledInsert
+from .context import current_actor
 
 logger = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from storage_backends import get_storage
 from storage_backends.base import UploadNotFound
 
 from ..auth.access import Denied
+from ..edge.http import CHUNK_SIZE
 from ..errors import BlobUnknown
-from ..http import CHUNK_SIZE
 from ..models import Blob, ManifestReference, PendingBlobReference, ProxyFetch, Repository, RepositoryBlob, Upload
 from ..services.blobs import blob_register
 from ..services.repositories import repository_ensure

@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from django.conf import settings
 
-from ..http import CHUNK_SIZE
+from ..edge.http import CHUNK_SIZE
 from .challenge import Challenge, preferred_challenge
 from .credentials import CredentialsUnavailable, UpstreamCredentials, credentials_for
 

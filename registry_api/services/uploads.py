@@ -19,8 +19,8 @@ from storage_backends import get_storage
 from storage_backends.base import DigestMismatch, UploadNotFound, UploadWriter
 
 from ..auth.access import Denied
+from ..edge.http import BodyError
 from ..errors import BlobUploadInvalid, BlobUploadUnknown, ChunkOutOfOrder, DigestInvalid, SizeInvalid, Unsupported
-from ..http import BodyError
 from ..locking import lock_digest
 from ..models import Blob, ProxyFetch, Repository, RepositoryBlob, Upload
 from ..precompiled import Precompiled, PrecompiledDelete, PrecompiledInsert, PrecompiledUpdate

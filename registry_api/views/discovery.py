@@ -5,7 +5,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from ..auth.permissions import visible_repositories
-from ..http import next_link
+from ..edge.http import next_link
 from ..selectors import Page, catalog_page
 from ..services.pull import tags_for_pull
 from .common import endpoint, page_size, requires

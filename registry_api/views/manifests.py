@@ -6,8 +6,8 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from ..edge.http import BodyError, BodyTooLarge, if_none_match, read_small_body
 from ..errors import ManifestTooLarge, RegistryError, TagInvalid
-from ..http import BodyError, BodyTooLarge, if_none_match, read_small_body
 from ..models import Manifest
 from ..reference import InvalidReference, is_digest_reference, validate_tag
 from ..services.manifests import manifest_delete, manifest_put

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_safe
 
 from storage_backends import get_storage
 
-from .. import metrics
+from ..edge import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from .. import mediatypes
-from ..http import next_link
+from ..edge.http import next_link
 from ..services.pull import referrers_for_pull
 from .common import endpoint, page_size, requires, validate_digest
 

@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse
 
 from ..auth.access import has_access
 from ..auth.permissions import visible_repositories
+from ..edge.http import declared_length, iter_body, parse_content_range
 from ..errors import BlobUploadInvalid, ChunkOutOfOrder, DigestInvalid
-from ..http import declared_length, iter_body, parse_content_range
 from ..models import Upload
 from ..reference import InvalidReference, validate_name
 from ..services import uploads as service

@@ -1,4 +1,4 @@
-"""Plain manifest GETs and HEADs are answered beneath Django (registry_api/fastpath.py) with
+"""Plain manifest GETs and HEADs are answered beneath Django (registry_api/edge/fastpath.py) with
 exactly the answer Django's handler gives; everything else is left to Django.
 
 Each case runs the request twice, through the whole WSGI application and through Django's
@@ -13,7 +13,7 @@ from django.db import DatabaseError
 from django.test import RequestFactory
 from prometheus_client import REGISTRY
 
-from registry_api import fastpath
+from registry_api.edge import fastpath
 from registry_api.models import ProxyNamespace, Tag
 from registry_project.wsgi import ApiHandler
 from tests.wsgi_call import call_application, fast_path_answer as read
@@ -129,7 +129,7 @@ def test_a_database_error_is_left_to_django_quietly(pushed_image, monkeypatch, c
     monkeypatch.setattr(fastpath, "manifest_for_pull", broken)
     with caplog.at_level(logging.WARNING):
         assert read(_environ("/v2/library/app/manifests/latest")) is None
-    assert not [r for r in caplog.records if r.name == "registry_api.fastpath"]
+    assert not [r for r in caplog.records if r.name == "registry_api.edge.fastpath"]
 
 
 def test_an_unexpected_error_is_logged_and_left_to_django(pushed_image, monkeypatch, caplog):
@@ -140,7 +140,7 @@ def test_an_unexpected_error_is_logged_and_left_to_django(pushed_image, monkeypa
     with caplog.at_level(logging.WARNING):
         status, headers, _ = call_application(_environ("/v2/library/app/manifests/latest"))
     assert status == "200 OK"  # Django's view answered
-    assert [r.levelname for r in caplog.records if r.name == "registry_api.fastpath"] == ["ERROR"]
+    assert [r.levelname for r in caplog.records if r.name == "registry_api.edge.fastpath"] == ["ERROR"]
 
 
 @pytest.mark.parametrize("overrides", [

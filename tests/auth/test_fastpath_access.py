@@ -1,4 +1,4 @@
-"""Access control holds on the manifest fast path (registry_api/fastpath.py): it answers
+"""Access control holds on the manifest fast path (registry_api/edge/fastpath.py): it answers
 only callers the view would let pull, and leaves every refusal to the view's own answer."""
 from __future__ import annotations
 

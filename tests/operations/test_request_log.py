@@ -7,8 +7,8 @@ import logging
 import pytest
 from django.contrib.auth.models import User
 
-from registry_api.logformat import PlainFormatter
-from registry_api.requestlog import JsonFormatter, RequestIdFilter, RequestLogMiddleware
+from registry_api.edge.logformat import PlainFormatter
+from registry_api.edge.requestlog import JsonFormatter, RequestIdFilter, RequestLogMiddleware
 from storage_backends import get_storage
 from tests import builders
 from tests.api.support import Registry

@@ -1,4 +1,4 @@
-"""registry_api.http: Range / Content-Range parsing, Link headers, bounded files, body reading."""
+"""registry_api.edge.http: Range / Content-Range parsing, Link headers, bounded files, body reading."""
 from __future__ import annotations
 
 import io
@@ -6,7 +6,7 @@ import io
 import pytest
 from django.test import RequestFactory
 
-from registry_api.http import (
+from registry_api.edge.http import (
     BodyError,
     BodyTooLarge,
     BoundedFile,

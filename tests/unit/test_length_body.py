@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from gunicorn.http.body import Body, ChunkedReader, LengthReader
 from gunicorn.http.unreader import SocketUnreader
 
-from registry_api.http import BodyError, iter_body
+from registry_api.edge.http import BodyError, iter_body
 from registry_project.gunicorn_worker import LengthBody
 
 

@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef
 from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 
-from ... import metrics
+from ...edge import metrics
 from ...locking import lock_digests, lock_name, lock_repository
 from ...models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag, Upload
 from .. import backup_lease

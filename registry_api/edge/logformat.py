@@ -11,7 +11,7 @@ import logging
 import re
 import time
 
-# The request line's fields (registry_api.requestlog), in the order they are written.
+# The request line's fields (registry_api.edge.requestlog), in the order they are written.
 FIELDS = (
     "action", "method", "path", "route", "repository", "user", "status",
     "bytes_in", "bytes_out", "duration_ms",

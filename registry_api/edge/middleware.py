@@ -11,8 +11,8 @@ import logging
 from django.http import Http404
 from django.shortcuts import render
 
-from .auth.throttle import TooManyFailures
-from .errors import RegistryError, error_response
+from ..auth.throttle import TooManyFailures
+from ..errors import RegistryError, error_response
 
 logger = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ def observe_request(route: str, method: str, status: int, seconds: float, bytes_
 
 def record_gc_run(report, seconds: float) -> None:
     """Keep a swept run's figures in the database (services/gc/sweep.py calls this once per run)."""
-    from .models import GcRun
+    from ..models import GcRun
 
     if report.dry_run:
         return
@@ -50,7 +50,7 @@ def record_gc_run(report, seconds: float) -> None:
 def _gc_runs():
     from django.db.models import Count, Max, Sum
 
-    from .models import GcRun
+    from ..models import GcRun
 
     runs = GcRun.objects.aggregate(
         count=Count("id"), blobs=Sum("blobs_deleted"), manifests=Sum("manifests_deleted"),
@@ -74,7 +74,7 @@ class StoredContent:
     def collect(self):
         from django.db.models import Count, Sum
 
-        from .models import Blob, Manifest, Repository, Tag, Upload
+        from ..models import Blob, Manifest, Repository, Tag, Upload
 
         blobs = Blob.objects.aggregate(count=Count("id"), size=Sum("size"))
         yield GaugeMetricFamily("registry_blobs", "Blobs stored (each once, whatever links it).", value=blobs["count"])
@@ -93,7 +93,7 @@ def render() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
-        from .proxy.stats import OUTCOMES
+        from ..proxy.stats import OUTCOMES
 
         for collector in (REQUESTS, DURATION, BYTES_IN, BYTES_OUT, OUTCOMES):
             registry.register(collector)

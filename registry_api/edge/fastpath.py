@@ -27,15 +27,16 @@ from django.dispatch import receiver
 from django.http import HttpResponse
 from django.middleware.security import SecurityMiddleware
 
-from . import requestlog, urls
-from .auth import access as access_control
-from .errors import RegistryError
+from .. import urls
+from ..auth import access as access_control
+from ..errors import RegistryError
+from ..reference import InvalidReference
+from ..services import routing
+from ..services.pull import manifest_for_pull, manifest_pull_note
+from ..views.common import VALIDATORS
+from ..views.manifests import log_pull, manifest_headers
+from . import requestlog
 from .middleware import API_VERSION_HEADER
-from .reference import InvalidReference
-from .services import routing
-from .services.pull import manifest_for_pull, manifest_pull_note
-from .views.common import VALIDATORS
-from .views.manifests import log_pull, manifest_headers
 
 logger = logging.getLogger(__name__)
 
