@@ -22,8 +22,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from registry_api.imageconfig import parse_timestamp
 from registry_api.models import Blob, Grant, Manifest, ManifestReference, Namespace, Repository, RepositoryBlob, Tag
+from registry_api.oci.imageconfig import parse_timestamp
 from storage_backends import get_storage
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -15,8 +15,8 @@ from django.db.models.functions import Coalesce
 from django.utils.html import format_html
 
 from .admin_filters import HOUSEKEEPING_CHANGE_LIST, CascadesBookkeeping, RepositoryNamespaceFilter, size_column
-from .errors import RegistryError
 from .models import Blob, Manifest, ManifestReference, RepositoryBlob, Tag, Upload
+from .oci.errors import RegistryError
 from .services.dependents import dependents_exist
 from .services.manifests import manifest_delete
 from .services.repositories import repository_delete

@@ -85,7 +85,7 @@ def check_api_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 def check_proxy_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     from django.conf import settings
 
-    from .reference import NAME_COMPONENT
+    from .oci.reference import NAME_COMPONENT
 
     messages = []
     if settings.REGISTRY_PROXY_FETCH_STALE < 15:

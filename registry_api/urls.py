@@ -1,5 +1,5 @@
 """Routes of /v2/. Names may have several path components, so the patterns are loose and
-every parameter is validated by `views.common.endpoint` against `reference.py`. The route
+every parameter is validated by `views.common.endpoint` against `oci/reference.py`. The route
 names label request logs and metrics."""
 from django.urls import re_path
 

@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from registry_api.auth.credentials import ANONYMOUS, Identity
 from registry_api.auth.permissions import MANAGE, allowed_actions, visible_repositories
-from registry_api.errors import NameUnknown
+from registry_api.oci.errors import NameUnknown
 from registry_api.services.repositories import repository_get
 
 

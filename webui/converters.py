@@ -1,4 +1,4 @@
-"""Path converters for portal URLs, backed by the grammar in `registry_api.reference`.
+"""Path converters for portal URLs, backed by the grammar in `registry_api.oci.reference`.
 
 Repository names have slashes, so portal routes put their own words after a `-` segment
 (`/repositories/<name>/-/compare/`): no name component can be `-`, so no name is ever
@@ -7,7 +7,7 @@ names never do. A value the grammar refuses is no match, so the answer is a 404.
 """
 from __future__ import annotations
 
-from registry_api.reference import NAME_COMPONENT, parse_digest, validate_name, validate_tag
+from registry_api.oci.reference import NAME_COMPONENT, parse_digest, validate_name, validate_tag
 
 
 class RepositoryNameConverter:

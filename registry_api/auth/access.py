@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.http import HttpRequest
 
-from ..errors import RegistryError
+from ..oci.errors import RegistryError
 from .credentials import ANONYMOUS, AuthenticationFailed, Identity, authenticate, identity_for_subject
 from .permissions import allowed_actions
 from .scopes import Scope

@@ -14,9 +14,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from ..errors import RegistryError
 from ..events import record
 from ..models import AccessToken
+from ..oci.errors import RegistryError
 from ..precompiled import Precompiled
 
 TOKEN_PREFIX = "drm_"

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from ..models import Grant, Namespace, Repository
-from ..reference import InvalidReference, validate_name
+from ..oci.reference import InvalidReference, validate_name
 from ..services import routing
 from .credentials import Identity
 from .scopes import REPOSITORY_ACTIONS, Scope

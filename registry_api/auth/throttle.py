@@ -38,8 +38,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ..errors import RegistryError
 from ..models import LoginThrottle
+from ..oci.errors import RegistryError
 from ..precompiled import Precompiled
 
 # A failure with the same password from the same address this soon after the previous one

@@ -29,8 +29,8 @@ from django.middleware.security import SecurityMiddleware
 
 from .. import urls
 from ..auth import access as access_control
-from ..errors import RegistryError
-from ..reference import InvalidReference
+from ..oci.errors import RegistryError
+from ..oci.reference import InvalidReference
 from ..services import routing
 from ..services.pull import manifest_for_pull, manifest_pull_note
 from ..views.common import VALIDATORS

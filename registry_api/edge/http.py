@@ -1,4 +1,5 @@
-"""HTTP details of the registry protocol: streamed request bodies, ranges, pagination links.
+"""HTTP details of the registry protocol: streamed request bodies, ranges, pagination links,
+and the OCI error envelope as a response.
 
 Request bodies are never read through `request.body`: blob bodies can be gigabytes, and
 Django under WSGI reads a `Transfer-Encoding: chunked` body (docker's PATCH) as empty.
@@ -11,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+
+from ..oci.errors import RegistryError, envelope
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -214,3 +217,12 @@ def next_link(path: str, n: int, last: str, **extra: str) -> str:
     """An RFC 5988 `Link` header value for the next page."""
     query = urlencode({**extra, "n": n, "last": last})
     return f'<{path}?{query}>; rel="next"'
+
+
+def error_response(errors: list[RegistryError]) -> HttpResponse:
+    """Render the envelope; the first error's status is the response status."""
+    first = errors[0]
+    response = HttpResponse(envelope(errors), status=first.status, content_type="application/json; charset=utf-8")
+    for header, value in first.headers.items():
+        response[header] = value
+    return response

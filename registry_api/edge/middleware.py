@@ -12,7 +12,8 @@ from django.http import Http404
 from django.shortcuts import render
 
 from ..auth.throttle import TooManyFailures
-from ..errors import RegistryError, error_response
+from ..oci.errors import RegistryError
+from .http import error_response
 
 logger = logging.getLogger(__name__)
 

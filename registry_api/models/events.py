@@ -65,7 +65,7 @@ class Webhook(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from ..reference import InvalidReference, validate_name
+        from ..oci.reference import InvalidReference, validate_name
 
         if self.repository_name:
             try:

@@ -11,7 +11,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from ..reference import NAME_COMPONENT
+from ..oci.reference import NAME_COMPONENT
 from .core import Repository
 
 NAMESPACE_REGEX = rf"^{NAME_COMPONENT}$"

@@ -39,8 +39,8 @@ from storage_backends.base import UploadNotFound
 
 from ..auth.access import Denied
 from ..edge.http import CHUNK_SIZE
-from ..errors import BlobUnknown
 from ..models import Blob, ManifestReference, PendingBlobReference, ProxyFetch, Repository, RepositoryBlob, Upload
+from ..oci.errors import BlobUnknown
 from ..services.blobs import blob_register
 from ..services.repositories import repository_ensure
 from ..services.routing import Route

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from ..errors import BlobUnknown, ManifestUnknown, NameUnknown
 from ..models import Blob, Manifest, RepositoryBlob
-from ..reference import is_digest_reference
+from ..oci.errors import BlobUnknown, ManifestUnknown, NameUnknown
+from ..oci.reference import is_digest_reference
 from ..services.manifests import manifest_get
 from ..services.routing import PROXY, Route
 from .blobs import BlobStream, proxy_blob_cached, proxy_blob_get, proxy_blob_size

@@ -24,11 +24,11 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import mediatypes
-from ..errors import ManifestUnknown
 from ..locking import lock_repository
 from ..models import Manifest, ManifestReference, PendingBlobReference, RepositoryBlob, Tag
-from ..reference import InvalidReference, is_digest_reference, parse_digest
+from ..oci import mediatypes
+from ..oci.errors import ManifestUnknown
+from ..oci.reference import InvalidReference, is_digest_reference, parse_digest
 from ..services.manifests import PULL_RECORD_INTERVAL, manifest_digest
 from ..services.repositories import repository_ensure
 from ..services.routing import Route

@@ -8,8 +8,8 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.functions import Collate
 
-from .. import mediatypes
 from ..models import Manifest, Tag
+from ..oci import mediatypes
 from ..services.repositories import repository_get
 
 

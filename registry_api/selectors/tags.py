@@ -18,9 +18,9 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from .. import mediatypes
-from ..imageconfig import IMAGE_CONFIGS, platform_string
 from ..models import Manifest, ManifestReference, Repository, Tag
+from ..oci import mediatypes
+from ..oci.imageconfig import IMAGE_CONFIGS, platform_string
 
 TAG_PAGE_SIZE = 50
 UNTAGGED_PAGE_SIZE = 20

@@ -14,9 +14,9 @@ from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 
 from .. import events
-from ..errors import BlobUnknown
 from ..locking import lock_digest, lock_repository
 from ..models import Blob, Repository, RepositoryBlob, Upload
+from ..oci.errors import BlobUnknown
 from ..precompiled import Precompiled, PrecompiledInsert, PrecompiledUpdate
 from ..rows import create_missing
 from .quotas import Readable, quota_check

@@ -16,8 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..auth.access import Denied
-from ..imageconfig import platform_string
 from ..models import Manifest, ManifestReference, Repository, Tag
+from ..oci.imageconfig import platform_string
 
 # Listed by name on the confirmation page; beyond this, only counted.
 LISTED = 50

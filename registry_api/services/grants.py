@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from ..errors import RegistryError
 from ..models import Grant, Repository
+from ..oci.errors import RegistryError
 
 
 class GrantInvalid(RegistryError):

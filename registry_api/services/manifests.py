@@ -10,14 +10,15 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .. import events, mediatypes
+from .. import events
 from ..auth.access import Denied
 from ..configblobs import image_created
-from ..errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
 from ..locking import lock_repository
 from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
+from ..oci import mediatypes
+from ..oci.errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
+from ..oci.reference import is_digest_reference, parse_digest
 from ..precompiled import Precompiled, PrecompiledInsert, PrecompiledUpdate
-from ..reference import is_digest_reference, parse_digest
 from .dependents import ManifestInUse, dependents_exist
 from .repositories import repository_ensure, repository_find, repository_get
 

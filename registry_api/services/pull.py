@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from ..errors import NameUnknown
 from ..models import Blob, Manifest, Repository, Tag
+from ..oci.errors import NameUnknown
+from ..oci.reference import InvalidReference, validate_tag
 from ..proxy.blobs import BlobStream, proxy_blob_get, proxy_blob_size
 from ..proxy.groups import group_blob_get, group_manifest_get
 from ..proxy.manifests import manifest_pull_record, proxy_manifest_get
 from ..proxy.upstream import UpstreamClient, UpstreamNotFound, UpstreamUnavailable
-from ..reference import InvalidReference, validate_tag
 from ..selectors.discovery import Page, ReferrersPage, referrers_of, referrers_page, tag_list_page
 from .blobs import blob_linked
 from .manifests import manifest_get, manifest_pulled

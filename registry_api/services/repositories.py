@@ -10,9 +10,9 @@ from storage_backends import get_storage
 
 from .. import events
 from ..auth.access import Denied
-from ..errors import NameUnknown
 from ..locking import lock_repository
 from ..models import Manifest, Repository, Tag, Upload
+from ..oci.errors import NameUnknown
 from ..precompiled import Precompiled
 from ..rows import create_missing
 

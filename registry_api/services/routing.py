@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Q
 
-from ..errors import NameInvalid
-from ..reference import InvalidReference, validate_name
+from ..oci.errors import NameInvalid
+from ..oci.reference import InvalidReference, validate_name
 
 HOSTED, PROXY, GROUP = "hosted", "proxy", "group"
 MIRRORED_NAMESPACE = "library"

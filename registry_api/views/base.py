@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
 
-from ..errors import RegistryError
+from ..oci.errors import RegistryError
 from .common import endpoint, requires
 
 

@@ -7,7 +7,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 
 from ..auth.access import has_access
 from ..edge.http import CHUNK_SIZE, BoundedFile, UnsatisfiableRange, if_none_match, parse_range
-from ..errors import RangeNotSatisfiable
+from ..oci.errors import RangeNotSatisfiable
 from ..services.blobs import blob_delete, blob_internal_location, blob_open, blob_redirect_url
 from ..services.pull import BlobStream, blob_for_pull, blob_size_for_pull
 from .common import empty, endpoint, require_delete_enabled, requires

@@ -10,11 +10,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ..auth import access as access_control
 from ..auth.access import Denied
-from ..errors import (
+from ..events.context import set_actor
+from ..oci.errors import (
     BlobUploadUnknown, DigestInvalid, ManifestUnknown, NameInvalid, PaginationNumberInvalid, TagInvalid, Unsupported,
 )
-from ..events.context import set_actor
-from ..reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
+from ..oci.reference import InvalidReference, is_digest_reference, parse_digest, validate_name, validate_tag
 from ..services import routing
 
 Handler = Callable[..., HttpResponse]

@@ -7,9 +7,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from ..edge.http import BodyError, BodyTooLarge, if_none_match, read_small_body
-from ..errors import ManifestTooLarge, RegistryError, TagInvalid
 from ..models import Manifest
-from ..reference import InvalidReference, is_digest_reference, validate_tag
+from ..oci.errors import ManifestTooLarge, RegistryError, TagInvalid
+from ..oci.reference import InvalidReference, is_digest_reference, validate_tag
 from ..services.manifests import manifest_delete, manifest_put
 from ..services.pull import manifest_for_pull, manifest_pull_note
 from .common import empty, endpoint, lookup_reference, require_delete_enabled, requires, validates

@@ -6,8 +6,8 @@ import json
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from .. import mediatypes
 from ..edge.http import next_link
+from ..oci import mediatypes
 from ..services.pull import referrers_for_pull
 from .common import endpoint, page_size, requires, validate_digest
 

@@ -16,7 +16,7 @@ from ..auth.credentials import ANONYMOUS, AuthenticationFailed, Identity, authen
 from ..auth.permissions import grant_scopes
 from ..auth.scopes import parse_scopes
 from ..auth.tokens import InvalidToken, issue_access_token, issue_refresh_token, verify_token
-from ..errors import Unsupported
+from ..oci.errors import Unsupported
 
 
 def _rfc3339(timestamp: int) -> str:

@@ -13,9 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from ..auth.access import has_access
 from ..auth.permissions import visible_repositories
 from ..edge.http import declared_length, iter_body, parse_content_range
-from ..errors import BlobUploadInvalid, ChunkOutOfOrder, DigestInvalid
 from ..models import Upload
-from ..reference import InvalidReference, validate_name
+from ..oci.errors import BlobUploadInvalid, ChunkOutOfOrder, DigestInvalid
+from ..oci.reference import InvalidReference, validate_name
 from ..services import uploads as service
 from .common import empty, endpoint, requires, validate_digest
 

@@ -1,7 +1,7 @@
 """Every error code the API can produce, with its status and envelope; and the 500 path.
 
 Each row drives a real request that fails one way. `test_every_code_is_covered` keeps the
-table in step with `registry_api.errors.CODES`, and `test_every_4xx_code_is_one_of_the_specs`
+table in step with `registry_api.oci.errors.CODES`, and `test_every_4xx_code_is_one_of_the_specs`
 keeps that to the OCI distribution spec's own list.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import io
 
 import pytest
 
-from registry_api.errors import CODES
+from registry_api.oci.errors import CODES
 from registry_api.services import manifests as manifest_service
 from storage_backends.filesystem import FilesystemStorage
 from tests import builders

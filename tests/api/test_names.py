@@ -5,7 +5,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from registry_api.reference import NAME_MAX_LENGTH
+from registry_api.oci.reference import NAME_MAX_LENGTH
 from tests import builders
 
 from .support import assert_error, sha256

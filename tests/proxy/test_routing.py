@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from registry_api.services import routing
-from registry_api.errors import NameInvalid
 from registry_api.models import GroupMember, GroupNamespace, Namespace, ProxyNamespace, Repository
+from registry_api.oci.errors import NameInvalid
+from registry_api.services import routing
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def _old_layers(store, name: str, label: str):
 
 
 def _state(store, name: str, img) -> dict:
-    from registry_api.errors import ManifestBlobUnknown
+    from registry_api.oci.errors import ManifestBlobUnknown
 
     digests = {b.digest for b in img.blobs}
     state = {

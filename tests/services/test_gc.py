@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 
-from registry_api.errors import ManifestBlobUnknown
 from registry_api.models import Manifest, RepositoryBlob
+from registry_api.oci.errors import ManifestBlobUnknown
 from registry_api.services import gc, manifests as manifest_service, uploads as upload_service
 from registry_api.services.blobs import blob_delete, blob_linked
 from registry_api.services.manifests import manifest_delete

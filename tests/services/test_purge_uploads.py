@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from registry_api.errors import BlobUploadUnknown
 from registry_api.models import RepositoryBlob, Upload
+from registry_api.oci.errors import BlobUploadUnknown
 from registry_api.services import gc, uploads as upload_service
 from registry_api.services.fsck import fsck_run
 from registry_api.services.upload_purge import upload_purge

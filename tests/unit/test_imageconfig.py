@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from registry_api.imageconfig import (
+from registry_api.oci.imageconfig import (
     HistoryStep, ImageConfig, InvalidConfig, attach_layers, config_diff, layer_diff, parse_config, platform_string,
 )
 

@@ -1,12 +1,12 @@
-"""registry_api.mediatypes.parse_manifest: what each manifest kind refers to, and what is refused."""
+"""registry_api.oci.mediatypes.parse_manifest: what each manifest kind refers to, and what is refused."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from registry_api import mediatypes
-from registry_api.mediatypes import Descriptor, InvalidManifest, Schema1Manifest, base_media_type, parse_manifest
+from registry_api.oci import mediatypes
+from registry_api.oci.mediatypes import Descriptor, InvalidManifest, Schema1Manifest, base_media_type, parse_manifest
 from tests import builders
 
 

@@ -1,9 +1,9 @@
-"""The name / tag / digest grammar of registry_api.reference, table-driven."""
+"""The name / tag / digest grammar of registry_api.oci.reference, table-driven."""
 from __future__ import annotations
 
 import pytest
 
-from registry_api.reference import (
+from registry_api.oci.reference import (
     NAME_MAX_LENGTH,
     Digest,
     InvalidReference,

@@ -7,7 +7,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from registry_api.imageconfig import parse_timestamp
+from registry_api.oci.imageconfig import parse_timestamp
 from registry_api.templatetags.registry_units import bytes_
 
 register = template.Library()

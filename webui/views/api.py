@@ -16,8 +16,9 @@ from django.views.decorators.csrf import csrf_exempt
 from registry_api.auth.access import Denied, basic_credentials, client_address
 from registry_api.auth.credentials import ANONYMOUS, AuthenticationFailed, Identity, authenticate
 from registry_api.auth.permissions import allowed_actions, is_repository_admin
-from registry_api.errors import NameUnknown, RegistryError, Unsupported, error_response
+from registry_api.edge.http import error_response
 from registry_api.events.context import set_actor
+from registry_api.oci.errors import NameUnknown, RegistryError, Unsupported
 from registry_api.services.repositories import repository_delete
 
 from ..access import may_delete_repository

@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from registry_api.auth.permissions import is_repository_admin
-from registry_api.errors import RegistryError
 from registry_api.models import Manifest, Tag
+from registry_api.oci.errors import RegistryError
 from registry_api.selectors.repositories import repository_sizes
 from registry_api.services.dependents import ManifestInUse, manifest_dependents
 from registry_api.services.manifests import manifest_delete as delete_manifest_or_tag

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from registry_api.errors import ManifestUnknown
+from registry_api.oci.errors import ManifestUnknown
 from registry_api.selectors.manifests import manifest_detail as select_manifest
 
 from ..access import repository_view

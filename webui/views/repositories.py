@@ -6,14 +6,14 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from registry_api.errors import RegistryError
-from registry_api.services.routing import proxies
-from registry_api.selectors.proxies import proxy_of
+from registry_api.oci.errors import RegistryError
 from registry_api.selectors.manifests import tag_compare
+from registry_api.selectors.proxies import proxy_of
 from registry_api.selectors.repositories import (
     SORTS, namespaces_of, repository_list_page, repository_sizes, repository_visibility,
 )
 from registry_api.selectors.tags import compare_defaults, tag_count, tag_names, tag_page, untagged_page
+from registry_api.services.routing import proxies
 
 from ..access import repository_view, visible
 

@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from registry_api.auth.permissions import namespace_of
-from registry_api.errors import RegistryError
 from registry_api.models import Grant
+from registry_api.oci.errors import RegistryError
 from registry_api.services.grants import grant_remove, grant_set, repository_settings_update
 
 from ..access import repository_view

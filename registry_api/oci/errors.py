@@ -1,7 +1,9 @@
 """The OCI error codes, registered once with their message and HTTP status, and the envelope.
 
-Services raise `RegistryError` subclasses; `middleware.RegistryErrorMiddleware` is the one
-place that turns them (and anything unexpected) into `{"errors": [...]}` responses.
+Services raise `RegistryError` subclasses; `edge.middleware.RegistryErrorMiddleware` is the
+one place that turns them (and anything unexpected) into `{"errors": [...]}` responses,
+through `edge.http.error_response`. No Django here: `envelope` writes the body, and the
+HTTP response is built at the edge.
 
 The OCI distribution spec (v1.1, "Error Codes") says the code of a 4xx JSON body MUST be one
 of its fourteen, so those are the only ones registered: Docker's legacy TAG_INVALID,
@@ -12,8 +14,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-
-from django.http import HttpResponse
 
 # code -> (message, HTTP status)
 CODES: dict[str, tuple[str, int]] = {
@@ -148,18 +148,12 @@ class RangeNotSatisfiable(RegistryError):
     default_message = "requested range not satisfiable"
 
 
-def error_response(errors: list[RegistryError]) -> HttpResponse:
-    """Render the envelope; the first error's status is the response status."""
+def envelope(errors: list[RegistryError]) -> str:
+    """The JSON body; the first error's status and headers go with it (edge/http.py)."""
     body = {
         "errors": [
             {"code": e.code, "message": e.message, "detail": e.detail if e.detail is not None else {}}
             for e in errors
         ]
     }
-    first = errors[0]
-    response = HttpResponse(
-        json.dumps(body), status=first.status, content_type="application/json; charset=utf-8"
-    )
-    for header, value in first.headers.items():
-        response[header] = value
-    return response
+    return json.dumps(body)
