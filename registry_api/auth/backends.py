@@ -20,8 +20,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
+from ..db.precompiled import Precompiled
 from ..events import record
-from ..precompiled import Precompiled
 from .access import client_address
 from .throttle import fingerprint, throttle_check, throttle_record_failure, throttle_record_success
 

@@ -14,10 +14,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from ..db.precompiled import Precompiled
 from ..events import record
 from ..models import AccessToken
 from ..oci.errors import RegistryError
-from ..precompiled import Precompiled
 
 TOKEN_PREFIX = "drm_"
 # Writing last_used_at on every request would make every pull a write; once a minute is enough.

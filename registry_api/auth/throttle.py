@@ -38,9 +38,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ..db.precompiled import Precompiled
 from ..models import LoginThrottle
 from ..oci.errors import RegistryError
-from ..precompiled import Precompiled
 
 # A failure with the same password from the same address this soon after the previous one
 # is the client retrying, not a new guess.

@@ -5,9 +5,9 @@ import logging
 
 from django.db import transaction
 
+from ..db.precompiled import PrecompiledInsert
 from ..edge.requestlog import current_request_id
 from ..models import AuditEvent
-from ..precompiled import PrecompiledInsert
 from .context import current_actor
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from ..precompiled import Precompiled
+from ..db.precompiled import Precompiled
 from ..models import AuditEvent, Webhook, WebhookDelivery
 
 logger = logging.getLogger(__name__)

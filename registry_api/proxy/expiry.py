@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..locking import lock_repository
+from ..db.locking import lock_repository
 from ..models import Manifest, ManifestReference, ProxyNamespace, Repository, Tag
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..locking import lock_repository
+from ..db.locking import lock_repository
 from ..models import Manifest, ManifestReference, PendingBlobReference, RepositoryBlob, Tag
 from ..oci import mediatypes
 from ..oci.errors import ManifestUnknown

@@ -23,7 +23,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from ..locking import lock_name
+from ..db.locking import lock_name
 from ..models import BackupLease
 
 logger = logging.getLogger(__name__)

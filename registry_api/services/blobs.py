@@ -14,11 +14,11 @@ from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 
 from .. import events
-from ..locking import lock_digest, lock_repository
+from ..db.locking import lock_digest, lock_repository
+from ..db.precompiled import Precompiled, PrecompiledInsert, PrecompiledUpdate
+from ..db.rows import create_missing
 from ..models import Blob, Repository, RepositoryBlob, Upload
 from ..oci.errors import BlobUnknown
-from ..precompiled import Precompiled, PrecompiledInsert, PrecompiledUpdate
-from ..rows import create_missing
 from .quotas import Readable, quota_check
 from .repositories import repository_get
 

@@ -29,7 +29,7 @@ from django.db import transaction
 from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 
-from ..locking import lock_digest
+from ..db.locking import lock_digest
 from ..models import Blob, ManifestReference, Upload
 from .blobs import blob_file_discard
 from .gc import grace_cutoff

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet, Sum
 
 from ..auth.access import Denied
+from ..db.precompiled import Precompiled
 from ..models import Blob, Namespace, RepositoryBlob
-from ..precompiled import Precompiled
 from ..units import format_bytes
 
 

@@ -10,11 +10,11 @@ from storage_backends import get_storage
 
 from .. import events
 from ..auth.access import Denied
-from ..locking import lock_repository
+from ..db.locking import lock_repository
+from ..db.precompiled import Precompiled
+from ..db.rows import create_missing
 from ..models import Manifest, Repository, Tag, Upload
 from ..oci.errors import NameUnknown
-from ..precompiled import Precompiled
-from ..rows import create_missing
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import events
-from ..locking import lock_repository
+from ..db.locking import lock_repository
 from ..models import Manifest, Repository, RetentionPolicy, Tag
 from .gc import grace_cutoff, reachable_manifests
 from .gc.plan import child_digests, manifest_rows

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from storage_backends import get_storage
 
-from ..locking import lock_digest
+from ..db.locking import lock_digest
 from ..models import Blob, Upload
 from .blobs import blob_file_discard_locked
 

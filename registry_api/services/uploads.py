@@ -19,12 +19,12 @@ from storage_backends import get_storage
 from storage_backends.base import DigestMismatch, UploadNotFound, UploadWriter
 
 from ..auth.access import Denied
+from ..db.locking import lock_digest
+from ..db.precompiled import Precompiled, PrecompiledDelete, PrecompiledInsert, PrecompiledUpdate
 from ..edge.http import BodyError
-from ..locking import lock_digest
 from ..models import Blob, ProxyFetch, Repository, RepositoryBlob, Upload
 from ..oci.errors import BlobUploadInvalid, BlobUploadUnknown, ChunkOutOfOrder, DigestInvalid, SizeInvalid, Unsupported
 from ..oci.reference import ALGORITHMS
-from ..precompiled import Precompiled, PrecompiledDelete, PrecompiledInsert, PrecompiledUpdate
 from .blobs import blob_file_discard_locked, blob_register
 from .quotas import QuotaRoom, Readable, quota_check, quota_room
 from .repositories import repository_ensure

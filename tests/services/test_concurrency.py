@@ -1,6 +1,6 @@
 """Concurrent pushes of the same blob, repository and tag, from threads with their own
 database connections: on PostgreSQL these really run at once, and the constraints and row
-locks (registry_api/locking.py) must keep every push correct. SQLite serializes writers
+locks (registry_api/db/locking.py) must keep every push correct. SQLite serializes writers
 by design (IMMEDIATE transactions), and its in-memory test database cannot be shared by
 threads, so this runs on PostgreSQL only."""
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from django.db import NotSupportedError, connection, transaction
 
-from registry_api.locking import lock_digest, lock_digests, lock_name
+from registry_api.db.locking import lock_digest, lock_digests, lock_name
 
 pytestmark = pytest.mark.django_db(transaction=True)  # outside the test's own transaction
 

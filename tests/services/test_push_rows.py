@@ -8,9 +8,9 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
+from registry_api.db.rows import create_missing
 from registry_api.models import Blob, Repository, RepositoryBlob, Upload
 from registry_api.oci.errors import BlobUploadUnknown
-from registry_api.rows import create_missing
 from registry_api.services import blobs as blob_service, uploads as upload_service
 from registry_api.services.repositories import repository_ensure
 from storage_backends import get_storage

@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from django.db.models import F
 from django.utils import timezone
 
+from registry_api.db.precompiled import Precompiled
 from registry_api.models import Manifest, Repository, Tag
-from registry_api.precompiled import Precompiled
 
 pytestmark = pytest.mark.django_db
 
@@ -142,7 +142,7 @@ def test_driver_errors_are_djangos_database_errors():
 
     from django.db import DatabaseError, connection
 
-    from registry_api import precompiled
+    from registry_api.db import precompiled
 
     BY_TAG.first(name="team/app", tag="v1")  # compiled
     compiled = next(iter(BY_TAG._compiled.values()))
@@ -156,7 +156,7 @@ def test_driver_errors_are_djangos_database_errors():
 
 def test_a_precompiled_insert_makes_the_row_and_instance_create_would():
     from registry_api.models import Blob, Upload
-    from registry_api.precompiled import PrecompiledInsert
+    from registry_api.db.precompiled import PrecompiledInsert
 
     before = timezone.now()
     blob = PrecompiledInsert(Blob).create(digest="sha256:" + "a" * 64, size=7)
@@ -175,7 +175,7 @@ def test_a_precompiled_insert_makes_the_row_and_instance_create_would():
 def test_a_precompiled_insert_refused_by_a_constraint_raises_djangos_integrity_error():
     from django.db import IntegrityError, transaction
 
-    from registry_api.precompiled import PrecompiledInsert
+    from registry_api.db.precompiled import PrecompiledInsert
 
     insert = PrecompiledInsert(Repository)
     insert.create(name="team/app")
@@ -187,7 +187,7 @@ def test_a_precompiled_insert_refused_by_a_constraint_raises_djangos_integrity_e
 def test_a_model_with_save_signals_is_created_through_save_so_receivers_still_run():
     from django.db.models.signals import post_save
 
-    from registry_api.precompiled import PrecompiledInsert
+    from registry_api.db.precompiled import PrecompiledInsert
 
     seen = []
 
@@ -206,7 +206,7 @@ def test_a_precompiled_update_writes_only_the_matching_rows_and_counts_them():
     from datetime import datetime
 
     from registry_api.models import Upload
-    from registry_api.precompiled import PrecompiledUpdate
+    from registry_api.db.precompiled import PrecompiledUpdate
 
     claim = PrecompiledUpdate(
         lambda pk, digest, at: (Upload.objects.filter(pk=pk), {"digest": digest, "claimed_at": at}),
@@ -224,7 +224,7 @@ def test_a_precompiled_update_writes_only_the_matching_rows_and_counts_them():
 
 def test_a_precompiled_delete_removes_the_matching_rows_constants_included():
     from registry_api.models import Upload
-    from registry_api.precompiled import PrecompiledDelete
+    from registry_api.db.precompiled import PrecompiledDelete
 
     claimed = PrecompiledDelete(lambda pk, digest: Upload.objects.filter(pk=pk, digest=digest), "digest", pk=uuid.UUID)
     unclaimed = PrecompiledDelete(lambda name: Upload.objects.filter(repository_name=name, digest=""), "name")
@@ -242,7 +242,7 @@ def test_precompiled_writes_are_logged_like_any_query_when_queries_are_logged():
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from registry_api.precompiled import PrecompiledDelete, PrecompiledInsert
+    from registry_api.db.precompiled import PrecompiledDelete, PrecompiledInsert
 
     with CaptureQueriesContext(connection) as logged:
         PrecompiledInsert(Repository).create(name="team/app")

@@ -15,8 +15,8 @@ from django.db.models import Exists, OuterRef
 from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 
+from ...db.locking import lock_digests, lock_name, lock_repository
 from ...edge import metrics
-from ...locking import lock_digests, lock_name, lock_repository
 from ...models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag, Upload
 from .. import backup_lease
 from .plan import Garbage, GcPlan, child_digests, gc_plan, kept_manifests, manifest_rows, restrict_to_preview

@@ -25,7 +25,7 @@ import hashlib
 
 from django.db import NotSupportedError, transaction
 
-from .models import Repository
+from ..models import Repository
 from .precompiled import Precompiled
 
 
