@@ -10,7 +10,7 @@ from pathlib import Path
 
 import environ
 
-from registry_api.files import create_private, write_once
+from registry_api.lib.files import create_private, write_once
 from storage_backends.offload import under_gevent
 
 BASE_DIR = Path(__file__).resolve().parent.parent

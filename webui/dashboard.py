@@ -18,8 +18,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
+from registry_api.lib.units import format_bytes
 from registry_api.selectors.dashboard import pushes_per_day, recent_pushes, registry_summary, storage_by_namespace
-from registry_api.units import format_bytes
 
 from . import charts
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 
-from ..files import write_once
+from ..lib.files import write_once
 from .scopes import Scope
 
 ALGORITHM = "ES256"

@@ -10,7 +10,7 @@ BATCH = 500
 
 def backfill(apps, schema_editor):
     # App code on purpose: the same cap and parser as a push, and the configured storage.
-    from registry_api.configblobs import image_created
+    from registry_api.services.configblobs import image_created
     from registry_api.oci.mediatypes import IMAGE_MANIFESTS
 
     Manifest = apps.get_model("registry_api", "Manifest")

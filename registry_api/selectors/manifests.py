@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..configblobs import read_image_config
 from ..models import Manifest, Repository, Tag
 from ..oci import mediatypes
 from ..oci.errors import ManifestUnknown
 from ..oci.imageconfig import IMAGE_CONFIGS, ConfigDiff, ImageConfig, InvalidConfig, LayerDiff, attach_layers
 from ..oci.imageconfig import config_diff, layer_diff, platform_string
+from ..services.configblobs import read_image_config
 from ..services.manifests import manifest_get
 from .discovery import referrers_of
 from .tags import ChildEntry, index_contents, index_entries

@@ -47,7 +47,7 @@ from storage_backends import get_storage
 from storage_backends.base import BlobNotFound, BlobStorage, DigestMismatch
 from storage_backends.filesystem import FilesystemStorage
 
-from ..files import create_private
+from ..lib.files import create_private
 from ..models import BackupLease, Blob, ManifestReference, Repository, RepositoryBlob, Upload
 from .backup_lease import Lease, backup_lease
 

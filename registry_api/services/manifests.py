@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from .. import events
 from ..auth.access import Denied
-from ..configblobs import image_created
 from ..db.locking import lock_repository
 from ..db.precompiled import Precompiled, PrecompiledInsert, PrecompiledUpdate
 from ..models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
 from ..oci import mediatypes
 from ..oci.errors import DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
 from ..oci.reference import is_digest_reference, parse_digest
+from .configblobs import image_created
 from .dependents import ManifestInUse, dependents_exist
 from .repositories import repository_ensure, repository_find, repository_get
 

@@ -20,8 +20,8 @@ from django.db.models import Q, QuerySet, Sum
 
 from ..auth.access import Denied
 from ..db.precompiled import Precompiled
+from ..lib.units import format_bytes
 from ..models import Blob, Namespace, RepositoryBlob
-from ..units import format_bytes
 
 
 def namespace_of(repository_name: str) -> str:

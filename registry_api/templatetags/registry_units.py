@@ -1,11 +1,11 @@
 """`{{ count|bytes }}`: byte counts in binary units (KiB, MiB, GiB), the one formatter of the
-portal, the admin pages and the commands (`registry_api.units.format_bytes`). Django's
+portal, the admin pages and the commands (`registry_api.lib.units.format_bytes`). Django's
 filesizeformat says "KB" for 1024 bytes."""
 from __future__ import annotations
 
 from django import template
 
-from ..units import format_bytes
+from ..lib.units import format_bytes
 
 register = template.Library()
 

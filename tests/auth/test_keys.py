@@ -17,7 +17,7 @@ from django.core import checks
 
 from registry_api.apps import check_auth_settings
 from registry_api.auth import tokens
-from registry_api.files import create_private
+from registry_api.lib.files import create_private
 
 from .conftest import basic, get_token
 

@@ -73,7 +73,7 @@ def test_the_build_time_is_read_at_push_time(store):
 
 
 def test_a_big_config_is_not_read_at_push_time(store, monkeypatch):
-    from registry_api import configblobs
+    from registry_api.services import configblobs
 
     monkeypatch.setattr(configblobs, "CREATED_CONFIG_MAX_BYTES", 10)
     dated = builders.image("dated", created="2020-05-06T07:08:09Z")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from registry_api.units import format_bytes, parse_duration
+from registry_api.lib.units import format_bytes, parse_duration
 
 
 @pytest.mark.parametrize("text, seconds", [

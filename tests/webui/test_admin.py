@@ -119,7 +119,7 @@ def test_login_throttles_are_listed_read_only(as_person, content: Content):
 def test_repository_list_shows_tag_counts_sizes_and_effective_visibility(as_person, content: Content):
     import re
 
-    from registry_api.units import format_bytes
+    from registry_api.lib.units import format_bytes
 
     page = as_person("root").get("/admin/registry_api/repository/").content.decode()
     rows = {re.search(r">([a-z]+/[a-z]+)</a>", row).group(1): row

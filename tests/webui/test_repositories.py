@@ -30,7 +30,7 @@ def test_list_shows_visible_repositories_with_figures(as_person, content: Conten
 
 
 def _filesize(n: int) -> str:
-    from registry_api.units import format_bytes
+    from registry_api.lib.units import format_bytes
 
     return format_bytes(n)
 

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from registry_api.units import format_bytes
+from registry_api.lib.units import format_bytes
 
 from ..access import visible
 from ..dashboard import dashboard_context

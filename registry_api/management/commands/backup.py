@@ -6,9 +6,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from registry_api.lib.units import format_bytes
 from registry_api.management.progress import ProgressBar
 from registry_api.services.backup import BackupError, backup_create
-from registry_api.units import format_bytes
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from registry_api.lib.units import format_bytes, parse_duration
 from registry_api.management.progress import ProgressBar
 from registry_api.services.fsck import fsck_run
-from registry_api.units import format_bytes, parse_duration
 
 
 class Command(BaseCommand):

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
+from registry_api.lib.units import format_bytes, parse_duration
 from registry_api.services import housekeeping
-from registry_api.units import format_bytes, parse_duration
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from registry_api.lib.units import format_bytes, parse_duration
 from registry_api.services.upload_purge import upload_purge
-from registry_api.units import format_bytes, parse_duration
 
 
 class Command(BaseCommand):

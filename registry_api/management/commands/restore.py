@@ -7,10 +7,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from registry_api.lib.units import format_bytes
 from registry_api.management.progress import ProgressBar
 from registry_api.services.backup import BackupError, backup_restore
 from registry_api.services.fsck import fsck_run
-from registry_api.units import format_bytes
 
 
 class Command(BaseCommand):

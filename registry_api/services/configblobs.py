@@ -12,7 +12,7 @@ from datetime import datetime
 from storage_backends import get_storage
 from storage_backends.base import BlobNotFound
 
-from .oci.imageconfig import IMAGE_CONFIGS, ImageConfig, InvalidConfig, parse_config, parse_timestamp
+from ..oci.imageconfig import IMAGE_CONFIGS, ImageConfig, InvalidConfig, parse_config, parse_timestamp
 
 logger = logging.getLogger(__name__)
 
