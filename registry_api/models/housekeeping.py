@@ -76,7 +76,7 @@ class BackupLease(models.Model):
 
 
 class GarbageCollection(Blob):
-    """No table: the admin's garbage-collection page (admin_housekeeping.py) hangs on it."""
+    """No table: the admin's garbage-collection page (admin/housekeeping.py) hangs on it."""
 
     class Meta:
         proxy = True

@@ -14,14 +14,14 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.html import format_html
 
-from .admin_filters import HOUSEKEEPING_CHANGE_LIST, CascadesBookkeeping, RepositoryNamespaceFilter, size_column
-from .lib.units import format_bytes
-from .models import Blob, Manifest, ManifestReference, RepositoryBlob, Tag, Upload
-from .oci.errors import RegistryError
-from .services.dependents import dependents_exist
-from .services.manifests import manifest_delete
-from .services.repositories import repository_delete
-from .services.uploads import upload_cancel
+from ..lib.units import format_bytes
+from ..models import Blob, Manifest, ManifestReference, RepositoryBlob, Tag, Upload
+from ..oci.errors import RegistryError
+from ..services.dependents import dependents_exist
+from ..services.manifests import manifest_delete
+from ..services.repositories import repository_delete
+from ..services.uploads import upload_cancel
+from .filters import HOUSEKEEPING_CHANGE_LIST, CascadesBookkeeping, RepositoryNamespaceFilter, size_column
 
 # A repository page in the admin lists this many of its newest tags (all are under Tags).
 INLINE_TAGS = 100

@@ -6,9 +6,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
-from .models import GroupMember, GroupNamespace, ProxyNamespace, Repository
-from .proxy.credentials import password_encrypt
-from .selectors.proxies import proxy_rows
+from ..models import GroupMember, GroupNamespace, ProxyNamespace, Repository
+from ..proxy.credentials import password_encrypt
+from ..selectors.proxies import proxy_rows
 
 
 class ProxyNamespaceForm(forms.ModelForm):
@@ -110,7 +110,7 @@ class GroupNamespaceAdmin(admin.ModelAdmin):
 
 def repository_source(repository: Repository) -> str:
     """For the repository list: hosted, or which upstream a cache mirrors."""
-    from .services.routing import proxies
+    from ..services.routing import proxies
 
     proxy = proxies().get(repository.namespace)
     if proxy is None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Q
 
-from .lib.units import format_bytes
-from .models import ManifestReference, Repository, RepositoryBlob
-from .selectors.repositories import namespaces_of
+from ..lib.units import format_bytes
+from ..models import ManifestReference, Repository, RepositoryBlob
+from ..selectors.repositories import namespaces_of
 
 # change_list template adding links to the garbage-collection and stale-upload pages.
 HOUSEKEEPING_CHANGE_LIST = "admin/registry_api/change_list_housekeeping.html"

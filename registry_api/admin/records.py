@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .admin_filters import RepositoryNamespaceFilter, size_column
-from .models import BackupLease, LoginThrottle, ManifestReference, PendingBlobReference, ProxyFetch, RepositoryBlob
+from ..models import BackupLease, LoginThrottle, ManifestReference, PendingBlobReference, ProxyFetch, RepositoryBlob
+from .filters import RepositoryNamespaceFilter, size_column
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -12,13 +12,13 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
-from .lib.units import format_bytes
-from .models import GarbageCollection, NamespaceUsage, RetentionPolicy, StaleUpload
-from .services.backup_lease import backup_lease_active
-from .services.gc import GcPreviewExpired, gc_plan, gc_plan_token, gc_run
-from .services.quotas import storage_by_namespace
-from .services.retention import retention_plan
-from .services.upload_purge import upload_purge
+from ..lib.units import format_bytes
+from ..models import GarbageCollection, NamespaceUsage, RetentionPolicy, StaleUpload
+from ..services.backup_lease import backup_lease_active
+from ..services.gc import GcPreviewExpired, gc_plan, gc_plan_token, gc_run
+from ..services.quotas import storage_by_namespace
+from ..services.retention import retention_plan
+from ..services.upload_purge import upload_purge
 
 # Items listed on a preview page; the totals always cover everything.
 PREVIEW_ROWS = 500

@@ -1,14 +1,14 @@
 """Admin for access control: namespaces, grants and access tokens; the image models' pages
-are in `admin_images`. A new token's secret is shown once, after saving."""
+are in `images`. A new token's secret is shown once, after saving."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from .admin_filters import CascadesBookkeeping, NamespaceFilter, size_column
-from .admin_images import TagInline, delete_repositories  # also registers the image models
-from .auth.credentials import access_token_create
-from .models import AccessToken, Grant, Namespace, Repository
-from .selectors.repositories import repository_visibility, with_listing_figures, with_visibility
+from ..auth.credentials import access_token_create
+from ..models import AccessToken, Grant, Namespace, Repository
+from ..selectors.repositories import repository_visibility, with_listing_figures, with_visibility
+from .filters import CascadesBookkeeping, NamespaceFilter, size_column
+from .images import TagInline, delete_repositories  # also registers the image models
 
 
 class GrantInline(admin.TabularInline):
@@ -109,8 +109,8 @@ class AccessTokenAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} token(s) revoked.")
 
 
-from . import admin_events  # noqa: E402,F401  (audit trail and webhooks)
-from . import admin_records  # noqa: E402,F401  (links, references, login throttles: read-only)
-from . import admin_housekeeping  # noqa: E402,F401  (garbage collection, uploads, quotas, retention)
-from .admin_proxy import repository_source  # noqa: E402  (proxy and group repositories)
-from . import admin_robots  # noqa: E402,F401  (robot accounts; robots marked in the user list)
+from . import events  # noqa: E402,F401  (audit trail and webhooks)
+from . import records  # noqa: E402,F401  (links, references, login throttles: read-only)
+from . import housekeeping  # noqa: E402,F401  (garbage collection, uploads, quotas, retention)
+from .proxy import repository_source  # noqa: E402  (proxy and group repositories)
+from . import robots  # noqa: E402,F401  (robot accounts; robots marked in the user list)

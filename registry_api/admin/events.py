@@ -7,8 +7,8 @@ import secrets
 from django import forms
 from django.contrib import admin, messages
 
-from .models import AuditEvent, GcRun, Webhook, WebhookDelivery
-from .events.webhooks import attempt
+from ..events.webhooks import attempt
+from ..models import AuditEvent, GcRun, Webhook, WebhookDelivery
 
 
 @admin.register(AuditEvent)

@@ -10,8 +10,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from .models import Grant, Namespace, RobotAccount
-from .services.robots import robot_create
+from ..models import Grant, Namespace, RobotAccount
+from ..services.robots import robot_create
 
 # Creating a robot creates a user, a token and maybe a grant: whoever does it must be
 # allowed all of those, or the form would be a way around the permissions.
