@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-postgres test-container bench bench-fleet bench-portal demo migrate clean-venv
+.PHONY: azurite run test test-postgres test-container bench bench-fleet bench-portal demo migrate clean-venv
 
 # The development virtualenv: runtime requirements plus the test tools (requirements-dev.txt
 # includes requirements.txt); either file changing re-installs.
@@ -13,13 +13,23 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# Azurite, Microsoft's Azure Storage emulator, for the Azure backend's tests (tests/azurite.py):
+# the version pinned in tests/.azurite/package-lock.json, installed there by npm. `make test`
+# installs it where npm is found; without it the Azure tests are skipped (failed in CI).
+AZURITE := tests/.azurite/node_modules/.installed
+$(AZURITE): tests/.azurite/package.json tests/.azurite/package-lock.json
+	npm ci --prefix tests/.azurite --no-audit --no-fund --loglevel=error
+	touch $@
+
+azurite: $(AZURITE)
+
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput -v 0
 
 run: migrate
 	$(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py registry_project.wsgi:application
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(if $(shell command -v npm),$(AZURITE))
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 # docker build + run of the Dockerfile on a private dockerd, with the stand-in base of
@@ -29,7 +39,7 @@ test-container: $(VENV)/.installed
 
 # The whole suite on PostgreSQL: a private cluster in a temporary directory (unix socket
 # only), stopped when the run ends; each live server of tests/e2e gets its own database.
-test-postgres: $(VENV)/.installed
+test-postgres: $(VENV)/.installed $(if $(shell command -v npm),$(AZURITE))
 	@dir=$$(mktemp -d) && trap 'scripts/postgres-test-cluster stop "$$dir"; rm -rf "$$dir"' EXIT && \
 	url=$$(scripts/postgres-test-cluster start "$$dir") && \
 	DATABASE_URL="$$url" REGISTRY_TEST_POSTGRES_URL="$$url" $(PY) -m pytest -n 2 $(PYTEST_ARGS)

@@ -231,6 +231,25 @@ REGISTRY_S3_PREFIX = env.str("REGISTRY_S3_PREFIX", default="")
 REGISTRY_S3_REDIRECT = env.bool("REGISTRY_S3_REDIRECT", default=False)
 # Multipart part size (>= 5 MiB); parts are buffered on local disk under <data dir>/tmp.
 REGISTRY_S3_PART_SIZE = env.int("REGISTRY_S3_PART_SIZE", default=8 * 1024 * 1024)
+# --- Azure Blob Storage (REGISTRY_STORAGE_BACKEND=storage_backends.azure.AzureStorage) ---
+# The account's blob endpoint, e.g. https://myaccount.blob.core.windows.net (Azurite:
+# http://127.0.0.1:10000/devstoreaccount1); or instead a connection string, which carries
+# the endpoint and its credentials.
+REGISTRY_AZURE_ACCOUNT_URL = env.str("REGISTRY_AZURE_ACCOUNT_URL", default="")
+REGISTRY_AZURE_CONNECTION_STRING = secret("REGISTRY_AZURE_CONNECTION_STRING")
+# Container holding blobs and upload sessions (must exist).
+REGISTRY_AZURE_CONTAINER = env.str("REGISTRY_AZURE_CONTAINER", default="")
+# The account key, or a SAS token; neither (and no connection string) = DefaultAzureCredential
+# (managed identity, workload identity, AZURE_* variables, Azure CLI login).
+REGISTRY_AZURE_ACCOUNT_KEY = secret("REGISTRY_AZURE_ACCOUNT_KEY")
+REGISTRY_AZURE_SAS_TOKEN = secret("REGISTRY_AZURE_SAS_TOKEN")
+# Blob name prefix, e.g. "registry/" to share a container; empty = the container's root.
+REGISTRY_AZURE_PREFIX = env.str("REGISTRY_AZURE_PREFIX", default="")
+# Answer blob GETs with 307 to a read-only SAS URL (20 minutes), so bytes go from Azure to
+# the client directly; needs the account key or an Azure AD identity to sign it.
+REGISTRY_AZURE_REDIRECT = env.bool("REGISTRY_AZURE_REDIRECT", default=False)
+# Size of the blocks uploads are staged in (1-4000 MiB), buffered on local disk under <data dir>/tmp.
+REGISTRY_AZURE_BLOCK_SIZE = env.int("REGISTRY_AZURE_BLOCK_SIZE", default=8 * 1024 * 1024)
 # Largest manifest accepted, in bytes; larger PUTs get 413.
 REGISTRY_MANIFEST_MAX_BYTES = env.int("REGISTRY_MANIFEST_MAX_BYTES", default=4 * 1024 * 1024)
 # Chunk size advertised to clients in OCI-Chunk-Min-Length.
@@ -355,6 +374,9 @@ LOGGING = {
         # 404s are the normal answer to a client's "do you have this blob?"; logging each
         # as a warning would drown the push/pull lines. 5xx are still logged.
         "django.request": {"level": "ERROR"},
+        # The Azure SDK logs every HTTP request and response at INFO; its retries and
+        # failures are warnings, and still logged.
+        "azure": {"level": "WARNING"},
     },
 }
 

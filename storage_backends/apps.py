@@ -11,6 +11,7 @@ class StorageBackendsConfig(AppConfig):
     def ready(self) -> None:
         checks.register(check_storage_backend)
         checks.register(check_s3_settings)
+        checks.register(check_azure_settings)
 
 
 def check_storage_backend(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -23,7 +24,7 @@ def check_storage_backend(app_configs=None, **kwargs) -> list[checks.CheckMessag
         return [
             checks.Error(
                 f"blob storage backend unusable: {exc}",
-                hint="Check REGISTRY_STORAGE_BACKEND, REGISTRY_DATA_DIR and the REGISTRY_S3_* settings.",
+                hint="Check REGISTRY_STORAGE_BACKEND, REGISTRY_DATA_DIR and the REGISTRY_S3_* or REGISTRY_AZURE_* settings.",
                 id="storage_backends.E001",
             )
         ]
@@ -47,7 +48,24 @@ def check_s3_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     if settings.REGISTRY_X_ACCEL_REDIRECT and not hasattr(backend, "relative_path"):
         messages.append(checks.Warning(
             "REGISTRY_X_ACCEL_REDIRECT is ignored: this storage backend has no files for nginx to send.",
-            hint="Unset it; with S3, REGISTRY_S3_REDIRECT sends clients to the bucket instead.",
+            hint="Unset it; with S3 or Azure, REGISTRY_S3_REDIRECT or REGISTRY_AZURE_REDIRECT sends clients to the store instead.",
             id="storage_backends.W001",
         ))
     return messages
+
+
+def check_azure_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Each missing or contradictory Azure setting by name, before anything reaches the account."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    try:
+        backend = import_string(settings.REGISTRY_STORAGE_BACKEND)
+    except ImportError:
+        return []  # E001 reports it
+    # Without importing the Azure SDK where another backend is configured.
+    if not any(cls.__module__ == "storage_backends.azure" for cls in getattr(backend, "__mro__", ())):
+        return []
+    from .azure import AzureConfig
+
+    return [checks.Error(problem, id="storage_backends.E003") for problem in AzureConfig.from_settings(settings).problems()]

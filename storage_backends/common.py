@@ -6,8 +6,11 @@ functions, which accept exactly the grammar and nothing else (no "..", no traili
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from typing import BinaryIO
 
 from .base import BlobNotFound, UploadNotFound
@@ -59,3 +62,64 @@ def hash_stream(stream: BinaryIO, algorithm: str) -> str:
     while block := stream.read(READ_BLOCK):
         hasher.update(block)
     return f"{algorithm}:{hasher.hexdigest()}"
+
+
+class HasherCache:
+    """Running hashers of uploads whose last chunk this process received, each with the
+    staged size it covers.
+
+    hashlib state cannot be saved portably, so a chunk that lands in another process
+    makes that process re-hash the staged bytes once at commit; in the common case
+    (one client connection, one worker) the bytes are hashed exactly once, in flight.
+    A session's staged bytes only grow (a refused chunk is cut off again), so a hasher
+    that covers as many bytes as are staged covers exactly those bytes.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, tuple[int, "hashlib._Hash"]] = OrderedDict()
+        self._capacity = capacity
+
+    def take(self, upload_id: str, offset: int):
+        with self._lock:
+            item = self._items.pop(upload_id, None)
+        if item is not None and item[0] == offset:
+            return item[1]
+        return None
+
+    def put(self, upload_id: str, offset: int, hasher) -> None:
+        with self._lock:
+            self._items[upload_id] = (offset, hasher)
+            self._items.move_to_end(upload_id)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+    def drop(self, upload_id: str) -> None:
+        with self._lock:
+            self._items.pop(upload_id, None)
+
+
+class BodyReader(io.RawIOBase):
+    """A store's response body (a GET's, a download's) as a binary stream, read in the
+    caller's blocks; no fileno, so gunicorn iterates it instead of trying sendfile().
+    `read_all` is what the body's own read() takes for "everything left"."""
+
+    def __init__(self, body, read_all: int | None = None) -> None:
+        self._body = body
+        self._read_all = read_all
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._body.read(size if size is not None and size >= 0 else self._read_all)
+
+    def readinto(self, buffer) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed and hasattr(self._body, "close"):
+            self._body.close()
+        super().close()

@@ -28,48 +28,16 @@ import os
 import shutil
 import stat
 import tempfile
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from .base import BlobInfo, BlobNotFound, DigestMismatch, InvalidOffset, StoredItem, UploadNotFound
-from .common import blob_relative_key, canonical_upload_id, digest_from_relative_key, hash_stream, is_canonical_upload_id
+from .common import (
+    HasherCache, blob_relative_key, canonical_upload_id, digest_from_relative_key, hash_stream, is_canonical_upload_id,
+)
 from .offload import off_the_loop
 from .writeback import WRITEBACK_STEP, start_writeback
-
-
-class _HasherCache:
-    """Running hashers of uploads whose last chunk this process received.
-
-    hashlib state cannot be saved portably, so a chunk that lands in another process
-    makes that process re-hash the staged file once at commit; in the common case
-    (one client connection, one worker) the bytes are hashed exactly once, in flight.
-    """
-
-    def __init__(self, capacity: int = 256) -> None:
-        self._lock = threading.Lock()
-        self._items: OrderedDict[str, tuple[int, "hashlib._Hash"]] = OrderedDict()
-        self._capacity = capacity
-
-    def take(self, upload_id: str, offset: int):
-        with self._lock:
-            item = self._items.pop(upload_id, None)
-        if item is not None and item[0] == offset:
-            return item[1]
-        return None
-
-    def put(self, upload_id: str, offset: int, hasher) -> None:
-        with self._lock:
-            self._items[upload_id] = (offset, hasher)
-            self._items.move_to_end(upload_id)
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-
-    def drop(self, upload_id: str) -> None:
-        with self._lock:
-            self._items.pop(upload_id, None)
 
 
 # The staging file's name inside a session directory (the layout before 2026-12).
@@ -196,7 +164,7 @@ class FilesystemStorage:
         self.root = Path(root)
         self._blobs = self.root / "blobs"
         self._uploads = self.root / "uploads"
-        self._hashers = _HasherCache()
+        self._hashers = HasherCache()
         # Blob directories this process made group-readable (they are never removed).
         self._ready_dirs: set[Path] = set()
 

@@ -90,6 +90,21 @@ def s3_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    """Azurite's blob service on a loopback port, one per xdist worker, stopped at the end;
+    skipped where it is not installed, failed instead under REGISTRY_E2E_REQUIRE_TOOLS."""
+    from .azurite import missing_reason, start_azurite
+    from .e2e.support import unavailable
+
+    reason = missing_reason()
+    if reason is not None:
+        unavailable(f"Azurite cannot run: {reason}")
+    server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def s3_storage(s3_server, settings):
     """The registry's settings pointed at a fresh bucket of the moto server (5 MiB parts)."""
