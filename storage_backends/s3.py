@@ -38,27 +38,20 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO, Literal
 
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 # DigestMismatch is re-exported for callers that catch it from here.
 from .base import BlobInfo, BlobNotFound, DigestMismatch, InvalidOffset, StorageError, StoredItem, UploadNotFound  # noqa: F401
-from .common import (
-    READ_BLOCK, blob_relative_key, canonical_upload_id, digest_from_relative_key, is_canonical_upload_id,
-)
-from .s3_config import COPY_THRESHOLD, MIN_PART_SIZE, REDIRECT_EXPIRES, MiB, S3Config, _client, _missing, _status
-from .s3_upload import S3UploadWriter, _ObjectReader, _Session
+from .common import READ_BLOCK, digest_from_relative_key, is_canonical_upload_id
+from .s3_bucket import S3Bucket, _ObjectReader, _Session
+from .s3_config import COPY_THRESHOLD, MIN_PART_SIZE, REDIRECT_EXPIRES, MiB, S3Config, _missing, _status
+from .s3_upload import S3UploadWriter
 
 __all__ = ["COPY_THRESHOLD", "MIN_PART_SIZE", "MiB", "S3Config", "S3Storage", "S3UploadWriter"]
 
-class S3Storage:
-    def __init__(self, config: S3Config) -> None:
-        self.config = config
-        self.bucket = config.bucket
-        self._prefix = config.prefix
-        self._client = _client(config)
-        if config.buffer_dir is not None:
-            config.buffer_dir.mkdir(parents=True, exist_ok=True)
+class S3Storage(S3Bucket):
+    """The storage protocol over an S3Bucket (s3_bucket.py: the client, the keys, `stat`,
+    `cancel_upload`)."""
 
     @classmethod
     def from_settings(cls, settings) -> "S3Storage":
@@ -72,19 +65,6 @@ class S3Storage:
             self._client.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
             raise StorageError(f"bucket {self.bucket} is not usable (HTTP {_status(exc)})") from None
-
-    # -- keys, derived only from validated values ---------------------------------------
-    def _blob_key(self, digest: str) -> str:
-        return f"{self._prefix}blobs/{blob_relative_key(digest)}"
-
-    def _session_prefix(self, upload_id: str) -> str:
-        return f"{self._prefix}uploads/{canonical_upload_id(upload_id)}/"
-
-    def _tail_key(self, upload_id: str) -> str:
-        return self._session_prefix(upload_id) + "tail"
-
-    def _data_key(self, upload_id: str) -> str:
-        return self._session_prefix(upload_id) + "data"
 
     # -- blobs ---------------------------------------------------------------------------
     def open(self, digest: str, offset: int = 0) -> BinaryIO:
@@ -107,17 +87,6 @@ class S3Storage:
             return io.BytesIO()
         return _ObjectReader(response["Body"])
 
-    def stat(self, digest: str) -> BlobInfo | None:
-        try:
-            response = self._client.head_object(Bucket=self.bucket, Key=self._blob_key(digest))
-        except BlobNotFound:
-            return None
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            raise
-        return BlobInfo(size=response["ContentLength"])
-
     def delete(self, digest: str) -> None:
         if self.stat(digest) is None:  # DeleteObject succeeds on a missing key
             raise BlobNotFound(digest)
@@ -130,34 +99,7 @@ class S3Storage:
             "get_object", Params={"Bucket": self.bucket, "Key": self._blob_key(digest)}, ExpiresIn=REDIRECT_EXPIRES
         )
 
-    def _copy(self, source: str, target: str, size: int, etag: str) -> None:
-        """Server-side copy of the object that was hashed (CopySourceIfMatch)."""
-        if size <= self.config.copy_threshold:
-            self._client.copy_object(
-                Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source}, CopySourceIfMatch=etag
-            )
-            return
-        self._client.copy(
-            {"Bucket": self.bucket, "Key": source}, self.bucket, target, ExtraArgs={"CopySourceIfMatch": etag},
-            Config=TransferConfig(multipart_threshold=self.config.copy_threshold, multipart_chunksize=512 * MiB),
-        )
-
     # -- housekeeping ----------------------------------------------------------------------
-    def _objects(self, prefix: str) -> Iterator[dict]:
-        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            yield from page.get("Contents", [])
-
-    def _multipart_uploads(self, prefix: str) -> Iterator[dict]:
-        for page in self._client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix):
-            yield from page.get("Uploads", [])
-
-    def _parts(self, key: str, multipart_id: str) -> list[dict]:
-        parts = []
-        pages = self._client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=key, UploadId=multipart_id)
-        for page in pages:
-            parts += page.get("Parts", [])
-        return sorted(parts, key=lambda p: p["PartNumber"])
-
     def walk(self, area: Literal["blobs", "uploads"]) -> Iterator[StoredItem]:
         if area == "blobs":
             root = f"{self._prefix}blobs/"
@@ -228,12 +170,6 @@ class S3Storage:
                 shutil.copyfileobj(body, buffer, READ_BLOCK)
         return session
 
-    def _read_tail(self, upload_id: str, buffer: BinaryIO) -> None:
-        """The tail object's bytes appended to `buffer` (a writer going back to its start)."""
-        body = self._client.get_object(Bucket=self.bucket, Key=self._tail_key(upload_id))["Body"]
-        with _ObjectReader(body) as stream:
-            shutil.copyfileobj(stream, buffer, READ_BLOCK)
-
     def start_upload(self, upload_id: str, algorithm: str = "sha256") -> S3UploadWriter:
         self._client.put_object(Bucket=self.bucket, Key=self._tail_key(upload_id), Body=b"", Metadata={"parts": "0"})
         return S3UploadWriter(
@@ -254,14 +190,3 @@ class S3Storage:
         session = self._load(upload_id)
         return session.parts_size + session.tail_size
 
-    def cancel_upload(self, upload_id: str) -> None:
-        prefix = self._session_prefix(upload_id)
-        for upload in self._multipart_uploads(prefix):
-            try:
-                self._client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-            except ClientError as exc:
-                if not _missing(exc):
-                    raise
-        keys = [{"Key": obj["Key"]} for obj in self._objects(prefix)]
-        for start in range(0, len(keys), 1000):
-            self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys[start:start + 1000], "Quiet": True})

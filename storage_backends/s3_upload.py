@@ -1,57 +1,20 @@
-"""The S3 backend's upload writer and object reader (storage_backends/s3.py describes the
-session layout in the bucket, and why no state stays in a process between requests)."""
+"""The S3 backend's upload writer (storage_backends/s3.py describes the session layout in
+the bucket, and why no state stays in a process between requests). It works on the
+S3Bucket of s3_bucket.py, which the backend extends, so it never imports the backend."""
 from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from .base import BlobInfo, DigestMismatch, InvalidOffset, StorageError
 from .common import hash_stream
-
-if TYPE_CHECKING:
-    from .s3 import S3Storage
-
-
-class _ObjectReader(io.RawIOBase):
-    """A GET's body as a binary stream, read in the caller's blocks; no fileno, so gunicorn
-    iterates it instead of trying sendfile()."""
-
-    def __init__(self, body) -> None:
-        self._body = body
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        return self._body.read(size if size is not None and size >= 0 else None)
-
-    def readinto(self, buffer) -> int:
-        data = self._body.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._body.close()
-        super().close()
-
-
-@dataclass
-class _Session:
-    multipart_id: str | None
-    parts: list[dict] = field(default_factory=list)  # {"PartNumber", "ETag", "Size"}
-    tail_size: int = 0
-
-    @property
-    def parts_size(self) -> int:
-        return sum(p["Size"] for p in self.parts)
+from .s3_bucket import S3Bucket, _ObjectReader, _Session
 
 
 class S3UploadWriter:
     def __init__(
-        self, storage: "S3Storage", upload_id: str, session: _Session, buffer: BinaryIO, hasher, algorithm: str,
+        self, storage: S3Bucket, upload_id: str, session: _Session, buffer: BinaryIO, hasher, algorithm: str,
     ) -> None:
         self._storage = storage
         self._upload_id = upload_id
