@@ -33,47 +33,28 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO, Literal
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     ClientAuthenticationError, HttpResponseError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError,
 )
-from azure.storage.blob import BlobClient, BlobSasPermissions, generate_blob_sas
+from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
-from .azure_config import REDIRECT_EXPIRES, AzureConfig, is_missing, service_client
+from .azure_config import REDIRECT_EXPIRES, AzureConfig, is_missing
+from .azure_container import _COMPLETE, AzureContainer
 from .azure_upload import AzureUploadWriter
-from .base import BlobInfo, BlobNotFound, InvalidOffset, StorageError, StoredItem, UploadNotFound
-from .common import (
-    BodyReader, HasherCache, blob_relative_key, canonical_upload_id, digest_from_relative_key, is_canonical_upload_id,
-)
-
-logger = logging.getLogger(__name__)
+from .base import BlobNotFound, InvalidOffset, StorageError, StoredItem, UploadNotFound
+from .common import BodyReader, digest_from_relative_key, is_canonical_upload_id
 
 __all__ = ["AzureConfig", "AzureStorage", "AzureUploadWriter"]
 
-# How long a commit waits for a server-side copy Azure reports as pending (a copy within one
-# account normally completes before Copy Blob answers).
-COPY_TIMEOUT = 15 * 60
-# Copy states of a blob that holds its whole content: none (written directly) or a finished copy.
-_COMPLETE = (None, "success")
 
-
-class AzureStorage:
-    def __init__(self, config: AzureConfig) -> None:
-        self.config = config
-        self._service = service_client(config)
-        self._container = self._service.get_container_client(config.container)
-        self._prefix = config.prefix
-        self._hashers = HasherCache()
-        self._delegation: tuple[datetime, object] | None = None
-        if config.buffer_dir is not None:
-            config.buffer_dir.mkdir(parents=True, exist_ok=True)
+class AzureStorage(AzureContainer):
+    """The storage protocol over an AzureContainer (azure_container.py: the clients, the
+    names, `stat`, the server-side copy, `cancel_upload`)."""
 
     @classmethod
     def from_settings(cls, settings) -> "AzureStorage":
@@ -106,13 +87,6 @@ class AzureStorage:
                 "REGISTRY_AZURE_SAS_TOKEN, REGISTRY_AZURE_CONNECTION_STRING or the Azure identity"
             ) from None
 
-    # -- names, derived only from validated values ---------------------------------------
-    def _blob_client(self, digest: str) -> BlobClient:
-        return self._container.get_blob_client(f"{self._prefix}blobs/{blob_relative_key(digest)}")
-
-    def _session_blob(self, upload_id: str) -> BlobClient:
-        return self._container.get_blob_client(f"{self._prefix}uploads/{canonical_upload_id(upload_id)}")
-
     # -- blobs ---------------------------------------------------------------------------
     def open(self, digest: str, offset: int = 0) -> BinaryIO:
         blob = self._blob_client(digest)
@@ -134,15 +108,6 @@ class AzureStorage:
         if downloader.properties.copy.status not in _COMPLETE:
             raise BlobNotFound(digest)
         return BodyReader(downloader, read_all=-1)  # ranged GETs of READ_CHUNK
-
-    def stat(self, digest: str) -> BlobInfo | None:
-        try:
-            properties = self._blob_client(digest).get_blob_properties()
-        except (BlobNotFound, ResourceNotFoundError):
-            return None
-        if properties.copy.status not in _COMPLETE:
-            return None
-        return BlobInfo(size=properties.size)
 
     def delete(self, digest: str) -> None:
         if self.stat(digest) is None:
@@ -180,23 +145,6 @@ class AzureStorage:
             self._delegation = (expiry, key)
         return self._delegation[1]
 
-    def _copy(self, source: BlobClient, target: BlobClient, etag: str) -> None:
-        """Server-side copy of the session blob as it was hashed (source If-Match)."""
-        copy = target.start_copy_from_url(
-            source.url, source_etag=etag, source_match_condition=MatchConditions.IfNotModified
-        )
-        status, deadline, pause = copy["copy_status"], time.monotonic() + COPY_TIMEOUT, 0.05
-        while status == "pending" and time.monotonic() < deadline:
-            time.sleep(pause)
-            pause = min(pause * 2, 2.0)
-            status = target.get_blob_properties().copy.status
-        if status != "success":
-            try:
-                target.abort_copy(copy["copy_id"]) if status == "pending" else target.delete_blob(etag=copy["etag"])
-            except HttpResponseError:
-                pass  # not there for stat() either way: an unfinished copy is not a blob
-            logger.warning("server-side copy to %s ended %s", target.blob_name, status)
-            raise StorageError(f"server-side copy to {target.blob_name} ended {status}")
 
     # -- housekeeping ----------------------------------------------------------------------
     def walk(self, area: Literal["blobs", "uploads"]) -> Iterator[StoredItem]:
@@ -253,13 +201,6 @@ class AzureStorage:
         committed, _ = self._load(upload_id)
         return sum(block_size for _, block_size in committed)
 
-    def cancel_upload(self, upload_id: str) -> None:
-        blob = self._session_blob(upload_id)
-        self._hashers.drop(upload_id)
-        try:
-            blob.delete_blob()  # its uncommitted blocks go with it
-        except ResourceNotFoundError:
-            pass
 
 
 def _first_line(exc: Exception) -> str:

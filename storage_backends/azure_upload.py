@@ -1,22 +1,22 @@
 """The Azure backend's upload writer (storage_backends/azure.py describes the
-session layout in the container, and why no state stays in a process between requests)."""
+session layout in the container, and why no state stays in a process between requests).
+It works on the AzureContainer of azure_container.py, which the backend extends, so it
+never imports the backend."""
 from __future__ import annotations
 
 import hashlib
 import io
 import uuid
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobBlock
 
+from .azure_container import AzureContainer
 from .base import BlobInfo, DigestMismatch, InvalidOffset, StorageError, UploadNotFound
 from .common import hash_stream
 from .offload import off_the_loop
-
-if TYPE_CHECKING:
-    from .azure import AzureStorage
 
 
 def block_id(offset: int, nonce: str) -> str:
@@ -28,7 +28,7 @@ def block_id(offset: int, nonce: str) -> str:
 
 class AzureUploadWriter:
     def __init__(
-        self, storage: "AzureStorage", upload_id: str, committed: list[tuple[str, int]], etag: str | None,
+        self, storage: AzureContainer, upload_id: str, committed: list[tuple[str, int]], etag: str | None,
         buffer: BinaryIO, hasher, algorithm: str,
     ) -> None:
         self._storage = storage
