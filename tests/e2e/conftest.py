@@ -33,6 +33,8 @@ SERVER_FIXTURES = {
     "dockerd": "dockerd", "upstream_registry": "gunicorn", "proxy_registry": "gunicorn", "mirror_dockerd": "dockerd",
     # tests/e2e/test_s3.py and test_two_instances.py (a pair of servers).
     "s3_registry": "gunicorn", "instances": "gunicorn",
+    # tests/e2e/test_azure.py.
+    "azure_registry": "gunicorn", "azure_instances": "gunicorn",
 }
 # gunicorn's access-log line ends with `"<request line>" <status> <bytes> …`.
 SERVER_ERROR_RE = re.compile(r'HTTP/1\.[01]" 5\d\d ')

@@ -100,6 +100,34 @@ class LiveRegistry:
         return self.request("GET", f"/v2/{name}/manifests/{reference}", headers={"Accept": accept} if accept else {})
 
 
+def send_chunk(registry: LiveRegistry, method: str, location: str, data: bytes, start: int) -> Response:
+    """A PATCH (or the closing PUT) of an upload session with the chunk's Content-Range."""
+    return registry.request(method, location, data, {
+        "Content-Range": f"{start}-{start + len(data) - 1}", "Content-Type": "application/octet-stream",
+    })
+
+
+def upload_across_instances(a: LiveRegistry, b: LiveRegistry, data: bytes, part: int) -> None:
+    """A chunked upload started on `a`, checked and continued on `b`, closed on `a` (chunks
+    straddling `part`-sized parts or blocks of a store), then pulled from both."""
+    first, second, third = data[:part + 1234], data[part + 1234:2 * part + 99], data[2 * part + 99:]
+    started = a.request("POST", "/v2/e2e/chunks/blobs/uploads/")
+    assert started.status == 202
+    location = started.headers["Location"]
+    assert send_chunk(a, "PATCH", location, first, 0).status == 202
+
+    status = b.request("GET", location)
+    assert status.status == 204 and status.headers["Range"] == f"0-{len(first) - 1}"
+    patched = send_chunk(b, "PATCH", location, second, len(first))
+    assert patched.status == 202 and patched.headers["Range"] == f"0-{len(first) + len(second) - 1}"
+    done = send_chunk(a, "PUT", f"{location}?digest={sha256(data)}", third, len(first) + len(second))
+    assert done.status == 201, done.body
+
+    for registry in (a, b):
+        blob = registry.request("GET", f"/v2/e2e/chunks/blobs/{sha256(data)}")
+        assert blob.status == 200 and blob.body == data
+
+
 def send(conn: http.client.HTTPConnection, method: str, path: str, body=None, headers: dict | None = None) -> Response:
     """One request on `conn`, read to the end so the connection can be reused."""
     conn.request(method, path, body=body, headers=headers or {})

@@ -13,11 +13,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests import builders
-from tests.builders import sha256
 
 from . import databases
 from .conftest import ADMIN_PASSWORD, _running_registry
-from .support import blob_bytes, layout_blob, skopeo, skopeo_push, skopeo_raw
+from .support import blob_bytes, layout_blob, skopeo, skopeo_push, skopeo_raw, upload_across_instances
 
 pytestmark = pytest.mark.e2e
 
@@ -43,32 +42,8 @@ def instances(s3_server, tmp_path_factory):
         yield a, b
 
 
-def _chunk(registry, method: str, location: str, data: bytes, start: int):
-    return registry.request(method, location, data, {
-        "Content-Range": f"{start}-{start + len(data) - 1}", "Content-Type": "application/octet-stream",
-    })
-
-
 def test_a_chunked_upload_started_on_one_instance_finishes_on_the_other(instances):
-    a, b = instances
-    data = builders.image("chunks", padding=3 * PART).layers[0].data
-    first, second, third = data[:PART + 1234], data[PART + 1234:2 * PART + 99], data[2 * PART + 99:]
-
-    started = a.request("POST", "/v2/e2e/chunks/blobs/uploads/")
-    assert started.status == 202
-    location = started.headers["Location"]
-    assert _chunk(a, "PATCH", location, first, 0).status == 202
-
-    status = b.request("GET", location)
-    assert status.status == 204 and status.headers["Range"] == f"0-{len(first) - 1}"
-    patched = _chunk(b, "PATCH", location, second, len(first))
-    assert patched.status == 202 and patched.headers["Range"] == f"0-{len(first) + len(second) - 1}"
-    done = _chunk(b, "PUT", f"{location}?digest={sha256(data)}", third, len(first) + len(second))
-    assert done.status == 201, done.body
-
-    for registry in (a, b):
-        blob = registry.request("GET", f"/v2/e2e/chunks/blobs/{sha256(data)}")
-        assert blob.status == 200 and blob.body == data
+    upload_across_instances(*instances, builders.image("chunks", padding=3 * PART).layers[0].data, PART)
 
 
 def test_an_image_pushed_to_one_instance_pulls_from_the_other(instances, tmp_path):
