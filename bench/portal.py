@@ -1,5 +1,5 @@
 """`make bench-portal`: every portal and admin page timed on a registry of 10,000
-repositories, 100,000 tags and 20,000 blobs, so the README's scale table can be reproduced.
+repositories, 100,000 tags and 20,000 blobs, so docs/performance.md's scale table can be reproduced.
 
 A scratch data directory (deleted afterwards unless --keep) is migrated and filled in bulk
 (`portal_fill.py`); each page is then fetched through Django's test client, in process, as

@@ -10,8 +10,8 @@ on the non-blocking socket), and the worker adds the deadlines gunicorn's own ge
 worker lacks (REGISTRY_HEADER_TIMEOUT, REGISTRY_STALL_TIMEOUT).
 
 Chosen by measurement (2 cores, 2026-12-05):
-- the fleet of slow, idle and hostile clients (`make bench-fleet`, 3 runs; README
-  Performance, "Many clients"): 200 pulls and 64 pushes at 2 MiB/s each finish within
+- the fleet of slow, idle and hostile clients (`make bench-fleet`, 3 runs; docs/performance.md,
+  "Many clients"): 200 pulls and 64 pushes at 2 MiB/s each finish within
   1.02-1.04x of their ideal 8 s, a normal request is answered in under 80 ms with 1,000
   half-sent requests held, and 2,000 idle connections add ~33 MB; with threads the pulls
   took 55.5 s and 50 half-sent requests left `GET /v2/` unanswered;

@@ -45,7 +45,7 @@ def _seconds(name: str, default: float) -> float:
 
 
 class Deadlines:
-    """The limits a client must keep, from the environment (README, Configuration)."""
+    """The limits a client must keep, from the environment (docs/configuration.md)."""
 
     def __init__(self, keepalive: float) -> None:
         self.header = _seconds("REGISTRY_HEADER_TIMEOUT", 20)

@@ -1,6 +1,6 @@
 """Settings, all read from the environment (or a `.env` file) through one django-environ `Env`.
 
-Every variable is listed with its default in README.md and `.env.example`. The defaults run
+Every variable is listed with its default in docs/configuration.md and `.env.example`. The defaults run
 out of the box: SQLite and blobs under `./data`, DEBUG off.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DATA_DIR = Path(env.str("REGISTRY_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
 # SQLite cannot create its file in a missing directory; a fresh checkout has none. Made
 # 0700: it holds private images, password hashes and keys (an installed data directory
-# keeps the mode its installer gave it, see README "Deployment").
+# keeps the mode its installer gave it, see docs/operations.md "Deployment").
 DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 # Development only: tracebacks in HTML pages (never on /v2/, which always answers JSON).

@@ -2,7 +2,7 @@
 
 Building and compiling a QuerySet costs about 0.4 ms of Python on this machine, running
 the SQL it compiles to about 25 µs on SQLite: on the pull path (a manifest HEAD by tag, the
-user behind a token) compiling was most of each request (README "Performance"). A
+user behind a token) compiling was most of each request (docs/performance.md). A
 `Precompiled` query is an ordinary QuerySet built once with placeholder values and compiled
 on first use per database; each call binds the real values, runs the SQL through Django's
 cursor and makes the model instance as the ORM does (its converters, `from_db`,

@@ -2,8 +2,8 @@
 
 Clients check and fetch manifests by tag all day (containerd before each pull, Kubernetes
 nodes with `imagePullPolicy: Always`, CI runners polling for a new build). In a ~0.4 ms
-HEAD, Django's handler, URL resolver and middleware chain took more than half (README,
-Performance). So a GET or HEAD with a Bearer token (or none), no query, no Origin and no
+HEAD, Django's handler, URL resolver and middleware chain took more than half (docs/performance.md,
+"Where the time goes"). So a GET or HEAD with a Bearer token (or none), no query, no Origin and no
 If-None-Match, for a hosted repository, is answered here with the calls the view makes
 itself: `bearer_access`, `has_access`, `routing.route`, `manifest_for_pull`,
 `manifest_headers`, for a GET `manifest_pull_note` and `log_pull`, the headers Django's

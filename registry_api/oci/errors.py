@@ -8,7 +8,7 @@ HTTP response is built at the edge.
 The OCI distribution spec (v1.1, "Error Codes") says the code of a 4xx JSON body MUST be one
 of its fourteen, so those are the only ones registered: Docker's legacy TAG_INVALID,
 PAGINATION_NUMBER_INVALID and RANGE_INVALID are answered with the nearest spec code and the
-status they had (README, "What the API does"). UNKNOWN only ever goes with a 500.
+status they had (docs/api.md). UNKNOWN only ever goes with a 500.
 """
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ A restore goes onto an empty data directory (no repositories, no blobs): the dat
 is replaced by the snapshot, then every blob it references is copied into storage. Upload
 sessions in the snapshot are dropped (their staged bytes are not in a backup; clients push
 those blobs again). PostgreSQL deployments back up the database with pg_dump instead (see
-README "Backup and recovery"); this refuses them.
+docs/operations.md "Backup and recovery"); this refuses them.
 """
 from __future__ import annotations
 

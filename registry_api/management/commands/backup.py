@@ -1,5 +1,5 @@
 """`manage.py backup DEST`: a consistent copy of the database and every blob it references,
-taken while the registry serves (services/backup.py; README "Backup and recovery")."""
+taken while the registry serves (services/backup.py; docs/operations.md "Backup and recovery")."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,7 +3,7 @@ blob, by holding the backup lease (services/backup_lease.py) with its heartbeat.
 
 For backups the `backup` command cannot take (PostgreSQL): `pg_dump` first, then a copy of
 `blobs/`, both inside one gc_pause, so every blob the dump references is still there when
-it is copied (README "Backup and recovery"). Exits with COMMAND's status.
+it is copied (docs/operations.md "Backup and recovery"). Exits with COMMAND's status.
 """
 from __future__ import annotations
 

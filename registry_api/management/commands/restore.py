@@ -1,5 +1,5 @@
 """`manage.py restore SRC`: install a backup onto an empty data directory, then check it
-with fsck (services/backup.py; README "Backup and recovery"). Run it before the registry
+with fsck (services/backup.py; docs/operations.md "Backup and recovery"). Run it before the registry
 starts; `migrate` (run by registry.service on start) then upgrades an older backup."""
 from __future__ import annotations
 
