@@ -106,6 +106,23 @@ def azurite(tmp_path_factory):
 
 
 @pytest.fixture
+def azure_storage(azurite, settings):
+    """The registry's settings pointed at a fresh container of Azurite (1 MiB blocks)."""
+    from storage_backends import get_storage
+
+    for name, value in azurite.settings_env(azurite.new_container()).items():
+        setattr(settings, name, value)
+    settings.REGISTRY_AZURE_CONNECTION_STRING = ""
+    settings.REGISTRY_AZURE_SAS_TOKEN = ""
+    settings.REGISTRY_AZURE_PREFIX = ""
+    settings.REGISTRY_AZURE_REDIRECT = False
+    settings.REGISTRY_AZURE_BLOCK_SIZE = 1024 * 1024
+    get_storage.cache_clear()
+    yield get_storage()
+    get_storage.cache_clear()
+
+
+@pytest.fixture
 def s3_storage(s3_server, settings):
     """The registry's settings pointed at a fresh bucket of the moto server (5 MiB parts)."""
     from storage_backends import get_storage

@@ -7,6 +7,7 @@ a manifest push), so sessions that never finish leave nothing in the catalog.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
@@ -174,9 +175,17 @@ def upload_append(
     try:
         room = quota_room(repository_name=upload.repository_name)  # once per request
         _write_within_quota(upload, writer, chunks, room, content_range, declared_length)
-        return writer.size
-    finally:
-        writer.close()
+    except BaseException:
+        with contextlib.suppress(UploadNotFound):  # the error the client hears is the first one
+            writer.close()
+        raise
+    size = writer.size
+    try:
+        writer.close()  # where Azure and S3 persist this request's bytes
+    except UploadNotFound:
+        # Cancelled (or changed) by another request while this one streamed.
+        raise BlobUploadUnknown(detail={"uuid": str(upload.id)}) from None
+    return size
 
 
 def _announce_commit(upload: Upload, digest: str) -> None:
