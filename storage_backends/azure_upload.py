@@ -4,7 +4,6 @@ It works on the AzureContainer of azure_container.py, which the backend extends,
 never imports the backend."""
 from __future__ import annotations
 
-import hashlib
 import io
 import uuid
 from typing import BinaryIO
@@ -14,9 +13,9 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobBlock
 
 from .azure_container import AzureContainer
-from .base import BlobInfo, DigestMismatch, InvalidOffset, StorageError, UploadNotFound
-from .common import hash_stream
+from .base import InvalidOffset, StorageError, UploadNotFound
 from .offload import off_the_loop
+from .staged_upload import StagedUploadWriter
 
 
 def block_id(offset: int, nonce: str) -> str:
@@ -26,7 +25,7 @@ def block_id(offset: int, nonce: str) -> str:
     return f"{offset:016d}-{nonce}"
 
 
-class AzureUploadWriter:
+class AzureUploadWriter(StagedUploadWriter):
     def __init__(
         self, storage: AzureContainer, upload_id: str, committed: list[tuple[str, int]], etag: str | None,
         buffer: BinaryIO, hasher, algorithm: str,
@@ -146,54 +145,21 @@ class AzureUploadWriter:
         finally:
             self._buffer.close()
 
-    # -- committing ----------------------------------------------------------------------------
-    def commit(self, expected_digest: str) -> BlobInfo:
-        storage, size = self._storage, self.size
-        algorithm = expected_digest.partition(":")[0]
-        target = storage._blob_client(expected_digest)
-        self._done = True
-        try:
-            if not self._committed and not self._staged:
-                # Never filled a block: verified here, and put under its name in one request.
-                self._verify(expected_digest, self._buffer_digest(algorithm))
-                if storage.stat(expected_digest) is None:
-                    self._buffer.seek(0)
-                    target.upload_blob(self._buffer, length=size, overwrite=True, max_concurrency=1)
-            else:
-                etag = self._commit_blocks() if self._dirty else self._etag
-                self._verify(expected_digest, self._staged_digest(algorithm, etag))
-                if storage.stat(expected_digest) is None:
-                    storage._copy(self._blob, target, etag)
-        finally:
-            self._buffer.close()
-        storage.cancel_upload(self._upload_id)
-        return BlobInfo(size=size)
+    # -- committing (staged_upload.py) ---------------------------------------------------------
+    def _sent_any(self) -> bool:
+        return bool(self._committed or self._staged)
 
-    def _buffer_digest(self, algorithm: str) -> str:
-        if self._hasher is not None and algorithm == self._algorithm:
-            return f"{algorithm}:{self._hasher.hexdigest()}"
-        self._buffer.seek(0)
-        return off_the_loop(hash_stream, self._buffer, algorithm)
+    def _put_buffer(self, digest: str, size: int) -> None:
+        self._storage._blob_client(digest).upload_blob(self._buffer, length=size, overwrite=True, max_concurrency=1)
 
-    def _staged_digest(self, algorithm: str, etag: str) -> str:
-        """In flight when this process saw every byte, else streamed back from the session
-        blob as it stands at `etag` (the one the copy will take)."""
-        if self._hasher is not None and algorithm == self._algorithm:
-            return f"{algorithm}:{self._hasher.hexdigest()}"
+    def _seal(self) -> str:
+        return self._commit_blocks() if self._dirty else self._etag
+
+    def _sealed_chunks(self, etag: str):
         downloader = self._blob.download_blob(
             etag=etag, match_condition=MatchConditions.IfNotModified, max_concurrency=1
         )
-        hasher = hashlib.new(algorithm)
-        for chunk in downloader.chunks():
-            hasher.update(chunk)
-        return f"{algorithm}:{hasher.hexdigest()}"
+        return downloader.chunks()
 
-    def _verify(self, expected: str, actual: str) -> None:
-        if actual != expected:
-            self._storage.cancel_upload(self._upload_id)
-            raise DigestMismatch(expected, actual)
-
-    def cancel(self) -> None:
-        self._done = True
-        self._buffer.close()
-        self._storage.cancel_upload(self._upload_id)
+    def _copy_sealed(self, digest: str, size: int, etag: str) -> None:
+        self._storage._copy(self._blob, self._storage._blob_client(digest), etag)

@@ -7,12 +7,13 @@ import hashlib
 import io
 from typing import BinaryIO
 
-from .base import BlobInfo, DigestMismatch, InvalidOffset, StorageError
-from .common import hash_stream
+from .base import InvalidOffset, StorageError
+from .common import READ_BLOCK
 from .s3_bucket import S3Bucket, _ObjectReader, _Session
+from .staged_upload import StagedUploadWriter
 
 
-class S3UploadWriter:
+class S3UploadWriter(StagedUploadWriter):
     def __init__(
         self, storage: S3Bucket, upload_id: str, session: _Session, buffer: BinaryIO, hasher, algorithm: str,
     ) -> None:
@@ -106,36 +107,15 @@ class S3UploadWriter:
         finally:
             self._buffer.close()
 
-    def commit(self, expected_digest: str) -> BlobInfo:
-        storage, size = self._storage, self.size
-        algorithm = expected_digest.partition(":")[0]
-        key = storage._blob_key(expected_digest)
-        self._done = True
-        try:
-            if not self._session.parts:
-                actual = self._buffer_digest(algorithm)
-                self._verify(expected_digest, actual)
-                if storage.stat(expected_digest) is None:
-                    self._buffer.seek(0)
-                    storage._client.put_object(Bucket=storage.bucket, Key=key, Body=self._buffer, ContentLength=size)
-            else:
-                etag = self._complete()
-                actual = self._staged_digest(algorithm, etag)
-                self._verify(expected_digest, actual)
-                if storage.stat(expected_digest) is None:
-                    storage._copy(storage._data_key(self._upload_id), key, size, etag)
-        finally:
-            self._buffer.close()
-        storage.cancel_upload(self._upload_id)
-        return BlobInfo(size=size)
+    # -- committing (staged_upload.py) ---------------------------------------------------------
+    def _sent_any(self) -> bool:
+        return bool(self._session.parts)
 
-    def _buffer_digest(self, algorithm: str) -> str:
-        if self._hasher is not None and algorithm == self._algorithm:
-            return f"{algorithm}:{self._hasher.hexdigest()}"
-        self._buffer.seek(0)
-        return hash_stream(self._buffer, algorithm)
+    def _put_buffer(self, digest: str, size: int) -> None:
+        storage = self._storage
+        storage._client.put_object(Bucket=storage.bucket, Key=storage._blob_key(digest), Body=self._buffer, ContentLength=size)
 
-    def _complete(self) -> str:
+    def _seal(self) -> str:
         """The buffer as the last part, then the multipart upload completed; its ETag."""
         if self._buffered:
             self._send_part()
@@ -146,20 +126,13 @@ class S3UploadWriter:
         )
         return response["ETag"]
 
-    def _staged_digest(self, algorithm: str, etag: str) -> str:
-        if self._hasher is not None and algorithm == self._algorithm:
-            return f"{algorithm}:{self._hasher.hexdigest()}"
+    def _sealed_chunks(self, etag: str):
         storage = self._storage
         body = storage._client.get_object(Bucket=storage.bucket, Key=storage._data_key(self._upload_id), IfMatch=etag)["Body"]
         with _ObjectReader(body) as stream:
-            return hash_stream(stream, algorithm)
+            while block := stream.read(READ_BLOCK):
+                yield block
 
-    def _verify(self, expected: str, actual: str) -> None:
-        if actual != expected:
-            self._storage.cancel_upload(self._upload_id)
-            raise DigestMismatch(expected, actual)
-
-    def cancel(self) -> None:
-        self._done = True
-        self._buffer.close()
-        self._storage.cancel_upload(self._upload_id)
+    def _copy_sealed(self, digest: str, size: int, etag: str) -> None:
+        storage = self._storage
+        storage._copy(storage._data_key(self._upload_id), storage._blob_key(digest), size, etag)

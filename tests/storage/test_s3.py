@@ -182,7 +182,9 @@ def test_wrong_digest_of_a_multipart_upload_leaves_nothing(storage):
 
 
 def test_a_single_writer_hashes_in_flight(storage, monkeypatch):
-    monkeypatch.setattr(s3_upload, "hash_stream", lambda *a: pytest.fail("the staged object was read back"))
+    monkeypatch.setattr(
+        s3_upload.S3UploadWriter, "_sealed_chunks", lambda *a: pytest.fail("the staged object was read back")
+    )
     data = big(PART + 5)
     writer = storage.start_upload(new_id())
     write(writer, data, MiB)
