@@ -32,7 +32,20 @@ def read_all(stream) -> bytes:
         return stream.read()
 
 
+def big(size: int, seed: bytes = b"layer") -> bytes:
+    block = hashlib.sha512(seed).digest()
+    return (block * (size // len(block) + 1))[:size]
+
+
+def write(writer, data: bytes, chunk: int) -> None:
+    for i in range(0, len(data), chunk):
+        writer.write(data[i:i + chunk])
+
+
 class StorageConformance:
+    # Bytes in one of the backend's own units (a read block, an S3 part, an Azure ranged GET).
+    unit = 1024 * 1024
+
     # --- what a backend's test class provides ----------------------------------------------
     def make_storage(self, tmp_path):
         raise NotImplementedError
@@ -103,6 +116,17 @@ class StorageConformance:
     def test_read_at_offset(self, storage, offset):
         self.commit(storage, self.upload(storage, DATA), DIGEST)
         assert read_all(storage.open(DIGEST, offset)) == DATA[offset:]
+
+    def test_reads_from_offsets_around_a_unit_edge(self, storage):
+        """Each read streams the rest, whichever of the backend's units it starts in."""
+        data = big(2 * self.unit + 3)
+        writer = storage.start_upload(new_id())
+        write(writer, data, 1024 * 1024)
+        writer.commit(digest_of(data))
+        for offset in (1, self.unit - 1, self.unit, len(data) - 1, len(data)):
+            with storage.open(digest_of(data), offset) as stream:
+                assert stream.read(10) == data[offset : offset + 10]
+                assert stream.read() == data[offset + 10 :]
 
     def test_read_past_the_end_is_invalid_offset(self, storage):
         self.commit(storage, self.upload(storage, DATA), DIGEST)

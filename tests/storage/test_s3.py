@@ -2,18 +2,17 @@
 S3 has (multipart parts, sessions continued by another instance, Range GETs, redirects)."""
 from __future__ import annotations
 
-import hashlib
 import urllib.request
 import uuid
 
 import pytest
 
 from storage_backends import s3, s3_upload
-from storage_backends.base import BlobNotFound, StorageError
+from storage_backends.base import StorageError
 from storage_backends.s3 import MiB, S3Config, S3Storage
 from tests.s3server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 
-from .conformance import DATA, DIGEST, StorageConformance, digest_of, new_id, read_all
+from .conformance import DATA, DIGEST, StorageConformance, big, digest_of, new_id, read_all, write
 
 PART = s3.MIN_PART_SIZE
 
@@ -39,6 +38,8 @@ def staged(storage: S3Storage) -> list[str]:
 
 
 class TestS3Storage(StorageConformance):
+    unit = PART
+
     @pytest.fixture(autouse=True)
     def _server(self, s3_server):
         self.s3_server = s3_server
@@ -59,16 +60,6 @@ class TestS3Storage(StorageConformance):
 @pytest.fixture
 def storage(s3_server, tmp_path):
     return make_storage(s3_server, tmp_path)
-
-
-def big(size: int, seed: bytes = b"layer") -> bytes:
-    block = hashlib.sha512(seed).digest()
-    return (block * (size // len(block) + 1))[:size]
-
-
-def write(writer, data: bytes, chunk: int) -> None:
-    for i in range(0, len(data), chunk):
-        writer.write(data[i:i + chunk])
 
 
 def test_layout_is_content_addressed_under_the_prefix(storage):
@@ -198,27 +189,6 @@ def test_the_copy_is_multipart_above_the_threshold(s3_server, tmp_path):
     write(writer, data, MiB)
     assert writer.commit(digest_of(data)).size == len(data)
     assert read_all(storage.open(digest_of(data))) == data
-
-
-def test_range_reads_stream_from_the_offset(storage):
-    data = big(PART + 3)
-    writer = storage.start_upload(new_id())
-    write(writer, data, MiB)
-    writer.commit(digest_of(data))
-    for offset in (1, PART - 1, PART, len(data) - 1, len(data)):
-        with storage.open(digest_of(data), offset) as stream:
-            assert stream.read(10) == data[offset:offset + 10]
-            assert stream.read() == data[offset + 10:]
-
-
-def test_delete_removes_the_object(storage):
-    writer = storage.start_upload(new_id())
-    writer.write(DATA)
-    writer.commit(DIGEST)
-    storage.delete(DIGEST)
-    assert keys(storage, "blobs") == []
-    with pytest.raises(BlobNotFound):
-        storage.delete(DIGEST)
 
 
 def test_presigned_redirect_serves_the_right_bytes(s3_server, tmp_path):
