@@ -13,6 +13,7 @@ The directory, dc=example,dc=org (every password is `<uid>-pw`):
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -20,6 +21,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 SLAPD = "/usr/sbin/slapd"
 SCHEMA_DIR = Path("/etc/ldap/schema")
@@ -184,3 +186,18 @@ def start_slapd() -> Slapd:
         server.remove()
         raise
     return server
+
+
+@contextlib.contextmanager
+def running_slapd() -> Iterator[Slapd]:
+    """For a fixture: skips (or fails, under REGISTRY_E2E_REQUIRE_TOOLS) without slapd."""
+    from tests.e2e.support import unavailable
+
+    reason = missing_reason()
+    if reason:
+        unavailable(reason)
+    server = start_slapd()
+    try:
+        yield server
+    finally:
+        server.remove()

@@ -13,7 +13,6 @@ from django.contrib.auth.models import Group, User
 from registry_api.auth import backends
 from registry_api.models import Grant, LoginThrottle, Namespace
 from tests import slapd
-from tests.e2e.support import unavailable
 
 from .conftest import basic, get_token
 
@@ -22,12 +21,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def directory():
-    reason = slapd.missing_reason()
-    if reason:
-        unavailable(reason)
-    server = slapd.start_slapd()
-    yield server
-    server.remove()
+    with slapd.running_slapd() as server:
+        yield server
 
 
 @pytest.fixture
