@@ -1,5 +1,6 @@
-"""A real OpenLDAP server for the directory sign-in tests: Debian's `slapd` on a free
-loopback port, with its own slapd.conf and database in a temporary directory (never the
+"""A real OpenLDAP server for the directory sign-in tests: Debian's `slapd` on free
+loopback ports (ldap://, StartTLS offered, and ldaps://, with a self-signed certificate for
+127.0.0.1 made by openssl, which is also the CA file), with its own slapd.conf and database in a temporary directory (never the
 system's /etc/ldap/slapd.d), loaded with the people and groups below, stopped through its
 own Popen handle. `stop` and `start` again (same port, same data) stand for an outage.
 
@@ -91,20 +92,31 @@ def _free_port() -> int:
 class Slapd:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="registry-slapd-"))
-        self.port = _free_port()
+        self.port, self.tls_port = _free_port(), _free_port()
         self.process: subprocess.Popen | None = None
         (self.root / "db").mkdir()
+        self.certificate, key = self.root / "cert.pem", self.root / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(self.certificate)],
+            check=True, capture_output=True, timeout=60,
+        )
         schemas = "\n".join(f"include {SCHEMA_DIR / name}.schema" for name in ("core", "cosine", "nis", "inetorgperson"))
         modules = f"modulepath {MODULE_DIR}\nmoduleload back_mdb\n" if (MODULE_DIR / "back_mdb.so").exists() else ""
         (self.root / "slapd.conf").write_text(
             f"{schemas}\npidfile {self.root / 'slapd.pid'}\nargsfile {self.root / 'slapd.args'}\n{modules}"
             f"database mdb\nmaxsize 10485760\nsuffix \"{BASE}\"\nrootdn \"{ROOT_DN}\"\nrootpw {ROOT_PASSWORD}\n"
             f"directory {self.root / 'db'}\n"
+            f"TLSCertificateFile {self.certificate}\nTLSCertificateKeyFile {key}\n"
         )
 
     @property
     def uri(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def tls_uri(self) -> str:
+        return f"ldaps://127.0.0.1:{self.tls_port}"
 
     def settings(self, **extra) -> dict:
         """The registry's REGISTRY_LDAP_* settings for this directory (names as in settings.py)."""
@@ -118,7 +130,7 @@ class Slapd:
         log = (self.root / "slapd.log").open("ab")
         # -d 0: stay in the foreground (so the Popen handle is the server), logging nothing.
         self.process = subprocess.Popen(
-            [SLAPD, "-f", str(self.root / "slapd.conf"), "-h", f"{self.uri}/", "-d", "0"],
+            [SLAPD, "-f", str(self.root / "slapd.conf"), "-h", f"{self.uri}/ {self.tls_uri}/", "-d", "0"],
             stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()

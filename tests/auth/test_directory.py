@@ -210,3 +210,52 @@ def test_an_unescaped_wildcard_would_have_matched(ldap_on):
     finally:
         conn.unbind_s()
     assert [dn for dn, _ in found] == [slapd.user_dn("alice")]
+
+
+@pytest.mark.parametrize("secure", [
+    {"REGISTRY_LDAP_URI": "tls_uri"},
+    {"REGISTRY_LDAP_START_TLS": True},
+], ids=["ldaps", "starttls"])
+def test_tls_to_the_directory_verifies_its_certificate(client, ldap_on, settings, secure):
+    for name, value in secure.items():
+        setattr(settings, name, getattr(ldap_on, value) if value == "tls_uri" else value)
+    refused = token(client, "alice", "alice-pw")  # self-signed: the system's CAs do not know it
+    assert refused.status_code == 503 and refused.json()["errors"][0]["code"] == "UNAVAILABLE"
+    settings.REGISTRY_LDAP_CA_FILE = str(ldap_on.certificate)
+    assert token(client, "alice", "alice-pw").status_code == 200
+
+
+def test_every_sign_in_path_takes_directory_passwords(client, ldap_on):
+    posted = client.post("/auth/token", {"grant_type": "password", "username": "alice", "password": "alice-pw",
+                                         "service": "docker-registry-manager", "access_type": "offline"})
+    assert posted.status_code == 200 and "refresh_token" not in posted.json()
+    assert client.get("/v2/", **basic("bob", "bob-pw")).status_code == 200
+    assert client.post("/login/", {"username": "alice", "password": "alice-pw"}).status_code == 302
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("changes, setting", [
+    ({"REGISTRY_LDAP_URI": "", "REGISTRY_LDAP_BIND_PASSWORD": "pw"}, "REGISTRY_LDAP_BIND_PASSWORD"),
+    ({"REGISTRY_LDAP_BIND_DN": ""}, "REGISTRY_LDAP_BIND_DN"),  # names the half that is missing
+    ({"REGISTRY_LDAP_USER_BASE": ""}, "REGISTRY_LDAP_USER_BASE"),
+    ({"REGISTRY_LDAP_USER_FILTER": "(uid=alice)"}, "REGISTRY_LDAP_USER_FILTER"),
+    ({"REGISTRY_LDAP_GROUP_TYPE": "memberOf"}, "REGISTRY_LDAP_GROUP_TYPE"),
+    ({"REGISTRY_LDAP_GROUP_BASE": "", "REGISTRY_LDAP_STAFF_GROUP": "cn=staff"}, "REGISTRY_LDAP_STAFF_GROUP"),
+    ({"REGISTRY_LDAP_URI": "ldaps://127.0.0.1", "REGISTRY_LDAP_START_TLS": True}, "REGISTRY_LDAP_START_TLS"),
+    ({"REGISTRY_LDAP_URI": "http://127.0.0.1"}, "REGISTRY_LDAP_URI"),
+    ({"REGISTRY_LDAP_CA_FILE": "/nonexistent/ca.pem"}, "REGISTRY_LDAP_CA_FILE"),
+])
+def test_incoherent_settings_stop_migrate_naming_the_setting(ldap_on, settings, changes, setting):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    for name, value in changes.items():
+        setattr(settings, name, value)
+    with pytest.raises(SystemCheckError, match=rf"{setting}: \(registry_api\.E008\)"):
+        call_command("check")
+
+
+def test_coherent_settings_pass_the_checks(ldap_on):
+    from registry_api.apps import check_directory_settings
+
+    assert check_directory_settings() == []
