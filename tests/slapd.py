@@ -147,15 +147,11 @@ class Slapd:
         raise RuntimeError(f"slapd did not answer within {STARTUP_TIMEOUT}s")
 
     def stop(self) -> None:
+        from tests.e2e.support import stop_process
+
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_process(process, timeout=15)
 
     def connection(self):
         import ldap
