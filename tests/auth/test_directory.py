@@ -259,3 +259,13 @@ def test_coherent_settings_pass_the_checks(ldap_on):
     from registry_api.apps import check_directory_settings
 
     assert check_directory_settings() == []
+
+
+def test_a_directory_account_cannot_take_a_local_password_in_the_admin(client, ldap_on, settings):
+    """It would leave the directory's hands: still signing in once disabled there."""
+    settings.REGISTRY_LDAP_STAFF_GROUP = slapd.group_dn("staff")
+    assert client.post("/admin/login/", {"username": "bob", "password": "bob-pw"}).status_code == 302
+    response = client.post("/admin/password_change/", {
+        "old_password": "bob-pw", "new_password1": "a-local-pw-1234", "new_password2": "a-local-pw-1234"})
+    assert response.status_code == 200 and b"kept by the directory" in response.content
+    assert not User.objects.get(username="bob").has_usable_password()
