@@ -103,7 +103,7 @@ class ThrottledModelBackend(ModelBackend):
         failed_before = throttle_check(username=username, client_addr=client_addr, directory=directory)
         attempt = fingerprint(username, password)
         if directory:
-            user = self._directory_user(request, username, password, client_addr, attempt)
+            user = self._directory_user(request, username, password, client_addr, attempt, account)
         else:
             user = self._verified_user(request, username, password, account)
         if user is None:
@@ -125,10 +125,11 @@ class ThrottledModelBackend(ModelBackend):
         record(action="login", actor=username, detail={"via": "password"})
         return user
 
-    def _directory_user(self, request, username: str, password: str, client_addr: str, attempt: str):
+    def _directory_user(self, request, username: str, password: str, client_addr: str, attempt: str, account):
         """The user if the directory says the password is right, or said so within
         REGISTRY_LDAP_CACHE_SECONDS. DirectoryUnavailable when it cannot be asked."""
-        user = _USER.first(username=username.strip().lower())  # as django-auth-ldap names them
+        name = username.strip().lower()  # as django-auth-ldap names its users
+        user = account if account is not None and account.get_username() == name else _USER.first(username=name)
         if user is not None and self.user_can_authenticate(user) and _directory_verified.hit(_SuccessCache.key(user, password)):
             return user
         if throttle_is_repeat(username=username, client_addr=client_addr, attempt=attempt):

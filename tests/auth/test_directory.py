@@ -193,6 +193,15 @@ def test_a_local_account_is_never_taken_over_by_a_directory_entry(client, ldap_o
     assert binds == ["Carol"]
 
 
+def test_a_robot_is_never_looked_up_in_the_directory(client, ldap_on, binds):
+    from registry_api.services.robots import robot_create
+
+    created = robot_create(username="carol")
+    assert token(client, "carol", "carol-pw").status_code == 401
+    assert token(client, "carol", created.secret).status_code == 200
+    assert binds == []
+
+
 @pytest.mark.parametrize("username", ["al*", "*", "alice)(uid=*", "*)(|(uid=*", "alice\\", "ali\x00ce", "(uid=alice)"])
 def test_filter_metacharacters_in_user_names_are_escaped(client, ldap_on, username):
     """Injected into (uid=%(user)s), most would match alice's entry (and only hers), so her
