@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from registry_api.auth import backends
+from registry_api.auth.directory import HOLD_OFF_SECONDS, DirectoryBackend, directory_hold_off_clear
 from registry_api.models import Grant, LoginThrottle, Namespace
 from tests import slapd
 
@@ -30,8 +31,10 @@ def ldap_on(settings, directory):
     for name, value in directory.settings().items():
         setattr(settings, name, value)
     backends._directory_verified.clear()
+    directory_hold_off_clear()
     yield directory
     backends._directory_verified.clear()
+    directory_hold_off_clear()
 
 
 @pytest.fixture
@@ -181,7 +184,25 @@ def test_the_directory_down_is_503_not_a_wrong_password(client, ldap_on, setting
         assert admin.status_code == 503 and b"Directory unavailable" in admin.content
     finally:
         ldap_on.start()
+    assert response["Retry-After"] == str(HOLD_OFF_SECONDS)
+    assert token(client, "alice", "alice-pw").status_code == 503  # held off: not asked again yet
+    directory_hold_off_clear()
     assert token(client, "alice", "alice-pw").status_code == 200
+
+
+def test_after_a_failure_the_directory_is_left_alone_for_a_while(client, ldap_on, monkeypatch):
+    """A bind blocks the whole gevent worker: a directory that does not answer must not
+    stall it for REGISTRY_LDAP_TIMEOUT at every sign-in."""
+    asked = []
+    real = DirectoryBackend.authenticate
+    monkeypatch.setattr(DirectoryBackend, "authenticate", lambda self, *a, **kw: asked.append(1) or real(self, *a, **kw))
+    ldap_on.stop()
+    try:
+        for _ in range(3):
+            assert token(client, "alice", "alice-pw").status_code == 503
+    finally:
+        ldap_on.start()
+    assert len(asked) == 1
 
 
 def test_a_local_account_is_never_taken_over_by_a_directory_entry(client, ldap_on, binds):
@@ -231,6 +252,7 @@ def test_tls_to_the_directory_verifies_its_certificate(client, ldap_on, settings
     refused = token(client, "alice", "alice-pw")  # self-signed: the system's CAs do not know it
     assert refused.status_code == 503 and refused.json()["errors"][0]["code"] == "UNAVAILABLE"
     settings.REGISTRY_LDAP_CA_FILE = str(ldap_on.certificate)
+    directory_hold_off_clear()
     assert token(client, "alice", "alice-pw").status_code == 200
 
 
