@@ -31,7 +31,8 @@ from ..events import record
 from .access import client_address
 from .directory import directory_authenticate, directory_enabled, is_local_account
 from .throttle import (
-    fingerprint, throttle_check, throttle_is_repeat, throttle_record_failure, throttle_record_success,
+    fingerprint, throttle_check, throttle_forget_binds, throttle_is_repeat, throttle_record_failure,
+    throttle_record_success,
 )
 
 
@@ -135,7 +136,10 @@ class ThrottledModelBackend(ModelBackend):
         if throttle_is_repeat(username=username, client_addr=client_addr, attempt=attempt):
             return None  # the directory said no a moment ago; asking again counts against the user there
         user = directory_authenticate(request, username, password)
-        if user is None or not self.user_can_authenticate(user):
+        if user is None:
+            return None
+        throttle_forget_binds(username=username)
+        if not self.user_can_authenticate(user):
             return None
         _directory_verified.put(_SuccessCache.key(user, password), ttl=settings.REGISTRY_LDAP_CACHE_SECONDS)
         record(action="login", actor=user.get_username(), detail={"via": "directory"})

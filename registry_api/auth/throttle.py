@@ -176,6 +176,12 @@ def throttle_record_success(*, username: str, client_addr: str) -> None:
     LoginThrottle.objects.filter(key=_keys(username, client_addr)["pair"][0]).delete()
 
 
+def throttle_forget_binds(*, username: str) -> None:
+    """The directory accepted the password, which resets its own count of failed binds
+    (AD's badPwdCount, ppolicy's pwdFailureTime): ours starts again too."""
+    LoginThrottle.objects.filter(key=_keys(username, "", directory=True)["bind"][0]).delete()
+
+
 def throttle_purge(*, now=None) -> int:
     """Delete counters whose window is over; returns how many."""
     now = now or timezone.now()

@@ -165,6 +165,17 @@ def test_guessing_stops_before_the_directory_would_lock_the_account(client, ldap
     assert token(client, "bob", "bob-pw", address="10.4.0.1").status_code == 200
 
 
+def test_a_right_password_resets_the_directory_counter_as_the_directory_does(client, ldap_on, settings):
+    settings.REGISTRY_LDAP_MAX_FAILED_BINDS = 3
+    for n in range(2):
+        assert token(client, "alice", f"guess-{n}", address=f"10.5.0.{n}").status_code == 401
+    assert token(client, "alice", "alice-pw", address="10.5.1.1").status_code == 200
+    assert not LoginThrottle.objects.filter(key="bind:alice").exists()
+    for n in range(2):
+        assert token(client, "alice", f"again-{n}", address=f"10.5.2.{n}").status_code == 401
+    assert LoginThrottle.objects.get(key="bind:alice").failures == 2
+
+
 def test_the_directory_down_is_503_not_a_wrong_password(client, ldap_on, settings):
     User.objects.create_superuser("root", password="root-pw")
     assert token(client, "bob", "bob-pw").status_code == 200  # cached from here on
