@@ -67,8 +67,8 @@ class DirectoryBackend(LDAPBackend):
 
 
 def _unavailable(sender, context, exception, **kwargs):
-    description = exception.args[0].get("desc", "") if exception.args and isinstance(exception.args[0], dict) else ""
     global _unavailable_until
+    description = exception.args[0].get("desc", "") if exception.args and isinstance(exception.args[0], dict) else ""
     logger.warning("directory unavailable (%s): %s %s; not asked again for %d s",
                    context, type(exception).__name__, description, HOLD_OFF_SECONDS)
     _unavailable_until = time.monotonic() + HOLD_OFF_SECONDS
