@@ -14,7 +14,25 @@ RUN useradd --system --home-dir /app --shell /usr/sbin/nologin registry
 WORKDIR /app
 # Runtime requirements only: the test tools are in requirements-dev.txt, not in the image.
 COPY requirements.txt .
-RUN python -m pip install --no-cache-dir -r requirements.txt
+# python-ldap (directory sign-in) has no wheel on PyPI: it is built against OpenLDAP's and
+# SASL's headers, which go again afterwards. The libraries the built modules link to are kept
+# (found with ldd, as the official python images do), whatever Debian release names them.
+# Python's headers come with python:3.11-slim; the stand-in base of scripts/container-base.sh
+# uses Debian's python3, whose headers are in python3-dev.
+RUN build="gcc libc6-dev libldap2-dev libsasl2-dev" \
+    && if [ ! -e "$(python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ]; then \
+         build="$build python3-dev"; fi \
+    && saved="$(apt-mark showmanual)" \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends $build \
+    && python -m pip install --no-cache-dir -r requirements.txt \
+    && apt-mark auto '.*' >/dev/null \
+    && { [ -z "$saved" ] || apt-mark manual $saved >/dev/null; } \
+    && find /usr/local -type f -name '*.so' -exec ldd '{}' ';' \
+       | awk '/=>/ { so = $(NF-1); if (index(so, "/usr/local/") == 1) next; gsub("^/(usr/)?", "", so); print "*" so }' \
+       | sort -u | xargs -r dpkg-query --search | cut -d: -f1 | sort -u | xargs -r apt-mark manual >/dev/null \
+    && apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false \
+    && rm -rf /var/lib/apt/lists/*
 # .dockerignore lets in only the application (no tests, data, secrets or virtualenv).
 COPY . .
 RUN mkdir -p /data && chown registry:registry /data

@@ -27,6 +27,11 @@ class ThrottledPasswordChangeForm(AdminPasswordChangeForm):
 
     def clean_old_password(self) -> str:
         old_password = self.cleaned_data["old_password"]
+        if not self.user.has_usable_password():
+            # A directory account: a local password would take it out of the directory's
+            # hands (auth/directory/), and out of reach of its disabling.
+            raise ValidationError("This account's password is kept by the directory; change it there.",
+                                  code="directory_password")
         verified = authenticate(self.request, username=self.user.get_username(), password=old_password)
         if verified is None or verified.pk != self.user.pk:
             raise ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")

@@ -23,6 +23,7 @@ class RegistryApiConfig(AppConfig):
         checks.register(check_housekeeping_settings)
         checks.register(check_api_settings)
         checks.register(check_proxy_settings)
+        checks.register(check_directory_settings)
 
 
 def check_auth_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -101,3 +102,12 @@ def check_proxy_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage
         messages.append(checks.Warning("REGISTRY_MIRROR_UNHOSTED does nothing without REGISTRY_MIRROR_PROXY.",
                                        id="registry_api.W002"))
     return messages
+
+
+def check_directory_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Incoherent REGISTRY_LDAP_* settings stop `migrate` (and so the service's start),
+    naming the setting, rather than leaving sign-in half configured."""
+    from .auth.directory.config import configuration_errors
+
+    return [checks.Error(message, obj=name, hint="docs/directory.md", id="registry_api.E008")
+            for name, message in configuration_errors()]

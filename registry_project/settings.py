@@ -319,6 +319,39 @@ REGISTRY_LOGIN_WINDOW = env.int("REGISTRY_LOGIN_WINDOW", default=300)
 # Password of the `admin` superuser created on first start; random (in <data dir>/admin.password) if unset.
 REGISTRY_ADMIN_PASSWORD = secret("REGISTRY_ADMIN_PASSWORD")
 
+# --- Directory sign-in (LDAP / Active Directory; docs/directory.md) -------------------------
+# Off while the URI is empty. Space-separated URIs are tried in turn (ldap:// or ldaps://).
+REGISTRY_LDAP_URI = env.str("REGISTRY_LDAP_URI", default="")
+REGISTRY_LDAP_START_TLS = env.bool("REGISTRY_LDAP_START_TLS", default=False)
+# CA certificate(s) (PEM) the server's certificate must chain to; empty = the system's.
+REGISTRY_LDAP_CA_FILE = env.str("REGISTRY_LDAP_CA_FILE", default="")
+# The service account that searches for users and groups; empty = anonymous search.
+REGISTRY_LDAP_BIND_DN = env.str("REGISTRY_LDAP_BIND_DN", default="")
+REGISTRY_LDAP_BIND_PASSWORD = secret("REGISTRY_LDAP_BIND_PASSWORD")
+REGISTRY_LDAP_USER_BASE = env.str("REGISTRY_LDAP_USER_BASE", default="")
+REGISTRY_LDAP_USER_FILTER = env.str("REGISTRY_LDAP_USER_FILTER", default="(uid=%(user)s)")
+REGISTRY_LDAP_USER_SCOPE = env.str("REGISTRY_LDAP_USER_SCOPE", default="subtree")
+REGISTRY_LDAP_EMAIL_ATTR = env.str("REGISTRY_LDAP_EMAIL_ATTR", default="mail")
+REGISTRY_LDAP_FIRST_NAME_ATTR = env.str("REGISTRY_LDAP_FIRST_NAME_ATTR", default="givenName")
+REGISTRY_LDAP_LAST_NAME_ATTR = env.str("REGISTRY_LDAP_LAST_NAME_ATTR", default="sn")
+# Groups, mirrored to Django groups at each sign-in: where, which kind, which entries
+# (empty filter = the object class of the type: groupOfNames, posixGroup, group, …).
+REGISTRY_LDAP_GROUP_BASE = env.str("REGISTRY_LDAP_GROUP_BASE", default="")
+REGISTRY_LDAP_GROUP_TYPE = env.str("REGISTRY_LDAP_GROUP_TYPE", default="groupOfNames")
+REGISTRY_LDAP_GROUP_FILTER = env.str("REGISTRY_LDAP_GROUP_FILTER", default="")
+# Group DNs: membership required to sign in; membership makes staff; makes superuser.
+REGISTRY_LDAP_REQUIRE_GROUP = env.str("REGISTRY_LDAP_REQUIRE_GROUP", default="")
+REGISTRY_LDAP_STAFF_GROUP = env.str("REGISTRY_LDAP_STAFF_GROUP", default="")
+REGISTRY_LDAP_SUPERUSER_GROUP = env.str("REGISTRY_LDAP_SUPERUSER_GROUP", default="")
+# Seconds a verified directory password is trusted without asking the directory again.
+REGISTRY_LDAP_CACHE_SECONDS = env.int("REGISTRY_LDAP_CACHE_SECONDS", default=60)
+# Seconds to wait for the directory before answering "directory unavailable".
+REGISTRY_LDAP_TIMEOUT = env.int("REGISTRY_LDAP_TIMEOUT", default=5)
+# Wrong passwords sent to the directory per user within the window (seconds), from all
+# addresses together: keep it below the directory's lockout threshold (auth/throttle.py).
+REGISTRY_LDAP_MAX_FAILED_BINDS = env.int("REGISTRY_LDAP_MAX_FAILED_BINDS", default=4)
+REGISTRY_LDAP_FAILED_BINDS_WINDOW = env.int("REGISTRY_LDAP_FAILED_BINDS_WINDOW", default=1800)
+
 # --- CORS (browser-based tools on /v2/) ----------------------------------------------------
 # Origins allowed to call /v2/ from a browser (comma separated); empty = CORS off.
 CORS_ALLOWED_ORIGINS = env.list("REGISTRY_CORS_ALLOWED_ORIGINS", default=[])

@@ -45,6 +45,15 @@ class Identity:
     def subject(self) -> str:
         return self.user.get_username() if self.user is not None else ""
 
+    @property
+    def may_refresh(self) -> bool:
+        """Whether a refresh token may stand for this sign-in. Not for a directory password:
+        the directory must keep confirming it (docker then stores the password, and each
+        token request is checked at most REGISTRY_LDAP_CACHE_SECONDS late)."""
+        if self.user is None:
+            return False
+        return not self.credential.startswith("password:") or self.user.has_usable_password()
+
 
 ANONYMOUS = Identity(None)
 

@@ -22,6 +22,13 @@ account can be guessed from everywhere, on the password path only: access tokens
 random bits, unguessable, so refusing them protects nothing), docker's stored refresh token
 and Bearer tokens already issued keep working while it is reached.
 
+Directory accounts (auth/directory/) have a fourth counter, `bind:<user>`: wrong passwords
+the directory itself was asked about, from all addresses, limited by
+REGISTRY_LDAP_MAX_FAILED_BINDS over REGISTRY_LDAP_FAILED_BINDS_WINDOW. Active Directory
+locks an account after N failed binds within its own window; refusing here first means a
+guesser locks the user out of the registry for a while, not out of every system the
+directory serves.
+
 A wrong password repeated from the same address within REPEAT_SECONDS counts once:
 containerd's `ctr` sends every password twice (the OAuth2 POST, then the GET fallback),
 and a repeated guess is no new guess. Expired rows are purged whenever a failure is
@@ -73,14 +80,19 @@ def _address_key(client_addr: str) -> str:
     return str(address)
 
 
-def _keys(username: str, client_addr: str) -> dict[str, tuple[str, int]]:
-    """Counter name -> (row key, failures allowed per window)."""
+def _keys(username: str, client_addr: str, directory: bool = False) -> dict[str, tuple[str, int, int]]:
+    """Counter name -> (row key, failures allowed per window, window in seconds)."""
     user, addr = username.lower()[:150], _address_key(client_addr)
-    return {
-        "pair": (f"pair:{addr} {user}"[:200], settings.REGISTRY_LOGIN_MAX_FAILURES),
-        "addr": (f"addr:{addr}"[:200], settings.REGISTRY_LOGIN_MAX_FAILURES_PER_ADDRESS),
-        "user": (f"user:{user}"[:200], settings.REGISTRY_LOGIN_MAX_FAILURES_PER_USER),
+    window = settings.REGISTRY_LOGIN_WINDOW
+    keys = {
+        "pair": (f"pair:{addr} {user}"[:200], settings.REGISTRY_LOGIN_MAX_FAILURES, window),
+        "addr": (f"addr:{addr}"[:200], settings.REGISTRY_LOGIN_MAX_FAILURES_PER_ADDRESS, window),
+        "user": (f"user:{user}"[:200], settings.REGISTRY_LOGIN_MAX_FAILURES_PER_USER, window),
     }
+    if directory:
+        keys["bind"] = (f"bind:{user}"[:200], settings.REGISTRY_LDAP_MAX_FAILED_BINDS,
+                        settings.REGISTRY_LDAP_FAILED_BINDS_WINDOW)
+    return keys
 
 
 def fingerprint(username: str, password: str) -> str:
@@ -91,43 +103,59 @@ def fingerprint(username: str, password: str) -> str:
 
 # Every password login reads its three counters: compiled once (precompiled.py), a third
 # of a token request's time before. The window is applied to the (at most three) rows here.
-_COUNTERS = Precompiled(lambda pair, addr, user: LoginThrottle.objects.filter(key__in=[pair, addr, user]), "pair", "addr", "user")
+_COUNTERS = Precompiled(
+    lambda pair, addr, user, bind: LoginThrottle.objects.filter(key__in=[pair, addr, user, bind]),
+    "pair", "addr", "user", "bind",
+)
 
 
-def throttle_check(*, username: str, client_addr: str) -> bool:
+def throttle_check(*, username: str, client_addr: str, directory: bool = False) -> bool:
     """TOOMANYREQUESTS (429, with Retry-After) when any counter of this attempt is full;
-    else whether this client has failures counted for this user (to forgive on success)."""
+    else whether this client has failures counted for this user (to forgive on success).
+    `directory`: the password would be sent to the directory, so its counter applies too."""
     now = timezone.now()
-    window = timedelta(seconds=settings.REGISTRY_LOGIN_WINDOW)
-    keys = _keys(username, client_addr)
-    limits = dict(keys.values())
-    rows = _COUNTERS.all(pair=keys["pair"][0], addr=keys["addr"][0], user=keys["user"][0])
-    window_start = now - window
+    keys = _keys(username, client_addr, directory)
+    limits = {key: (limit, timedelta(seconds=window)) for key, limit, window in keys.values()}
+    rows = _COUNTERS.all(pair=keys["pair"][0], addr=keys["addr"][0], user=keys["user"][0],
+                         bind=keys["bind"][0] if directory else "")
     found = set()
     for row in rows:
-        if row.window_started_at < window_start:
+        limit, window = limits[row.key]
+        if row.window_started_at < now - window:
             continue  # an expired window, not purged yet
         found.add(row.key)
-        if row.failures >= limits[row.key]:
+        if row.failures >= limit:
             retry_after = int((row.window_started_at + window - now).total_seconds()) + 1
             raise TooManyFailures(max(retry_after, 1))
     return keys["pair"][0] in found
 
 
-def throttle_record_failure(*, username: str, client_addr: str, attempt: str) -> None:
-    """Count a wrong password in every counter, unless it repeats the previous attempt."""
+def _last_attempt_repeated(pair: LoginThrottle | None, attempt: str, now) -> bool:
+    return (
+        pair is not None and pair.last_failed_at is not None
+        and hmac.compare_digest(pair.last_fingerprint, attempt)
+        and now - pair.last_failed_at < timedelta(seconds=REPEAT_SECONDS)
+    )
+
+
+def throttle_is_repeat(*, username: str, client_addr: str, attempt: str) -> bool:
+    """Whether this client just failed with this very password: the directory is not asked
+    again (a second bind would count against the user there too)."""
+    pair = LoginThrottle.objects.filter(key=_keys(username, client_addr)["pair"][0]).first()
+    return _last_attempt_repeated(pair, attempt, timezone.now())
+
+
+def throttle_record_failure(*, username: str, client_addr: str, attempt: str, directory: bool = False) -> None:
+    """Count a wrong password in every counter, unless it repeats the previous attempt.
+    `directory`: the directory rejected it, which counts in the `bind:` counter too."""
     now = timezone.now()
-    window = timedelta(seconds=settings.REGISTRY_LOGIN_WINDOW)
-    keys = _keys(username, client_addr)
+    keys = _keys(username, client_addr, directory)
     with transaction.atomic():
         pair = LoginThrottle.objects.select_for_update().filter(key=keys["pair"][0]).first()
-        if (
-            pair is not None and pair.last_failed_at is not None
-            and hmac.compare_digest(pair.last_fingerprint, attempt)
-            and now - pair.last_failed_at < timedelta(seconds=REPEAT_SECONDS)
-        ):
+        if _last_attempt_repeated(pair, attempt, now):
             return
-        for name, (key, _) in keys.items():
+        for name, (key, _, seconds) in keys.items():
+            window = timedelta(seconds=seconds)
             row, created = LoginThrottle.objects.select_for_update().get_or_create(
                 key=key, defaults={"failures": 1, "window_started_at": now}
             )
@@ -148,9 +176,18 @@ def throttle_record_success(*, username: str, client_addr: str) -> None:
     LoginThrottle.objects.filter(key=_keys(username, client_addr)["pair"][0]).delete()
 
 
+def throttle_forget_binds(*, username: str) -> None:
+    """The directory accepted the password, which resets its own count of failed binds
+    (AD's badPwdCount, ppolicy's pwdFailureTime): ours starts again too."""
+    LoginThrottle.objects.filter(key=_keys(username, "", directory=True)["bind"][0]).delete()
+
+
 def throttle_purge(*, now=None) -> int:
     """Delete counters whose window is over; returns how many."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.REGISTRY_LOGIN_WINDOW)
-    deleted, _ = LoginThrottle.objects.filter(window_started_at__lt=cutoff).delete()
-    return deleted
+    bind_cutoff = now - timedelta(seconds=settings.REGISTRY_LDAP_FAILED_BINDS_WINDOW)
+    expired = LoginThrottle.objects.filter(window_started_at__lt=cutoff).exclude(key__startswith="bind:")
+    deleted, _ = expired.delete()
+    deleted_binds, _ = LoginThrottle.objects.filter(key__startswith="bind:", window_started_at__lt=bind_cutoff).delete()
+    return deleted + deleted_binds

@@ -2,7 +2,8 @@
 
 Domain errors keep their code and status; anything unexpected becomes UNKNOWN/500 with the
 traceback in the log (ERROR level) and never in the body. On the portal's and the admin's
-pages, a sign-in refused by the failed-login throttle becomes the 429 page.
+pages, a sign-in refused by the failed-login throttle becomes the 429 page, and one the
+directory could not check the "directory unavailable" page (503).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 from django.http import Http404
 from django.shortcuts import render
 
+from ..auth.directory import DirectoryUnavailable
 from ..auth.throttle import TooManyFailures
 from ..oci.errors import RegistryError
 from .http import error_response
@@ -50,6 +52,8 @@ class RegistryErrorMiddleware:
         if not (is_api_path(request.path) or request.path.startswith(JSON_PREFIXES)):
             if isinstance(exception, TooManyFailures):  # authenticate() in a sign-in form
                 return too_many_attempts_page(request, exception)
+            if isinstance(exception, DirectoryUnavailable):
+                return render(request, "directory_unavailable.html", status=503)
             return None
         if isinstance(exception, RegistryError):
             return error_response([exception])

@@ -31,6 +31,8 @@ CODES: dict[str, tuple[str, int]] = {
     "DENIED": ("requested access to the resource is denied", 403),
     "UNSUPPORTED": ("the operation is unsupported", 405),
     "TOOMANYREQUESTS": ("too many requests", 429),
+    # Distribution's code for a dependency that cannot be reached (the sign-in directory).
+    "UNAVAILABLE": ("service unavailable", 503),
     "UNKNOWN": ("unknown error", 500),
 }
 

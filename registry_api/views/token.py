@@ -48,7 +48,7 @@ def _issue(identity: Identity, scope_values: list[str], offline: bool) -> dict:
         "issued_at": _rfc3339(issued),
         "scope": " ".join(str(s) for s in granted),
     }
-    if offline and not identity.is_anonymous:
+    if offline and identity.may_refresh:
         body["refresh_token"] = issue_refresh_token(
             subject=identity.subject, service=service, credential=identity.credential
         )
