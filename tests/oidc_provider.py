@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.e2e.support import stop_process
+
 STARTUP_TIMEOUT = 30
 CLIENT_ID = "registry"
 CLIENT_SECRET = "registry-client-secret"
@@ -78,13 +80,7 @@ def running_provider(directory: Path) -> Iterator[Provider]:
         _wait_until_ready(process, provider)
         yield provider
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
 
 
 def _wait_until_ready(process: subprocess.Popen, provider: Provider) -> None:
