@@ -59,3 +59,20 @@ def test_deleting_the_namespace_deletes_its_tokens(client, limited):
     Grant.objects.filter(namespace__name="team").delete()  # (a grant's audit line reads its namespace)
     Namespace.objects.get(name="team").delete()
     assert client.get("/v2/", **basic("alice", limited)).status_code == 401
+
+
+def test_staff_make_a_limited_token_for_anyone_in_the_admin(client, users):
+    from django.contrib.messages import get_messages
+
+    Grant.objects.create(namespace=Namespace.objects.get(name="other"), user=users["alice"], level="push")
+    client.force_login(users["root"])
+    response = client.post("/admin/registry_api/accesstoken/add/", {
+        "user": users["alice"].pk, "name": "deploy", "namespace": Namespace.objects.get(name="team").pk,
+        "expires_at_0": "", "expires_at_1": "",
+    }, follow=True)
+    assert response.status_code == 200
+    message = next(str(m) for m in get_messages(response.wsgi_request) if "again: " in str(m))
+    secret = message.split("again: ", 1)[1].split()[0]
+    client.logout()
+    assert client.post("/v2/team/app/blobs/uploads/", **basic("alice", secret)).status_code == 202
+    assert client.post("/v2/other/app/blobs/uploads/", **basic("alice", secret)).status_code == 403
