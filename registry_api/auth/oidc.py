@@ -14,6 +14,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -126,25 +127,36 @@ def user_for_claims(claims: dict):
     with transaction.atomic():
         user = User._default_manager.select_for_update().filter(**{User.USERNAME_FIELD: username}).first()
         if user is None:
-            if not settings.REGISTRY_OIDC_CREATE_USERS:
-                raise SignInRefused(f"there is no account {username} here, and accounts are not created at sign-in")
-            user = User(**{User.USERNAME_FIELD: username})
-            user.set_unusable_password()
+            user = _new_user(User, username)
         elif user.has_usable_password() or hasattr(user, "robot_account"):
             # A local account (the bootstrap admin, a robot) is never taken over by a
             # provider that happens to use the same name; docs/oidc.md says how to hand one over.
-            raise SignInRefused(f"{username} is a local account here: sign in with its password")
+            raise SignInRefused(f"{username} is a local account here, not one of the provider's")
         if not user.is_active:
             raise SignInRefused(f"the account {username} is disabled here")
+        before = (user.email, user.is_staff, user.is_superuser)
         user.email = str(claims.get("email") or user.email)[:254]
         if groups is not None:
             user.is_staff = _flag(groups, settings.REGISTRY_OIDC_STAFF_GROUPS, user.is_staff)
             user.is_superuser = _flag(groups, settings.REGISTRY_OIDC_SUPERUSER_GROUPS, user.is_superuser)
             user.is_staff = user.is_staff or user.is_superuser
-        user.save()
+        if user.pk is None or (user.email, user.is_staff, user.is_superuser) != before:
+            user.save()  # only a change: each save is an audited permission change
         if groups is not None:
             user.groups.set([Group.objects.get_or_create(name=name)[0] for name in groups])
     logger.info("OIDC sign-in of %s (groups: %s)", username, ", ".join(groups or []) or "-")
+    return user
+
+
+def _new_user(User, username: str):
+    if not settings.REGISTRY_OIDC_CREATE_USERS:
+        raise SignInRefused(f"there is no account {username} here, and accounts are not created at sign-in")
+    user = User(**{User.USERNAME_FIELD: username})
+    user.set_unusable_password()
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError:
+        raise SignInRefused(f"{username!r} is not a valid user name here") from None
     return user
 
 

@@ -197,3 +197,21 @@ def test_incoherent_settings_stop_the_checks(settings, changes, named):
         setattr(settings, name, value)
     with pytest.raises(SystemCheckError, match=named.replace("(", r"\(").replace(")", r"\)")):
         call_command("check")
+
+
+def test_a_user_name_that_is_not_valid_here_is_refused(client, provider):
+    provider.set_user("sub-odd", preferred_username="odd name (x)")
+    response = sign_in(client, provider, "sub-odd")
+    assert response.status_code == 403 and "is not a valid user name here" in text(response)
+    assert not signed_in(client) and not User.objects.filter(username="odd name (x)").exists()
+
+
+def test_a_sign_in_that_changes_nothing_audits_nothing(client, provider):
+    from registry_api.models import AuditEvent
+
+    provider.set_user("sub-pat", preferred_username="pat", groups=["team-readers"])
+    sign_in(client, provider, "sub-pat")
+    client.logout()
+    changes = AuditEvent.objects.filter(action="permission").count()
+    sign_in(client, provider, "sub-pat")
+    assert signed_in(client) and AuditEvent.objects.filter(action="permission").count() == changes
