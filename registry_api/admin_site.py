@@ -76,6 +76,8 @@ class RegistryAdminSite(admin.AdminSite):
     site_title = "Docker Registry Manager admin"
     index_title = "Administration"
     site_url = "/"  # "View site": the portal
+    # Django's sign-in page plus the "Sign in with …" link when OpenID Connect is on.
+    login_template = "admin/registry_api/login.html"
 
     def get_app_list(self, request, app_label=None):
         """Grouped by task on the index and in the side bar; one app's own page

@@ -24,6 +24,7 @@ class RegistryApiConfig(AppConfig):
         checks.register(check_api_settings)
         checks.register(check_proxy_settings)
         checks.register(check_directory_settings)
+        checks.register(check_oidc_settings)
 
 
 def check_auth_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -111,3 +112,35 @@ def check_directory_settings(app_configs=None, **kwargs) -> list[checks.CheckMes
 
     return [checks.Error(message, obj=name, hint="docs/directory.md", id="registry_api.E008")
             for name, message in configuration_errors()]
+
+
+def check_oidc_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """OpenID Connect settings that cannot work together (registry_api/auth/oidc.py)."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    issuer = settings.REGISTRY_OIDC_ISSUER
+    messages = []
+    if not issuer:
+        for name in ("REGISTRY_OIDC_CLIENT_ID", "REGISTRY_OIDC_CLIENT_SECRET"):
+            if getattr(settings, name):
+                messages.append(checks.Error(f"{name} is set but REGISTRY_OIDC_ISSUER is not.",
+                                             hint="Set the provider's issuer URL, or unset it.", id="registry_api.E101"))
+        return messages
+    if urlsplit(issuer).scheme not in ("https", "http") or not urlsplit(issuer).hostname:
+        messages.append(checks.Error(f"REGISTRY_OIDC_ISSUER {issuer!r} is not an http(s) URL.", id="registry_api.E102"))
+    if not settings.REGISTRY_OIDC_CLIENT_ID:
+        messages.append(checks.Error("REGISTRY_OIDC_ISSUER is set but REGISTRY_OIDC_CLIENT_ID is not.",
+                                     hint="The client id registered for this registry at the provider.",
+                                     id="registry_api.E103"))
+    if "openid" not in settings.REGISTRY_OIDC_SCOPES.split():
+        messages.append(checks.Error("REGISTRY_OIDC_SCOPES must include openid.", id="registry_api.E104"))
+    if not settings.REGISTRY_OIDC_USERNAME_CLAIM:
+        messages.append(checks.Error("REGISTRY_OIDC_USERNAME_CLAIM is empty.", hint="preferred_username, email or sub.",
+                                     id="registry_api.E105"))
+    granting = settings.REGISTRY_OIDC_STAFF_GROUPS or settings.REGISTRY_OIDC_SUPERUSER_GROUPS
+    if granting and not settings.REGISTRY_OIDC_GROUPS_CLAIM:
+        messages.append(checks.Error("REGISTRY_OIDC_STAFF_GROUPS / REGISTRY_OIDC_SUPERUSER_GROUPS need "
+                                     "REGISTRY_OIDC_GROUPS_CLAIM.", id="registry_api.E106"))
+    return messages

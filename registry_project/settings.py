@@ -352,6 +352,24 @@ REGISTRY_LDAP_TIMEOUT = env.int("REGISTRY_LDAP_TIMEOUT", default=5)
 REGISTRY_LDAP_MAX_FAILED_BINDS = env.int("REGISTRY_LDAP_MAX_FAILED_BINDS", default=4)
 REGISTRY_LDAP_FAILED_BINDS_WINDOW = env.int("REGISTRY_LDAP_FAILED_BINDS_WINDOW", default=1800)
 
+# --- OpenID Connect sign-in for the portal and the admin (registry_api/auth/oidc.py) ----------
+# The provider's issuer URL (its /.well-known/openid-configuration is read); empty = off.
+REGISTRY_OIDC_ISSUER = env.str("REGISTRY_OIDC_ISSUER", default="")
+REGISTRY_OIDC_CLIENT_ID = env.str("REGISTRY_OIDC_CLIENT_ID", default="")
+REGISTRY_OIDC_CLIENT_SECRET = secret("REGISTRY_OIDC_CLIENT_SECRET")
+REGISTRY_OIDC_SCOPES = env.str("REGISTRY_OIDC_SCOPES", default="openid profile email")
+# The claim naming the user (their user name here), and the one listing their groups
+# (empty = groups are not mirrored).
+REGISTRY_OIDC_USERNAME_CLAIM = env.str("REGISTRY_OIDC_USERNAME_CLAIM", default="preferred_username")
+REGISTRY_OIDC_GROUPS_CLAIM = env.str("REGISTRY_OIDC_GROUPS_CLAIM", default="groups")
+# Provider groups (comma separated) that make a user staff, or superuser; empty = not set by sign-in.
+REGISTRY_OIDC_STAFF_GROUPS = env.list("REGISTRY_OIDC_STAFF_GROUPS", default=[])
+REGISTRY_OIDC_SUPERUSER_GROUPS = env.list("REGISTRY_OIDC_SUPERUSER_GROUPS", default=[])
+# Create a user at their first sign-in; off = only users who already exist here may sign in.
+REGISTRY_OIDC_CREATE_USERS = env.bool("REGISTRY_OIDC_CREATE_USERS", default=True)
+# The provider's name on the sign-in button: "Sign in with <name>".
+REGISTRY_OIDC_PROVIDER_NAME = env.str("REGISTRY_OIDC_PROVIDER_NAME", default="single sign-on")
+
 # --- CORS (browser-based tools on /v2/) ----------------------------------------------------
 # Origins allowed to call /v2/ from a browser (comma separated); empty = CORS off.
 CORS_ALLOWED_ORIGINS = env.list("REGISTRY_CORS_ALLOWED_ORIGINS", default=[])

@@ -35,3 +35,15 @@ class GrantForm(forms.Form):
         if user is None:
             raise forms.ValidationError("No such user.")
         return {"user": user}
+
+
+class TokenForm(forms.Form):
+    """A new access token of one's own; the service (services/tokens.py) checks the rest."""
+
+    EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "a year"), ("", "never")]
+
+    name = forms.CharField(max_length=100, help_text="What it is for: a laptop, a CI pipeline.")
+    read_only = forms.BooleanField(required=False, label="Read-only (pull only)")
+    expires_in = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, initial="90", label="Expires in")
+    namespace = forms.CharField(max_length=255, required=False, label="Only in namespace",
+                                help_text="Empty: everywhere you may go. A name: only its repositories.")

@@ -3,7 +3,7 @@ unambiguous (`/-/` before the portal's own words, digests recognised by their co
 from django.urls import path, register_converter
 
 from .converters import DigestConverter, RepositoryNameConverter, TagConverter
-from .views import api, auth, dashboard, deletes, manifests, proxies, repositories, settings
+from .views import api, auth, dashboard, deletes, manifests, oidc, proxies, repositories, settings, tokens
 
 register_converter(RepositoryNameConverter, "repository_name")
 register_converter(DigestConverter, "digest")
@@ -16,6 +16,10 @@ urlpatterns = [
     path("api/repositories/<repository_name:name>", api.repository, name="api_repository"),
     path("login/", auth.login, name="login"),
     path("logout/", auth.logout, name="logout"),
+    path("oidc/login/", oidc.oidc_login, name="oidc_login"),
+    path("oidc/callback/", oidc.oidc_callback, name="oidc_callback"),
+    path("tokens/", tokens.token_page, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", tokens.token_revoke_view, name="token_revoke"),
     path("repositories/", repositories.repository_list, name="repositories"),
     path("proxies/", proxies.proxy_list, name="proxies"),
     path("repositories/<repository_name:name>/", repositories.repository_detail, name="repository"),

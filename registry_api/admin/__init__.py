@@ -81,11 +81,12 @@ class GrantAdmin(admin.ModelAdmin):
 
 @admin.register(AccessToken)
 class AccessTokenAdmin(admin.ModelAdmin):
-    list_display = ("name", "user", "prefix", "read_only", "expires_at", "revoked", "last_used_at", "created_at")
+    list_display = ("name", "user", "prefix", "read_only", "namespace", "expires_at", "revoked", "last_used_at",
+                    "created_at")
     list_filter = ("read_only", "revoked")
     search_fields = ("name", "user__username", "prefix")
     readonly_fields = ("prefix", "last_used_at", "created_at")
-    autocomplete_fields = ("user",)
+    autocomplete_fields = ("user", "namespace")
     actions = ["revoke"]
 
     def save_model(self, request, obj, form, change) -> None:
@@ -93,7 +94,7 @@ class AccessTokenAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         token, secret = access_token_create(
-            user=obj.user, name=obj.name, read_only=obj.read_only, expires_at=obj.expires_at
+            user=obj.user, name=obj.name, read_only=obj.read_only, expires_at=obj.expires_at, namespace=obj.namespace,
         )
         obj.pk = token.pk
         obj.refresh_from_db()

@@ -36,6 +36,8 @@ class Identity:
     # "anonymous", "password:<fingerprint>", "token:<id>", or "session" (the portal)
     credential: str = "anonymous"
     read_only: bool = False
+    # A namespace-limited access token: nothing outside `<namespace>/` (permissions.py).
+    namespace: str = ""
 
     @property
     def is_anonymous(self) -> bool:
@@ -63,12 +65,12 @@ def token_hash(secret: str) -> str:
 
 
 def access_token_create(
-    *, user, name: str, read_only: bool = False, expires_at: datetime | None = None
+    *, user, name: str, read_only: bool = False, expires_at: datetime | None = None, namespace=None,
 ) -> tuple[AccessToken, str]:
     """Create a token; the secret is returned once and never stored."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(30)
     token = AccessToken.objects.create(
-        user=user, name=name, read_only=read_only, expires_at=expires_at,
+        user=user, name=name, read_only=read_only, expires_at=expires_at, namespace=namespace,
         prefix=secret[: len(TOKEN_PREFIX) + 6], key_hash=token_hash(secret),
     )
     return token, secret
@@ -92,6 +94,10 @@ def _touch(token: AccessToken) -> bool:
     return False
 
 
+def _identity_of_token(token: AccessToken) -> Identity:
+    return Identity(token.user, f"token:{token.pk}", token.read_only, token.namespace.name if token.namespace else "")
+
+
 def password_fingerprint(user) -> str:
     """What `cred` carries for a password login: an HMAC of the stored password hash (as
     Django's session auth hash), so every token bought with the password dies with it."""
@@ -105,7 +111,7 @@ def _password_identity(user) -> Identity:
 def _token_identity(username: str, secret: str) -> Identity | None | bool:
     """The identity of an access token; None if it matches a token that may not be used
     (revoked, expired, another user's); False if it matches no token at all."""
-    token = AccessToken.objects.select_related("user").filter(key_hash=token_hash(secret)).first()
+    token = AccessToken.objects.select_related("user", "namespace").filter(key_hash=token_hash(secret)).first()
     if token is None:
         return False
     if not _usable(token) or token.user.get_username() != username:
@@ -113,7 +119,7 @@ def _token_identity(username: str, secret: str) -> Identity | None | bool:
         return None
     if _touch(token):  # a login per minute of use, not one per request
         record(action="login", actor=username, detail={"via": "access token", "token": token.name})
-    return Identity(token.user, f"token:{token.pk}", token.read_only)
+    return _identity_of_token(token)
 
 
 def authenticate(*, username: str, password: str, client_addr: str) -> Identity:
@@ -153,11 +159,11 @@ def identity_for_subject(subject: str, credential: str) -> Identity | None:
         token_id = credential.removeprefix("token:")
         if not token_id.isdigit():
             return None
-        token = AccessToken.objects.select_related("user").filter(pk=int(token_id)).first()
+        token = AccessToken.objects.select_related("user", "namespace").filter(pk=int(token_id)).first()
         if not _usable(token) or token.user.get_username() != subject:
             return None
         _touch(token)
-        return Identity(token.user, credential, token.read_only)
+        return _identity_of_token(token)
     if not credential.startswith("password:"):
         return None  # e.g. a bare "password" from before fingerprints: sign in again
     # No cache: the user row is read on every request (one precompiled query), so a

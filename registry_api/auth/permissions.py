@@ -1,7 +1,8 @@
 """What an identity may do on a repository: superuser, public flags, and grants.
 
 Grants name a namespace (the first path component) or one repository, for a user or a
-group; levels are cumulative. Read-only tokens cut everything down to pull.
+group; levels are cumulative. Read-only tokens cut everything down to pull; a token limited
+to a namespace has nothing outside it (`within_limit`), whatever its user may do there.
 
 Besides the token actions (pull, push, delete), the `admin` level holds MANAGE: deleting
 the whole repository (portal, `DELETE /api/repositories/…`) and its settings page in the
@@ -33,6 +34,11 @@ def namespace_of(repository_name: str) -> str:
     return repository_name.split("/", 1)[0]
 
 
+def within_limit(identity: Identity, repository_name: str) -> bool:
+    """False when a namespace-limited token asks about a name outside its namespace."""
+    return not identity.namespace or namespace_of(repository_name) == identity.namespace
+
+
 def _grants_for(user) -> QuerySet:
     return Grant.objects.filter(Q(user=user) | Q(group__in=user.groups.all()))
 
@@ -52,6 +58,8 @@ def allowed_actions(identity: Identity, repository_name: str) -> frozenset[str]:
     name on its proxy cache, a group on the group); push and delete only exist where the
     name is hosted. Proxies and groups are read-only for everyone.
     """
+    if not within_limit(identity, repository_name):
+        return frozenset()
     read = routing.permission_target(repository_name)
     write = routing.permission_target(repository_name, write=True)
     if read is None:
@@ -66,6 +74,8 @@ def allowed_actions(identity: Identity, repository_name: str) -> frozenset[str]:
 def _granted(identity: Identity, repository_name: str) -> frozenset[str]:
     """What superuser status, public flags and grants give on exactly this name."""
     user = identity.user
+    if not within_limit(identity, repository_name):  # a mirror or group name reading elsewhere
+        return frozenset()
     if not settings.REGISTRY_AUTH_ENABLED or (user is not None and user.is_superuser):
         actions = EVERYTHING
     else:
@@ -85,6 +95,8 @@ def is_repository_admin(identity: Identity, repository_name: str) -> bool:
     """A superuser, or granted "admin" on the repository or its namespace (what may, for
     example, delete an immutable tag in the portal)."""
     user = identity.user
+    if not within_limit(identity, repository_name):
+        return False
     if not settings.REGISTRY_AUTH_ENABLED or (user is not None and user.is_superuser):
         return True
     if user is None or identity.read_only:
@@ -98,6 +110,8 @@ def visible_repositories(identity: Identity) -> QuerySet:
     """Repositories the identity may pull, for the catalog and the portal."""
     user = identity.user
     everything = Repository.objects.all()
+    if identity.namespace:
+        everything = everything.filter(name__startswith=f"{identity.namespace}/")
     if not settings.REGISTRY_AUTH_ENABLED or settings.REGISTRY_ANONYMOUS_PULL:
         return everything
     if user is not None and user.is_superuser:

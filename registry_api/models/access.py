@@ -77,6 +77,11 @@ class AccessToken(models.Model):
     prefix = models.CharField(max_length=16, editable=False, help_text="First characters, to recognise the token.")
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     read_only = models.BooleanField(default=False, help_text="Only pull, whatever the user may do.")
+    # CASCADE, not SET_NULL: a limited token must never outlive its limit as an unlimited one.
+    namespace = models.ForeignKey(
+        Namespace, on_delete=models.CASCADE, null=True, blank=True, related_name="tokens",
+        help_text="Only repositories in this namespace, whatever the user may do elsewhere; empty = no limit.",
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -80,7 +80,7 @@ def _pages(content: Content) -> list[str]:
         f"/repositories/team/multi/manifests/{content.index.digest}/",
         "/repositories/team/app/-/compare/?a=v1&b=v2", "/repositories/team/multi/-/compare/?a=amd64&b=latest",
         "/repositories/team/app/-/tags/v1/delete/", "/repositories/team/app/-/delete/",
-        f"/repositories/team/multi/manifests/{content.arm64.manifest.digest}/delete/",
+        f"/repositories/team/multi/manifests/{content.arm64.manifest.digest}/delete/", "/tokens/",
     ]
 
 

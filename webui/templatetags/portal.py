@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django import template
+from django.conf import settings
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -73,3 +74,11 @@ def visibility(repository):
     from registry_api.selectors.repositories import repository_visibility
 
     return repository_visibility(repository=repository)
+
+
+@register.inclusion_tag("webui/_oidc_button.html")
+def oidc_button(next_url: str = "") -> dict:
+    """The "Sign in with …" link of the portal's and the admin's sign-in pages, when
+    OpenID Connect is configured (registry_api/auth/oidc.py)."""
+    return {"provider": settings.REGISTRY_OIDC_PROVIDER_NAME if settings.REGISTRY_OIDC_ISSUER else "",
+            "next": next_url}
