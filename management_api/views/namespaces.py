@@ -83,9 +83,10 @@ class NamespaceDetail(generics.RetrieveUpdateAPIView):
         return response
 
     def update(self, request: Request, *args, **kwargs) -> Response:
+        found = self.get_object()  # 404 before 403: others may not learn what exists
         require_staff(request)
         with transaction.atomic():
-            namespace = Namespace.objects.select_for_update().filter(pk=self.get_object().pk).get()
+            namespace = Namespace.objects.select_for_update().get(pk=found.pk)
             require_if_match(request, etag_of(NamespaceSerializer(namespace).data))
             serializer = self.get_serializer(namespace, data=request.data, partial=kwargs.get("partial", False))
             serializer.is_valid(raise_exception=True)

@@ -66,15 +66,16 @@ def _policy(request: Request, pk: int) -> RetentionPolicy:
 
 def _save(serializer: PolicySerializer, **extra) -> RetentionPolicy:
     """Model validation (the pattern, "at least one rule") as 400s, then the row."""
-    data = {**serializer.validated_data, **extra}
-    data.pop("repository", None)
+    data = {name: value for name, value in serializer.validated_data.items() if name != "repository"}
+    data.update(extra)
     policy = serializer.instance or RetentionPolicy()
     for field, value in data.items():
         setattr(policy, field, value)
     try:
         policy.full_clean()
     except DjangoValidationError as exc:
-        raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from None
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+        raise ValidationError({("non_field_errors" if k == "__all__" else k): v for k, v in errors.items()}) from None
     policy.save()
     return policy
 
