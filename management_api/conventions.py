@@ -13,7 +13,8 @@ from .errors import PreconditionFailed, PreconditionRequired
 
 
 class StrictSerializer(serializers.Serializer):
-    """A serializer that refuses fields it does not accept (read-only ones included)."""
+    """A serializer that refuses fields it does not accept (read-only ones included), and
+    anything but a string in a text field."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -21,6 +22,11 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(set(data) - writable)
             if unknown:
                 raise ValidationError({name: ["unknown or read-only field"] for name in unknown})
+            # DRF would turn 12 into "12": a number where a name goes is a mistake to report.
+            loose = sorted(name for name, field in self.fields.items() if isinstance(field, serializers.CharField)
+                           and name in data and data[name] is not None and not isinstance(data[name], str))
+            if loose:
+                raise ValidationError({name: ["expected a string"] for name in loose})
         return super().to_internal_value(data)
 
 
