@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -71,7 +72,7 @@ def _from_api_exception(exc: exceptions.APIException) -> Response:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
-    if isinstance(exc, Http404):
+    if isinstance(exc, (Http404, ObjectDoesNotExist)):  # e.g. deleted while we waited on its lock
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

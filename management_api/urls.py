@@ -11,7 +11,8 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.exceptions import NotFound
 
 from .permissions import Anyone
-from .views import audit, images, meta, namespaces, repositories, retention, robots
+from .views import audit, grants, housekeeping, images, meta, namespaces, proxies, repositories, retention, robots
+from .views import webhooks
 
 # A repository name as routing sees it: components that do not start with "-" (the views
 # check the real grammar and answer 400).
@@ -45,7 +46,12 @@ urlpatterns = [
     path("namespaces/", namespaces.NamespaceList.as_view(), name="namespaces"),
     path("namespaces/<str:name>/", namespaces.NamespaceDetail.as_view(), name="namespace"),
     path("namespaces/<str:name>/usage/", namespaces.NamespaceUsage.as_view(), name="namespace_usage"),
+    path("namespaces/<str:name>/grants/", grants.NamespaceGrants.as_view(), name="namespace_grants"),
+    path("namespaces/<str:name>/grants/<int:grant_id>/", grants.NamespaceGrant.as_view(), name="namespace_grant"),
     path("repositories/", repositories.RepositoryList.as_view(), name="repositories"),
+    re_path(rf"^repositories/{NAME}/-/grants/$", grants.RepositoryGrants.as_view(), name="repository_grants"),
+    re_path(rf"^repositories/{NAME}/-/grants/(?P<grant_id>[0-9]+)/$", grants.RepositoryGrant.as_view(),
+            name="repository_grant"),
     re_path(rf"^repositories/{NAME}/-/tags/$", images.TagList.as_view(), name="tags"),
     re_path(rf"^repositories/{NAME}/-/tags/(?P<tag>[^/]+)/$", images.TagDetail.as_view(), name="tag"),
     re_path(rf"^repositories/{NAME}/-/manifests/(?P<digest>[^/]+)/$", images.ManifestDetail.as_view(),
@@ -57,6 +63,15 @@ urlpatterns = [
     path("retention-policies/", retention.PolicyList.as_view(), name="retention_policies"),
     path("retention-policies/<int:pk>/", retention.PolicyDetail.as_view(), name="retention_policy"),
     path("retention-policies/<int:pk>/dry-run/", retention.PolicyDryRun.as_view(), name="retention_dry_run"),
+    path("gc/preview/", housekeeping.GcPreview.as_view(), name="gc_preview"),
+    path("gc/runs/", housekeeping.GcRuns.as_view(), name="gc_runs"),
+    path("webhooks/", webhooks.WebhookList.as_view(), name="webhooks"),
+    path("webhooks/<int:pk>/", webhooks.WebhookDetail.as_view(), name="webhook"),
+    path("webhooks/<int:pk>/deliveries/", webhooks.Deliveries.as_view(), name="webhook_deliveries"),
+    path("webhooks/<int:pk>/deliveries/<int:delivery_id>/redeliver/", webhooks.Redeliver.as_view(),
+         name="webhook_redeliver"),
+    path("proxies/", proxies.ProxyList.as_view(), name="proxies"),
+    path("groups/", proxies.GroupList.as_view(), name="groups"),
     path("audit-events/", audit.AuditEventList.as_view(), name="audit_events"),
     re_path(r"^audit-events/export\.(?P<kind>jsonl|csv)$", audit.AuditEventExport.as_view(), name="audit_export"),
     re_path(r"^(?P<rest>.*)$", unknown),

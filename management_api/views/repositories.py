@@ -3,6 +3,7 @@ they may not pull is a 404, as on /v2/ and in the portal), deleted through the s
 services as the portal's delete buttons (which audit each delete)."""
 from __future__ import annotations
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -13,10 +14,12 @@ from registry_api.models import Repository
 from registry_api.selectors.repositories import (
     SORTS, repository_search, repository_sizes, repository_visibility, with_listing_figures, with_visibility,
 )
+from registry_api.db.locking import lock_repository
+from registry_api.services.grants import repository_settings_update
 from registry_api.services.repositories import repository_delete
 
 from ..access import identity_of, repository_for
-from ..conventions import sort_param
+from ..conventions import StrictSerializer, etag_of, require_if_match, sort_param
 
 SORT_PARAMETER = OpenApiParameter("sort", str, enum=sorted(SORTS), description="a leading - sorts descending")
 LIST_PARAMETERS = [
@@ -48,6 +51,16 @@ class RepositoryDetailSerializer(serializers.Serializer):
     your_actions = serializers.ListField(child=serializers.CharField())
 
 
+class RepositorySettingsSerializer(StrictSerializer):
+    public = serializers.BooleanField(required=False)
+    immutable_tags = serializers.BooleanField(required=False)
+
+
+def _settings_etag(repository: Repository) -> str:
+    """Over the settings only: a push changes the figures, not what a PATCH would overwrite."""
+    return etag_of({"name": repository.name, "public": repository.public, "immutable_tags": repository.immutable_tags})
+
+
 class RepositoryDeletedSerializer(serializers.Serializer):
     deleted = serializers.CharField()
     tags = serializers.IntegerField()
@@ -77,12 +90,28 @@ class RepositoryDetail(generics.GenericAPIView):
         repository = repository_for(request, name)
         sizes = repository_sizes(repository=repository)
         visibility = repository_visibility(repository=repository)
-        return Response(RepositoryDetailSerializer({
+        response = Response(RepositoryDetailSerializer({
             "name": repository.name, "public": repository.public, "visibility": visibility.text,
             "immutable_tags": repository.immutable_tags, "tag_count": repository.tags.count(),
             "size": sizes.total, "unique_size": sizes.unique,
             "your_actions": sorted(allowed_actions(identity_of(request), name)),
         }).data)
+        response["ETag"] = _settings_etag(repository)
+        return response
+
+    @extend_schema(request=RepositorySettingsSerializer, responses={200: RepositoryDetailSerializer})
+    def patch(self, request: Request, name: str) -> Response:
+        """The public flag and immutable tags (its admins), with If-Match from the GET."""
+        repository = repository_for(request, name, "manage")
+        incoming = RepositorySettingsSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        with transaction.atomic():
+            repository = lock_repository(repository.pk)
+            require_if_match(request, _settings_etag(repository))
+            changes = {"public": repository.public, "immutable_tags": repository.immutable_tags,
+                       **incoming.validated_data}
+            repository_settings_update(repository=repository, **changes)
+        return self.get(request, name)
 
     @extend_schema(responses={200: RepositoryDeletedSerializer})
     def delete(self, request: Request, name: str) -> Response:

@@ -29,7 +29,7 @@ class TokenSerializer(serializers.Serializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
 
 
-class GrantSerializer(serializers.Serializer):
+class RobotGrantSerializer(serializers.Serializer):
     namespace = serializers.CharField(source="namespace.name", allow_null=True, default=None)
     repository = serializers.CharField(source="repository.name", allow_null=True, default=None)
     level = serializers.CharField()
@@ -41,7 +41,7 @@ class RobotSerializer(serializers.Serializer):
     created_by = serializers.CharField()
     created_at = serializers.DateTimeField()
     tokens = TokenSerializer(source="user.registry_tokens", many=True)
-    grants = GrantSerializer(source="user.registry_grants", many=True)
+    grants = RobotGrantSerializer(source="user.registry_grants", many=True)
 
 
 class RobotCreateSerializer(StrictSerializer):

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from registry_api.models import Manifest, Namespace, Repository, RetentionPolicy
+from django.utils import timezone
+
+from registry_api.models import Grant, Manifest, Namespace, Repository, RetentionPolicy, Webhook, WebhookDelivery
+from registry_api.services.gc import gc_plan, gc_plan_token
 from registry_api.services.robots import robot_create
 
 from .conftest import ROLES
@@ -50,6 +53,32 @@ TABLE = [
     ("namespace policy delete", "DELETE", "/api/v1/retention-policies/{team_policy}/", None,
      (401, 404, 404, 204, 204)),
     ("repository policy read", "GET", "/api/v1/retention-policies/{app_policy}/", None, (401, 404, 200, 200, 200)),
+    ("repository settings", "PATCH", "/api/v1/repositories/team/app/", {"immutable_tags": True},
+     (401, 403, 200, 200, 200)),
+    ("repository grants", "GET", "/api/v1/repositories/team/app/-/grants/", None, (401, 403, 200, 200, 200)),
+    ("repository grant set", "POST", "/api/v1/repositories/team/app/-/grants/", {"user": "other", "level": "pull"},
+     (401, 403, 200, 200, 200)),
+    ("repository grant remove", "DELETE", "/api/v1/repositories/team/app/-/grants/{app_grant}/", None,
+     (401, 403, 204, 204, 204)),
+    ("namespace grants", "GET", "/api/v1/namespaces/team/grants/", None, (401, 404, 404, 200, 200)),
+    ("namespace grant set", "POST", "/api/v1/namespaces/team/grants/", {"user": "other", "level": "pull"},
+     (401, 404, 404, 403, 200)),
+    ("namespace grant remove", "DELETE", "/api/v1/namespaces/team/grants/{team_grant}/", None,
+     (401, 404, 404, 403, 204)),
+    ("gc preview", "GET", "/api/v1/gc/preview/", None, (401, 403, 403, 403, 200)),
+    ("gc runs", "GET", "/api/v1/gc/runs/", None, (401, 403, 403, 403, 200)),
+    ("gc run", "POST", "/api/v1/gc/runs/", {"preview": "{gc_token}"}, (401, 403, 403, 403, 201)),
+    ("webhook list", "GET", "/api/v1/webhooks/", None, (401, 403, 403, 403, 200)),
+    ("webhook create", "POST", "/api/v1/webhooks/", {"name": "h", "url": "http://127.0.0.1:9/hook"},
+     (401, 403, 403, 403, 201)),
+    ("webhook read", "GET", "/api/v1/webhooks/{hook}/", None, (401, 403, 403, 403, 200)),
+    ("webhook update", "PATCH", "/api/v1/webhooks/{hook}/", {"active": False}, (401, 403, 403, 403, 200)),
+    ("webhook delete", "DELETE", "/api/v1/webhooks/{hook}/", None, (401, 403, 403, 403, 204)),
+    ("webhook deliveries", "GET", "/api/v1/webhooks/{hook}/deliveries/", None, (401, 403, 403, 403, 200)),
+    ("webhook redeliver", "POST", "/api/v1/webhooks/{hook}/deliveries/{delivery}/redeliver/", None,
+     (401, 403, 403, 403, 200)),
+    ("proxies", "GET", "/api/v1/proxies/", None, (401, 403, 403, 403, 200)),
+    ("groups", "GET", "/api/v1/groups/", None, (401, 403, 403, 403, 200)),
     ("audit events", "GET", "/api/v1/audit-events/", None, (401, 403, 403, 200, 200)),
     ("audit export", "GET", "/api/v1/audit-events/export.csv", None, (401, 403, 403, 200, 200)),
 ]
@@ -59,7 +88,15 @@ TABLE = [
 def ids(world) -> dict[str, object]:
     team = Namespace.objects.get(name="team")
     robot = robot_create(username="ci-bot", namespace=team, level="push")
+    app = Repository.objects.get(name="team/app")
+    hook = Webhook.objects.create(name="hook", url="http://127.0.0.1:9/hook")
     return {
+        "app_grant": Grant.objects.create(repository=app, user=world.users["other"], level="push").pk,
+        "team_grant": Grant.objects.create(namespace=team, user=world.users["other"], level="pull").pk,
+        "gc_token": gc_plan_token(gc_plan()),
+        "hook": hook.pk,
+        "delivery": WebhookDelivery.objects.create(webhook=hook, event="push", payload={},
+                                                   next_attempt_at=timezone.now()).pk,
         "digest": Manifest.objects.get(repository__name="team/app", tags__name="v1").digest,
         "robot_token": robot.token.pk,
         "team_policy": RetentionPolicy.objects.create(namespace=team, keep_last=1).pk,
@@ -78,6 +115,8 @@ def _if_match(api, method: str, path: str) -> dict:
 @pytest.mark.parametrize(("label", "method", "path", "body", "expected"), TABLE, ids=[row[0] for row in TABLE])
 def test_who_may_do_what(api, ids, role, label, method, path, body, expected):
     path = path.format(**ids)
+    if body is not None:
+        body = {key: value.format(**ids) if isinstance(value, str) else value for key, value in body.items()}
     response = api(method, path, role, json=body, headers=_if_match(api, method, path))
     want = expected[ROLES.index(role)]
     assert response.status_code == want, (role, label, getattr(response, "content", b"")[:300])
