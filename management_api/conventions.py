@@ -55,3 +55,12 @@ def require_if_match(request, current: str) -> None:
     offered = {value.strip().removeprefix("W/") for value in header.split(",")}
     if "*" not in offered and current not in offered:
         raise PreconditionFailed()
+
+
+class ETagOnRead:
+    """For retrieve views: the GET answer carries the ETag that updates must send back."""
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        response["ETag"] = etag_of(response.data)
+        return response

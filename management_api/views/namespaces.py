@@ -18,7 +18,7 @@ from registry_api.oci.reference import NAME_COMPONENT
 from registry_api.services.quotas import namespace_usage
 
 from ..access import identity_of, namespace_for, require_staff
-from ..conventions import StrictModelSerializer, etag_of, require_if_match, sort_param
+from ..conventions import ETagOnRead, StrictModelSerializer, etag_of, require_if_match, sort_param
 from ..errors import Conflict
 
 NAME = re.compile(NAME_COMPONENT)
@@ -68,7 +68,7 @@ class NamespaceList(generics.ListCreateAPIView):
             raise Conflict(f"namespace {serializer.validated_data['name']} exists") from None
 
 
-class NamespaceDetail(generics.RetrieveUpdateAPIView):
+class NamespaceDetail(ETagOnRead, generics.RetrieveUpdateAPIView):
     """GET answers an ETag; PATCH and PUT (staff) need it back in If-Match."""
 
     serializer_class = NamespaceSerializer
@@ -76,11 +76,6 @@ class NamespaceDetail(generics.RetrieveUpdateAPIView):
 
     def get_object(self) -> Namespace:
         return namespace_for(self.request, self.kwargs["name"])
-
-    def retrieve(self, request: Request, *args, **kwargs) -> Response:
-        response = super().retrieve(request, *args, **kwargs)
-        response["ETag"] = etag_of(response.data)
-        return response
 
     def update(self, request: Request, *args, **kwargs) -> Response:
         found = self.get_object()  # 404 before 403: others may not learn what exists

@@ -18,7 +18,7 @@ from registry_api.models import Namespace, RetentionPolicy
 from registry_api.services.retention import retention_apply
 
 from ..access import identity_of, namespace_for, repository_for
-from ..conventions import StrictModelSerializer, etag_of, require_if_match
+from ..conventions import ETagOnRead, StrictModelSerializer, etag_of, require_if_match
 
 
 class PolicySerializer(StrictModelSerializer):
@@ -99,7 +99,7 @@ class PolicyList(generics.ListCreateAPIView):
             serializer.instance = _save(serializer, repository=repository)
 
 
-class PolicyDetail(generics.RetrieveUpdateDestroyAPIView):
+class PolicyDetail(ETagOnRead, generics.RetrieveUpdateDestroyAPIView):
     """GET answers an ETag; PATCH and PUT need it back in If-Match."""
 
     serializer_class = PolicySerializer
@@ -107,14 +107,10 @@ class PolicyDetail(generics.RetrieveUpdateDestroyAPIView):
     def get_object(self) -> RetentionPolicy:
         return _policy(self.request, self.kwargs["pk"])
 
-    def retrieve(self, request: Request, *args, **kwargs) -> Response:
-        response = super().retrieve(request, *args, **kwargs)
-        response["ETag"] = etag_of(response.data)
-        return response
-
     def update(self, request: Request, *args, **kwargs) -> Response:
-        with transaction.atomic():
-            policy = self.get_object()
+        found = self.get_object()
+        with transaction.atomic():  # the row locked: two scripts cannot both match one ETag
+            policy = RetentionPolicy.objects.select_for_update().get(pk=found.pk)
             require_if_match(request, etag_of(PolicySerializer(policy).data))
             serializer = self.get_serializer(policy, data=request.data, partial=kwargs.get("partial", False))
             serializer.is_valid(raise_exception=True)

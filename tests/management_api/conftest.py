@@ -12,12 +12,10 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 
 from registry_api.auth.credentials import access_token_create
 from registry_api.models import Grant, Namespace, Repository
-from storage_backends import get_storage
 from tests import builders
 from tests.api.support import Registry
 
@@ -25,16 +23,8 @@ ROLES = ("anonymous", "puller", "repo_admin", "ns_admin", "staff")
 
 
 @pytest.fixture(autouse=True)
-def _secured(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    settings.REGISTRY_AUTH_ENABLED = True
-    settings.REGISTRY_ANONYMOUS_PULL = False
-    settings.REGISTRY_DELETE_ENABLED = True
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    get_storage.cache_clear()
-    cache.clear()
+def _secured(access_control_on):
     yield
-    get_storage.cache_clear()
 
 
 @dataclass
