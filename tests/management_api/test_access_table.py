@@ -8,7 +8,8 @@ import pytest
 
 from django.utils import timezone
 
-from registry_api.models import Grant, Manifest, Namespace, Repository, RetentionPolicy, Webhook, WebhookDelivery
+from registry_api.models import Grant, GroupNamespace, Manifest, Namespace, ProxyNamespace, Repository
+from registry_api.models import RetentionPolicy, Webhook, WebhookDelivery
 from registry_api.services.gc import gc_plan, gc_plan_token
 from registry_api.services.robots import robot_create
 
@@ -78,7 +79,16 @@ TABLE = [
     ("webhook redeliver", "POST", "/api/v1/webhooks/{hook}/deliveries/{delivery}/redeliver/", None,
      (401, 403, 403, 403, 200)),
     ("proxies", "GET", "/api/v1/proxies/", None, (401, 403, 403, 403, 200)),
+    ("proxy create", "POST", "/api/v1/proxies/", {"name": "mirror", "upstream_url": "http://127.0.0.1:9"},
+     (401, 403, 403, 403, 201)),
+    ("proxy read", "GET", "/api/v1/proxies/hub/", None, (401, 403, 403, 403, 200)),
+    ("proxy update", "PATCH", "/api/v1/proxies/hub/", {"manifest_ttl": 60}, (401, 403, 403, 403, 200)),
+    ("proxy delete", "DELETE", "/api/v1/proxies/hub/", None, (401, 403, 403, 403, 204)),
     ("groups", "GET", "/api/v1/groups/", None, (401, 403, 403, 403, 200)),
+    ("group create", "POST", "/api/v1/groups/", {"name": "all", "members": ["hub"]}, (401, 403, 403, 403, 201)),
+    ("group read", "GET", "/api/v1/groups/everything/", None, (401, 403, 403, 403, 200)),
+    ("group update", "PATCH", "/api/v1/groups/everything/", {"members": ["team"]}, (401, 403, 403, 403, 200)),
+    ("group delete", "DELETE", "/api/v1/groups/everything/", None, (401, 403, 403, 403, 204)),
     ("audit events", "GET", "/api/v1/audit-events/", None, (401, 403, 403, 200, 200)),
     ("audit export", "GET", "/api/v1/audit-events/export.csv", None, (401, 403, 403, 200, 200)),
 ]
@@ -90,6 +100,8 @@ def ids(world) -> dict[str, object]:
     robot = robot_create(username="ci-bot", namespace=team, level="push")
     app = Repository.objects.get(name="team/app")
     hook = Webhook.objects.create(name="hook", url="http://127.0.0.1:9/hook")
+    ProxyNamespace.objects.create(name="hub", upstream_url="http://127.0.0.1:9")
+    GroupNamespace.objects.create(name="everything")
     return {
         "app_grant": Grant.objects.create(repository=app, user=world.users["other"], level="push").pk,
         "team_grant": Grant.objects.create(namespace=team, user=world.users["other"], level="pull").pk,

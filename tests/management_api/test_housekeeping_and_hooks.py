@@ -2,7 +2,7 @@
 /api/v1/: the same services as the portal and the admin, with what they answer."""
 from __future__ import annotations
 
-from registry_api.models import AuditEvent, Blob, GcRun, Grant, ProxyNamespace, Repository, Webhook
+from registry_api.models import AuditEvent, Blob, GcRun, Grant, GroupNamespace, ProxyNamespace, Repository, Webhook
 
 
 def test_repository_grants_set_replace_and_remove(api, world):
@@ -91,3 +91,36 @@ def test_proxies_show_their_counters(api, world):
     rows = api("GET", "/api/v1/proxies/").json()["results"]
     assert [(r["name"], r["cache_hits"], r["cache_misses"], r["hit_ratio"]) for r in rows] == [("hub", 3, 1, 0.75)]
     assert api("GET", "/api/v1/groups/").json() == {"count": 0, "results": []}
+
+
+def test_a_proxy_password_is_stored_encrypted_and_never_returned(api, world):
+    made = api("POST", "/api/v1/proxies/", json={"name": "hub", "upstream_url": "http://127.0.0.1:9/",
+                                                 "username": "u", "password": "s3cret"})
+    assert made.status_code == 201 and "s3cret" not in made.content.decode() and "password" not in made.json()
+    proxy = ProxyNamespace.objects.get(name="hub")
+    assert proxy.password_encrypted and "s3cret" not in proxy.password_encrypted
+    assert proxy.upstream_url == "http://127.0.0.1:9"
+    cleared = api("PATCH", "/api/v1/proxies/hub/", json={"clear_password": True})
+    assert cleared.status_code == 200 and not ProxyNamespace.objects.get(name="hub").password_encrypted
+    assert api("PATCH", "/api/v1/proxies/hub/", json={"name": "other"}).status_code == 400
+    both = api("POST", "/api/v1/proxies/", json={"name": "x", "upstream_url": "http://127.0.0.1:9",
+                                                 "password": "p", "password_env": "P"})
+    assert both.status_code == 400
+    # A namespace is hosted, a proxy or a group: never two.
+    taken = api("POST", "/api/v1/proxies/", json={"name": "team", "upstream_url": "http://127.0.0.1:9"})
+    assert taken.status_code == 400 and "name" in taken.json()["fields"]
+    assert AuditEvent.objects.filter(actor="staff", target__startswith="ProxyNamespace hub").count() >= 2
+
+
+def test_group_members_keep_their_order(api, world):
+    ProxyNamespace.objects.create(name="hub", upstream_url="http://127.0.0.1:9")
+    made = api("POST", "/api/v1/groups/", json={"name": "all", "members": ["team", "hub"]})
+    assert made.status_code == 201
+    assert made.json()["members"] == [{"namespace": "team", "kind": "hosted"}, {"namespace": "hub", "kind": "proxy"}]
+    changed = api("PATCH", "/api/v1/groups/all/", json={"members": ["hub", "team"]})
+    assert [m["namespace"] for m in changed.json()["members"]] == ["hub", "team"]
+    nested = api("POST", "/api/v1/groups/", json={"name": "outer", "members": ["all"]})
+    assert nested.status_code == 400 and "members" in nested.json()["fields"]
+    assert not GroupNamespace.objects.filter(name="outer").exists()
+    assert api("POST", "/api/v1/groups/", json={"members": ["team"]}).status_code == 400
+    assert api("DELETE", "/api/v1/groups/all/").status_code == 204
