@@ -108,3 +108,30 @@ def test_duplicates_are_conflicts(api, world):
 def test_unknown_endpoints_and_methods(api, world):
     _error(api("GET", "/api/v1/nothing/here/"), 404, "not_found")
     _error(api("PUT", "/api/v1/repositories/team/app/"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("value", ["999999", "no-such", "UPPER", "a%2Fb", "..", "sha256:" + "0" * 64])
+def test_no_route_answers_500_whatever_it_is_sent(api, world, client, value):
+    """Every path of the schema, every method it has, with odd path values and odd bodies."""
+    document = client.get("/api/v1/schema/?format=json").json()
+    for template, operations in document["paths"].items():
+        path = template
+        for name in ("name", "tag", "digest", "id", "token_id", "grant_id", "delivery_id"):
+            path = path.replace("{" + name + "}", value)
+        for method in operations:
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            for body in ({"bogus": 1}, ["not", "an", "object"], {"name": None, "level": 7}):
+                response = api(method.upper(), path, json=body if method != "get" else None,
+                               headers={"If-Match": "*"})
+                assert response.status_code < 500, (method, path, body, response.status_code)
+                if response.status_code >= 400 and not response.streaming:
+                    assert response.json()["code"], (method, path)
+
+
+def test_with_access_control_off_anyone_may_do_everything(client, world, settings):
+    """A development box (REGISTRY_AUTH_ENABLED=false), as on /v2/ and the portal."""
+    settings.REGISTRY_AUTH_ENABLED = False
+    assert client.get("/api/v1/repositories/").json()["count"] == 3
+    made = client.post("/api/v1/namespaces/", {"name": "open"}, content_type="application/json")
+    assert made.status_code == 201
