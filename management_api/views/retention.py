@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry_api.auth.permissions import is_namespace_admin, is_repository_admin, namespace_of
-from registry_api.models import Namespace, RetentionPolicy
+from registry_api.models import RetentionPolicy
 from registry_api.services.retention import retention_apply
 
 from ..access import identity_of, namespace_for, repository_for
@@ -22,8 +22,9 @@ from ..conventions import ETagOnRead, StrictModelSerializer, etag_of, require_if
 
 
 class PolicySerializer(StrictModelSerializer):
-    namespace = serializers.SlugRelatedField(slug_field="name", queryset=Namespace.objects.all(), required=False,
-                                             allow_null=True)
+    # Names, resolved by the view: a namespace or repository the caller may not manage is a
+    # 404 whether or not it exists.
+    namespace = serializers.CharField(source="namespace.name", required=False, allow_null=True)
     repository = serializers.CharField(source="repository.name", required=False, allow_null=True)
 
     class Meta:
@@ -35,7 +36,8 @@ class PolicySerializer(StrictModelSerializer):
     def validate(self, data: dict) -> dict:
         if self.instance is not None and ({"namespace", "repository"} & set(self.initial_data)):
             raise ValidationError("a policy's namespace or repository cannot change; create another")
-        if self.instance is None and bool(data.get("namespace")) == bool((data.get("repository") or {}).get("name")):
+        if self.instance is None and bool((data.get("namespace") or {}).get("name")) == bool(
+                (data.get("repository") or {}).get("name")):
             raise ValidationError("give a namespace or a repository")
         return data
 
@@ -66,7 +68,7 @@ def _policy(request: Request, pk: int) -> RetentionPolicy:
 
 def _save(serializer: PolicySerializer, **extra) -> RetentionPolicy:
     """Model validation (the pattern, "at least one rule") as 400s, then the row."""
-    data = {name: value for name, value in serializer.validated_data.items() if name != "repository"}
+    data = {name: value for name, value in serializer.validated_data.items() if name not in ("namespace", "repository")}
     data.update(extra)
     policy = serializer.instance or RetentionPolicy()
     for field, value in data.items():
@@ -90,10 +92,9 @@ class PolicyList(generics.ListCreateAPIView):
         return [p for p in policies if _may_manage(self.request, p)]
 
     def perform_create(self, serializer: PolicySerializer) -> None:
-        namespace = serializer.validated_data.get("namespace")
-        if namespace is not None:
-            namespace_for(self.request, namespace.name)
-            serializer.instance = _save(serializer)
+        namespace = (serializer.validated_data.get("namespace") or {}).get("name")
+        if namespace:
+            serializer.instance = _save(serializer, namespace=namespace_for(self.request, namespace))
         else:
             repository = repository_for(self.request, serializer.validated_data["repository"]["name"], "manage")
             serializer.instance = _save(serializer, repository=repository)

@@ -49,7 +49,10 @@ def test_a_retention_policy_without_rule_or_place_is_refused(api, world):
     body = _error(api("POST", "/api/v1/retention-policies/", json={"namespace": "team"}), 400, "invalid")
     assert "keep" in body["message"].lower()
     _error(api("POST", "/api/v1/retention-policies/", json={"keep_last": 1}), 400, "invalid")
-    _error(api("POST", "/api/v1/retention-policies/", json={"namespace": "nowhere", "keep_last": 1}), 400, "invalid")
+    # A namespace that does not exist is as unseen as one the caller does not administer.
+    _error(api("POST", "/api/v1/retention-policies/", json={"namespace": "nowhere", "keep_last": 1}), 404, "not_found")
+    _error(api("POST", "/api/v1/retention-policies/", "ns_admin", json={"namespace": "other", "keep_last": 1}), 404,
+           "not_found")
 
 
 @pytest.mark.parametrize("path", [
