@@ -4,6 +4,7 @@ namespace the caller may not see is 404 whether or not it exists; one they see b
 change is 403."""
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from registry_api.auth.credentials import ANONYMOUS, Identity
@@ -24,6 +25,15 @@ def require_staff(request) -> Identity:
     if not is_staff(identity):
         raise PermissionDenied("only staff may do this")
     return identity
+
+
+def staff_get(request, queryset: QuerySet, missing: str, **lookup):
+    """The row staff asked for by `lookup`; 403 for others, 404 (saying `missing`) if none."""
+    require_staff(request)
+    found = queryset.filter(**lookup).first()
+    if found is None:
+        raise NotFound(missing)
+    return found
 
 
 def repository_for(request, name: str, action: str = "pull") -> Repository:

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,7 +16,7 @@ from registry_api.models import GroupNamespace, ProxyNamespace
 from registry_api.selectors.proxies import group_rows, proxy_rows
 from registry_api.services.proxies import group_members_set, proxy_password_apply
 
-from ..access import require_staff
+from ..access import require_staff, staff_get
 from ..conventions import StrictModelSerializer, StrictSerializer
 
 
@@ -91,11 +91,7 @@ def _proxy_row(name: str) -> dict:
 
 
 def _proxy(request: Request, name: str) -> ProxyNamespace:
-    require_staff(request)
-    proxy = ProxyNamespace.objects.filter(name=name).first()
-    if proxy is None:
-        raise NotFound("no such proxy")
-    return proxy
+    return staff_get(request, ProxyNamespace.objects.all(), "no such proxy", name=name)
 
 
 class ProxyList(generics.ListAPIView):
@@ -144,11 +140,7 @@ def _group_row(name: str) -> dict:
 
 
 def _group(request: Request, name: str) -> GroupNamespace:
-    require_staff(request)
-    group = GroupNamespace.objects.filter(name=name).first()
-    if group is None:
-        raise NotFound("no such group")
-    return group
+    return staff_get(request, GroupNamespace.objects.all(), "no such group", name=name)
 
 
 def _save_group(group: GroupNamespace, data: dict) -> GroupNamespace:

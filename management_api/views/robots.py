@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from registry_api.models import Grant, Namespace, RobotAccount
 from registry_api.services.robots import robot_create, robot_token_revoke
 
-from ..access import identity_of, require_staff
+from ..access import identity_of, require_staff, staff_get
 from ..conventions import StrictSerializer
 from ..errors import Conflict
 
@@ -98,11 +98,7 @@ class RobotList(generics.ListCreateAPIView):
 
 
 def _robot(request: Request, name: str) -> RobotAccount:
-    require_staff(request)
-    robot = _robots().filter(user__username=name).first()
-    if robot is None:
-        raise NotFound("no such robot account")
-    return robot
+    return staff_get(request, _robots(), "no such robot account", user__username=name)
 
 
 class RobotDetail(generics.RetrieveAPIView):

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from registry_api.events.webhooks import delivery_redeliver, webhook_secret_apply
 from registry_api.models import Namespace, Webhook, WebhookDelivery
 
-from ..access import require_staff
+from ..access import require_staff, staff_get
 from ..conventions import StrictModelSerializer
 
 
@@ -88,11 +88,8 @@ class WebhookDetail(generics.RetrieveUpdateDestroyAPIView):
     serializer_class = WebhookSerializer
 
     def get_object(self) -> Webhook:
-        require_staff(self.request)
-        webhook = Webhook.objects.select_related("namespace").filter(pk=self.kwargs["pk"]).first()
-        if webhook is None:
-            raise NotFound("no such webhook")
-        return webhook
+        return staff_get(self.request, Webhook.objects.select_related("namespace"), "no such webhook",
+                         pk=self.kwargs["pk"])
 
 
 class Deliveries(generics.ListAPIView):
