@@ -61,6 +61,11 @@ INSTALLED_APPS = [
     "storage_backends",
     "registry_api",
     "webui",
+    # The management API under /api/v1/ (docs/management-api.md).
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by whitenoise: no CDN
+    "management_api",
 ]
 
 MIDDLEWARE = [
@@ -448,3 +453,33 @@ REGISTRY_METRICS_ENABLED = env.bool("REGISTRY_METRICS_ENABLED", default=True)
 REGISTRY_METRICS_ALLOWED_NETWORKS = env.list("REGISTRY_METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 # When set, /metrics requires `Authorization: Bearer <token>` instead of an allowed address.
 REGISTRY_METRICS_TOKEN = secret("REGISTRY_METRICS_TOKEN")
+
+# --- Management API (/api/v1/, docs/management-api.md) ------------------------------------
+# Fixed here rather than read from the environment: they are the API's contract, not a
+# deployment choice. Errors, pagination and authentication are the API's own modules.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "management_api.authentication.AccessTokenAuthentication",
+        "management_api.authentication.BasicAuthentication",
+        "management_api.authentication.PortalSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["management_api.permissions.SignedIn"],
+    "DEFAULT_PAGINATION_CLASS": "management_api.pagination.PageNumberLinkPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "management_api.errors.exception_handler",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Docker Registry Manager management API",
+    "DESCRIPTION": "Namespaces, repositories, tags, robots, retention and the audit trail, "
+                   "with the same rules of who may do what as the portal and /v2/.",
+    "VERSION": "1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}

@@ -1,4 +1,5 @@
-"""Top-level routes: the registry API under /v2/, the admin, and the portal."""
+"""Top-level routes: the registry API under /v2/, the management API under /api/v1/, the
+admin, and the portal (whose own /api/summary and /api/repositories/… stay as they are)."""
 from django.contrib import admin
 from django.urls import include, path
 
@@ -14,6 +15,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
+    path("api/v1/", include("management_api.urls")),
     path("admin/", admin.site.urls),
     path("", include("webui.urls")),
 ]

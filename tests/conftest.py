@@ -29,6 +29,26 @@ def data_dir_in_tmp(settings, tmp_path):
     get_storage.cache_clear()
 
 
+@pytest.fixture
+def access_control_on(settings, tmp_path):
+    """The registry as installed (access control on, no anonymous pull, deletes allowed),
+    with a fast password hasher, DATA_DIR and its storage under tmp_path and an empty cache
+    (the portal's and the management API's tests)."""
+    from django.core.cache import cache
+
+    from storage_backends import get_storage
+
+    settings.DATA_DIR = tmp_path
+    settings.REGISTRY_AUTH_ENABLED = True
+    settings.REGISTRY_ANONYMOUS_PULL = False
+    settings.REGISTRY_DELETE_ENABLED = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_storage.cache_clear()
+    cache.clear()  # e.g. the dashboard's figures of another test's database
+    yield
+    get_storage.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_proxy_configuration():
     """Each test sees the proxies and groups of its own database, and fetches its own

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
 from registry_api.auth.credentials import ANONYMOUS, Identity
-from registry_api.auth.permissions import MANAGE, allowed_actions, visible_repositories
+from registry_api.auth.permissions import MANAGE, allowed_actions, may_delete, may_delete_repository
+from registry_api.auth.permissions import visible_repositories
 from registry_api.oci.errors import NameUnknown
 from registry_api.services.repositories import repository_get
 
@@ -31,14 +31,6 @@ def identity_of(request: HttpRequest) -> Identity:
 def visible(request: HttpRequest) -> QuerySet:
     """The repositories the visitor may pull."""
     return visible_repositories(identity_of(request))
-
-
-def may_delete(actions: frozenset[str]) -> bool:
-    return settings.REGISTRY_DELETE_ENABLED and "delete" in actions
-
-
-def may_delete_repository(actions: frozenset[str]) -> bool:
-    return may_delete(actions) and MANAGE in actions
 
 
 def repository_view(action: str = "pull") -> Callable:

@@ -2,12 +2,10 @@
 record of garbage collection runs (read-only)."""
 from __future__ import annotations
 
-import secrets
-
 from django import forms
 from django.contrib import admin, messages
 
-from ..events.webhooks import attempt
+from ..events.webhooks import delivery_redeliver, webhook_secret_apply
 from ..models import AuditEvent, GcRun, Webhook, WebhookDelivery
 
 
@@ -73,14 +71,10 @@ class WebhookAdmin(admin.ModelAdmin):
         return bool(obj.secret)
 
     def save_model(self, request, obj: Webhook, form, change) -> None:
-        new_secret = form.cleaned_data.get("new_secret")
-        if form.cleaned_data.get("unsigned"):
-            obj.secret = ""
-        elif new_secret:
-            obj.secret = new_secret
-        elif not change:
-            obj.secret = secrets.token_urlsafe(32)
-            messages.warning(request, f"Webhook secret, shown once: {obj.secret}  (give it to the receiver "
+        generated = webhook_secret_apply(webhook=obj, new_secret=form.cleaned_data.get("new_secret") or "",
+                                         unsigned=bool(form.cleaned_data.get("unsigned")), created=not change)
+        if generated:
+            messages.warning(request, f"Webhook secret, shown once: {generated}  (give it to the receiver "
                                       "to check X-Registry-Signature)")
         super().save_model(request, obj, form, change)
 
@@ -99,8 +93,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     @admin.action(description="Send selected deliveries again now")
     def send_now(self, request, queryset) -> None:
         for delivery in queryset.select_related("webhook"):
-            delivery.status = WebhookDelivery.Status.PENDING
-            attempt(delivery)
+            delivery_redeliver(delivery=delivery)
         self.message_user(request, f"{queryset.count()} delivery attempt(s) made.")
 
 

@@ -7,8 +7,8 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from ..models import GroupMember, GroupNamespace, ProxyNamespace, Repository
-from ..proxy.credentials import password_encrypt
 from ..selectors.proxies import proxy_rows
+from ..services.proxies import proxy_password_apply
 
 
 class ProxyNamespaceForm(forms.ModelForm):
@@ -34,10 +34,9 @@ class ProxyNamespaceForm(forms.ModelForm):
 
     def save(self, commit=True):
         proxy = super().save(commit=False)
-        if self.cleaned_data.get("clear_password") or self.cleaned_data.get("password_env"):
-            proxy.password_encrypted = ""
-        if self.cleaned_data.get("password"):
-            proxy.password_encrypted = password_encrypt(self.cleaned_data["password"])
+        proxy_password_apply(proxy=proxy, password=self.cleaned_data.get("password") or "",
+                             clear=bool(self.cleaned_data.get("clear_password")),
+                             password_env=self.cleaned_data.get("password_env") or "")
         if commit:
             proxy.save()
         return proxy

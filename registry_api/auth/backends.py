@@ -2,7 +2,7 @@
 check behind the failed-login throttle, with a short cache of verified passwords.
 
 Every password check of the project goes through `django.contrib.auth.authenticate()` and
-so through here: `docker login` and HTTP Basic on /v2/, /auth/token and /api/
+so through here: `docker login` and HTTP Basic on /v2/, /auth/token, /api/ and /api/v1/
 (`credentials.authenticate`), the portal's sign-in, the Django admin's sign-in and its
 password change (`admin_site.py`), and whatever else calls `authenticate()`. So they all
 count against one set of counters (throttle.py), and a full counter is the same refusal

@@ -122,6 +122,17 @@ def _token_identity(username: str, secret: str) -> Identity | None | bool:
     return _identity_of_token(token)
 
 
+def bearer_identity(secret: str) -> Identity:
+    """The identity of an access token sent alone (`Authorization: Bearer drm_…` on the
+    management API): the token names its user. Not throttled, as tokens are not guessable
+    (throttle.py says why)."""
+    token = AccessToken.objects.select_related("user").filter(key_hash=token_hash(secret)).first()
+    if not _usable(token):
+        record(action="login_failed", actor=token.user.get_username() if token else "", detail={"via": "access token"})
+        raise AuthenticationFailed("invalid or expired access token")
+    return _token_identity(token.user.get_username(), secret)
+
+
 def authenticate(*, username: str, password: str, client_addr: str) -> Identity:
     """Check a username with an access token or a password (as `docker login` sends them).
 

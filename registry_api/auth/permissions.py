@@ -91,19 +91,61 @@ def _granted(identity: Identity, repository_name: str) -> frozenset[str]:
     return actions
 
 
+def _superuser(identity: Identity) -> bool:
+    user = identity.user
+    return not settings.REGISTRY_AUTH_ENABLED or (user is not None and user.is_superuser)
+
+
+def is_staff(identity: Identity) -> bool:
+    """A superuser (or anyone while access control is off): what may create namespaces,
+    robots and retention policies anywhere, as in the Django admin. Never through a token
+    limited to one namespace: it reaches nothing registry-wide."""
+    return _superuser(identity) and (not identity.namespace or not settings.REGISTRY_AUTH_ENABLED)
+
+
+def _holds_admin(identity: Identity, where: Q) -> bool:
+    """Callers check `within_limit` first."""
+    if _superuser(identity):
+        return True
+    if identity.user is None or identity.read_only:
+        return False
+    return _grants_for(identity.user).filter(where, level=Grant.Level.ADMIN).exists()
+
+
 def is_repository_admin(identity: Identity, repository_name: str) -> bool:
     """A superuser, or granted "admin" on the repository or its namespace (what may, for
     example, delete an immutable tag in the portal)."""
-    user = identity.user
-    if not within_limit(identity, repository_name):
-        return False
-    if not settings.REGISTRY_AUTH_ENABLED or (user is not None and user.is_superuser):
-        return True
-    if user is None or identity.read_only:
-        return False
-    return _grants_for(user).filter(
-        Q(namespace__name=namespace_of(repository_name)) | Q(repository__name=repository_name), level=Grant.Level.ADMIN,
-    ).exists()
+    return within_limit(identity, repository_name) and _holds_admin(
+        identity, Q(namespace__name=namespace_of(repository_name)) | Q(repository__name=repository_name),
+    )
+
+
+def is_namespace_admin(identity: Identity, namespace: str) -> bool:
+    """A superuser, or granted "admin" on the whole namespace (its usage, its retention)."""
+    return within_limit(identity, namespace) and _holds_admin(identity, Q(namespace__name=namespace))
+
+
+def administered_namespaces(identity: Identity) -> QuerySet:
+    """The namespaces `is_namespace_admin` holds for, as one query (for lists)."""
+    candidates = Namespace.objects.all()
+    if identity.namespace:
+        candidates = candidates.filter(name=identity.namespace)
+    if _superuser(identity):
+        return candidates
+    if identity.user is None or identity.read_only:
+        return Namespace.objects.none()
+    granted = _grants_for(identity.user).filter(level=Grant.Level.ADMIN, namespace__isnull=False)
+    return candidates.filter(pk__in=granted.values("namespace_id"))
+
+
+def may_delete(actions: frozenset[str]) -> bool:
+    """Tags and manifests: the "delete" action, and deletes enabled (REGISTRY_DELETE_ENABLED)."""
+    return settings.REGISTRY_DELETE_ENABLED and "delete" in actions
+
+
+def may_delete_repository(actions: frozenset[str]) -> bool:
+    """A whole repository: deletes allowed and MANAGE (the admin level)."""
+    return may_delete(actions) and MANAGE in actions
 
 
 def visible_repositories(identity: Identity) -> QuerySet:

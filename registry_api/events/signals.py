@@ -1,5 +1,7 @@
 """Audit rows for logins and for every change to who may do what (grants, public flags,
-tokens, users and their groups), whether made in the admin, the portal or a shell."""
+tokens, users and their groups), to what retention deletes, to where webhooks send and to
+what proxy and group namespaces are, whether made in the admin, the portal, the management
+API or a shell."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
@@ -35,9 +37,11 @@ def _password_login_failed(sender, credentials, request=None, **kwargs) -> None:
 
 
 def connect() -> None:
-    from ..models import AccessToken, Grant, Namespace, Repository
+    from ..models import AccessToken, Grant, GroupNamespace, Namespace, ProxyNamespace, Repository, RetentionPolicy
+    from ..models import Webhook
 
-    for model in (Grant, Namespace, Repository, AccessToken, get_user_model(), Group):
+    audited = (Grant, Namespace, Repository, AccessToken, RetentionPolicy, Webhook, ProxyNamespace, GroupNamespace)
+    for model in (*audited, get_user_model(), Group):
         post_save.connect(_permission_change, sender=model, dispatch_uid=f"audit-save-{model.__name__}")
         post_delete.connect(_permission_change, sender=model, dispatch_uid=f"audit-delete-{model.__name__}")
     m2m_changed.connect(_groups_changed, sender=get_user_model().groups.through, dispatch_uid="audit-groups")

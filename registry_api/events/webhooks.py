@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import threading
 import urllib.error
 import urllib.request
@@ -240,3 +241,23 @@ def deliver_due(limit: int = 100) -> int:
             attempt(delivery)
             sent += 1
     return sent
+
+
+def webhook_secret_apply(*, webhook: Webhook, new_secret: str = "", unsigned: bool = False, created: bool) -> str:
+    """Set the secret as staff asked (the admin's form, the management API): a new one, none
+    (`unsigned`), or for a new hook without either a generated one, returned to be shown
+    once; "" otherwise. The caller saves the hook."""
+    if unsigned:
+        webhook.secret = ""
+    elif new_secret:
+        webhook.secret = new_secret
+    elif created:
+        webhook.secret = secrets.token_urlsafe(32)
+        return webhook.secret
+    return ""
+
+
+def delivery_redeliver(*, delivery: WebhookDelivery) -> None:
+    """Send a delivery again now, whatever its state (staff retrying after fixing a receiver)."""
+    delivery.status = WebhookDelivery.Status.PENDING
+    attempt(delivery)

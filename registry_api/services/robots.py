@@ -38,3 +38,13 @@ def robot_create(
             Grant.objects.create(namespace=namespace, user=user, level=level)
         token, secret = access_token_create(user=user, name="first token", read_only=read_only, expires_at=expires_at)
     return RobotCreated(robot, token, secret)
+
+
+def robot_token_revoke(*, robot: RobotAccount, token_id: int) -> AccessToken | None:
+    """Revoke one of the robot's tokens (kept, marked revoked, so the record stays); None if
+    the robot has no such token. Saved row by row so the audit trail sees it."""
+    token = AccessToken.objects.filter(user=robot.user, pk=token_id).first()
+    if token is not None and not token.revoked:
+        token.revoked = True
+        token.save(update_fields=["revoked"])
+    return token

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 
 from registry_api.models import Grant, Namespace
-from storage_backends import get_storage
 from tests import builders
 from tests.api.support import Registry
 
@@ -26,16 +24,8 @@ PEOPLE = ("anonymous", "reader", "pusher", "deleter", "owner", "root")
 
 
 @pytest.fixture(autouse=True)
-def _portal_settings(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    settings.REGISTRY_AUTH_ENABLED = True
-    settings.REGISTRY_ANONYMOUS_PULL = False
-    settings.REGISTRY_DELETE_ENABLED = True
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    get_storage.cache_clear()
-    cache.clear()  # the dashboard's figures of another test's database
+def _portal_settings(access_control_on):
     yield
-    get_storage.cache_clear()
 
 
 @pytest.fixture

@@ -1,0 +1,33 @@
+"""Configuring proxy and group namespaces (the admin's forms and the management API): the
+upstream password rule and a group's ordered members. Saving goes through the models'
+`full_clean` (a namespace is hosted, a proxy or a group, never two); the routing cache
+is cleared by the models' signals (services/routing.py)."""
+from __future__ import annotations
+
+from django.db import transaction
+
+from ..models import GroupMember, GroupNamespace, ProxyNamespace
+from ..proxy.credentials import password_encrypt
+
+
+def proxy_password_apply(*, proxy: ProxyNamespace, password: str = "", clear: bool = False,
+                         password_env: str = "") -> None:
+    """A new password is stored encrypted; `clear`, or naming an environment variable
+    instead, forgets the stored one. The caller validates and saves the proxy."""
+    if clear or password_env:
+        proxy.password_encrypted = ""
+    if password:
+        proxy.password_encrypted = password_encrypt(password)
+
+
+def group_members_set(*, group: GroupNamespace, namespaces: list[str]) -> list[GroupMember]:
+    """Replace the group's members with `namespaces`, asked in this order; each member is
+    validated (groups do not nest). ValidationError leaves the old members in place."""
+    members = [GroupMember(group=group, position=position, namespace=name) for position, name in enumerate(namespaces)]
+    for member in members:
+        member.full_clean(exclude=["group"])
+    with transaction.atomic():
+        GroupMember.objects.filter(group=group).delete()
+        for member in members:  # saved one by one: each save clears the routing cache
+            member.save()
+    return members
