@@ -1,0 +1,159 @@
+"""Replication against real registries: Debian's Distribution as an anonymous remote, and
+a second instance of this registry with token auth. Images are pushed here over HTTP,
+the worker runs as `manage.py replicate` (once, or as its looping service), and what
+arrived is read back from the remote byte for byte."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests import builders
+
+from .conftest import ADMIN_PASSWORD, _running_registry
+from .replication_support import (
+    configure, manifest_digest, push_image, replicate_now, run_worker_once, running_distribution, running_worker,
+    runs,
+)
+
+pytestmark = pytest.mark.e2e
+
+# Failed jobs come back after a second, not the default half minute.
+WORKER_ENV = {"REGISTRY_REPLICATION_BACKOFF_SECONDS": "1", "REGISTRY_REPLICATION_CHUNK_SIZE": str(1024 * 1024)}
+
+
+@pytest.fixture(scope="module")
+def replication_here(tmp_path_factory):
+    """The registry under test, as installed (access control on)."""
+    with _running_registry(tmp_path_factory.mktemp("replication-here"), auth=True, **WORKER_ENV) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="module")
+def replication_other(tmp_path_factory):
+    """A second instance of this registry, with token auth: a remote that asks for the
+    Docker token protocol."""
+    with _running_registry(tmp_path_factory.mktemp("replication-other"), auth=True) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="module")
+def distribution(tmp_path_factory):
+    with running_distribution(tmp_path_factory.mktemp("distribution")) as (registry, _proc):
+        yield registry
+
+
+def assert_same_image(remote, name: str, reference: str, img: builders.Image) -> None:
+    got = remote.manifest(name, reference, accept=img.manifest.media_type)
+    assert got.status == 200, got.body
+    assert got.body == img.manifest.data
+    assert got.headers["Docker-Content-Digest"] == img.manifest.digest
+    for blob in img.blobs:
+        pulled = remote.request("GET", f"/v2/{name}/blobs/{blob.digest}")
+        assert pulled.status == 200 and pulled.body == blob.data, blob.digest
+
+
+def test_push_rule_copies_an_image_byte_for_byte_and_a_second_pass_sends_nothing(replication_here, distribution):
+    configure(replication_here, remote="dist", url=distribution.base_url, rule="to-dist",
+              repositories="team/**", destination_prefix="mirror", direction="push")
+    img = builders.image("replicated-push", padding=3 * 1024 * 1024)  # three chunks and a bit
+    push_image(replication_here, "team/app", "v1", img)
+    run_worker_once(replication_here)  # the push queued the job
+
+    assert_same_image(distribution, "mirror/team/app", "v1", img)
+    first = runs(replication_here, "to-dist")[-1]
+    assert first["succeeded"] and first["kind"] == "copy"
+    assert {(a["kind"], a["state"]) for a in first["artifacts"]} == {("blob", "copied"), ("manifest", "copied")}
+    assert sum(a["bytes"] for a in first["artifacts"]) == sum(len(b.data) for b in img.blobs) + len(img.manifest.data)
+
+    replicate_now(replication_here, "to-dist")  # a full pass, by hand
+    run_worker_once(replication_here)
+    second = runs(replication_here, "to-dist")[-1]
+    assert second["succeeded"] and second["kind"] == "sync"
+    assert [a["state"] for a in second["artifacts"]] == ["skipped"]  # the remote's tag already names it
+
+
+def test_a_layer_sent_to_one_repository_is_mounted_into_the_next(replication_here, distribution):
+    configure(replication_here, remote="dist", url=distribution.base_url, rule="mounts",
+              repositories="shared/*", direction="push")
+    img = builders.image("replicated-mount")
+    push_image(replication_here, "shared/one", "v1", img)
+    run_worker_once(replication_here)
+    push_image(replication_here, "shared/two", "v1", img)
+    run_worker_once(replication_here)
+
+    last = runs(replication_here, "mounts")[-1]
+    assert {a["state"] for a in last["artifacts"] if a["kind"] == "blob"} == {"mounted"}
+    assert_same_image(distribution, "shared/two", "v1", img)
+
+
+def test_an_index_and_its_referrer_go_to_a_registry_with_token_auth(replication_here, replication_other):
+    configure(replication_here, remote="other", url=replication_other.base_url, username="admin",
+              password=ADMIN_PASSWORD, rule="to-other", repositories="multi/app", direction="push")
+    platforms = [builders.image("replicated-index", architecture=arch) for arch in ("amd64", "arm64")]
+    index = builders.index(platforms)
+    for img in platforms:
+        push_image(replication_here, "multi/app", img.manifest.digest, img)
+    push_image(replication_here, "multi/app", "v2", manifest=index)
+    sbom = builders.image("replicated-sbom", layer_count=1, subject=index, artifact_type="application/spdx+json")
+    push_image(replication_here, "multi/app", sbom.manifest.digest, sbom)
+    run_worker_once(replication_here)
+
+    got = replication_other.manifest("multi/app", "v2", accept=builders.OCI_INDEX)
+    assert got.body == index.data and got.headers["Docker-Content-Digest"] == index.digest
+    for img in platforms:
+        assert_same_image(replication_other, "multi/app", img.manifest.digest, img)
+    referrers = replication_other.request("GET", f"/v2/multi/app/referrers/{index.digest}").json()
+    assert [d["digest"] for d in referrers["manifests"]] == [sbom.manifest.digest]
+    assert_same_image(replication_other, "multi/app", sbom.manifest.digest, sbom)
+    assert all(r["succeeded"] for r in runs(replication_here, "to-other"))
+
+
+def test_pull_rule_brings_an_image_here_through_the_registrys_own_services(replication_here, distribution):
+    img = builders.image("replicated-pull")
+    push_image(distribution, "vendor/tool", "1.0", img)
+    push_image(distribution, "vendor/tool", "nightly", builders.image("replicated-pull-nightly"))
+    configure(replication_here, remote="dist", url=distribution.base_url, rule="from-dist",
+              repositories="vendor/tool", tag_filter="/[0-9.]+/", destination_prefix="imported", direction="pull")
+    replicate_now(replication_here, "from-dist")
+    run_worker_once(replication_here)
+
+    assert_same_image(replication_here, "imported/vendor/tool", "1.0", img)
+    assert manifest_digest(replication_here, "imported/vendor/tool", "nightly") is None  # the filter said no
+    audit = replication_here.manage("shell", "-c", (
+        "from registry_api.models import AuditEvent\n"
+        "print(sorted(set(AuditEvent.objects.filter(repository='imported/vendor/tool')"
+        ".values_list('action', 'actor'))))\n"
+    ))
+    assert "('push', 'replication:dist')" in audit  # quotas, audit and webhooks saw a push
+
+
+def test_a_tag_move_reaches_the_remote_within_seconds_with_the_worker_running(replication_here, distribution):
+    configure(replication_here, remote="dist", url=distribution.base_url, rule="live",
+              repositories="live/**", direction="push")
+    with running_worker(replication_here):
+        for label in ("before", "after"):
+            img = builders.image(f"replicated-move-{label}")
+            started = time.monotonic()
+            push_image(replication_here, "live/app", "stable", img)
+            while manifest_digest(distribution, "live/app", "stable") != img.manifest.digest:
+                assert time.monotonic() - started < 10, f"tag move ({label}) not replicated within 10 s"
+                time.sleep(0.1)
+
+
+def test_deletes_are_replicated_only_where_the_rule_says_so(replication_here, replication_other):
+    for name, replicate_deletes in (("gone", True), ("kept", False)):
+        configure(replication_here, remote="other", url=replication_other.base_url, username="admin",
+                  password=ADMIN_PASSWORD, rule=f"deletes-{name}", repositories=f"{name}/*",
+                  replicate_deletes=replicate_deletes, direction="push")
+        img = builders.image(f"replicated-delete-{name}")
+        push_image(replication_here, f"{name}/app", "v1", img)
+        run_worker_once(replication_here)
+        assert manifest_digest(replication_other, f"{name}/app", "v1") == img.manifest.digest
+        deleted = replication_here.request("DELETE", f"/v2/{name}/app/manifests/v1")
+        assert deleted.status == 202
+        run_worker_once(replication_here)
+
+    assert manifest_digest(replication_other, "gone/app", "v1") is None
+    assert runs(replication_here, "deletes-gone")[-1]["artifacts"][0]["state"] == "deleted"
+    assert manifest_digest(replication_other, "kept/app", "v1") is not None
