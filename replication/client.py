@@ -47,7 +47,7 @@ class RemoteClient:
         try:
             return self.http.send(method, path, scope=scope, **kwargs)
         except UpstreamUnavailable as exc:
-            raise RemoteError(str(exc)) from None
+            raise RemoteError(str(exc).replace("upstream", "remote")) from None
 
     def _expect(self, response: UpstreamResponse, statuses: tuple[int, ...], what: str) -> UpstreamResponse:
         if response.status not in statuses:

@@ -223,6 +223,9 @@ class UpstreamClient:
         response = self._request("GET", f"{realm}{separator}{urlencode(query)}", {}, authorization)
         if response.status != 200:
             response.close()
+            if response.status in (401, 403) and self.credentials is not None:
+                raise UpstreamUnavailable(f"upstream token endpoint refused user {self.credentials.username} "
+                                          f"({response.status}): wrong credentials?")
             raise UpstreamUnavailable(f"upstream token endpoint answered {response.status}")
         try:
             body = json.loads(response.read_limited(MAX_TOKEN_RESPONSE))

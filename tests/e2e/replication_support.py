@@ -194,3 +194,71 @@ def manifest_digest(registry: LiveRegistry, name: str, reference: str) -> str | 
     accept = ", ".join([builders.OCI_INDEX, builders.OCI_MANIFEST, builders.DOCKER_MANIFEST])
     response = registry.request("HEAD", f"/v2/{name}/manifests/{reference}", headers={"Accept": accept})
     return response.headers["Docker-Content-Digest"] if response.status == 200 else None
+
+
+class MisbehavingRemote:
+    """A registry on loopback that asks for Basic credentials and then misbehaves per
+    repository: `good/app` is served correctly, `bad/digest` announces another digest
+    for its manifest, `bad/redirect` sends blob GETs to another host name (`localhost`
+    rather than 127.0.0.1), which records the Authorization it received and refuses (403)
+    requests without credentials."""
+
+    def __init__(self, username: str, password: str, images: dict[str, builders.Image]) -> None:
+        import base64
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        blobs = {b.digest: b.data for img in images.values() for b in img.blobs}
+        self.authorization_elsewhere: list[str | None] = []
+        remote = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _answer(self, status: int, body: bytes = b"", headers: dict | None = None) -> None:
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path.startswith("/elsewhere/"):
+                    remote.authorization_elsewhere.append(self.headers.get("Authorization"))
+                    return self._answer(403 if not self.headers.get("Authorization") else 200)
+                if self.headers.get("Authorization") != expected:
+                    return self._answer(401, headers={"WWW-Authenticate": 'Basic realm="misbehaving"'})
+                parts = path.split("/")
+                name = "/".join(parts[2:4])
+                img = images.get(name)
+                if path == "/v2/":
+                    return self._answer(200, b"{}")
+                if img is None:
+                    return self._answer(404)
+                if parts[4] == "tags":
+                    return self._answer(200, json.dumps({"name": name, "tags": ["v1"]}).encode())
+                if parts[4] == "manifests":
+                    digest = img.manifest.digest if name != "bad/digest" else builders.sha256(b"something else")
+                    return self._answer(200, img.manifest.data, {"Content-Type": img.manifest.media_type,
+                                                                 "Docker-Content-Digest": digest})
+                if parts[4] == "blobs" and name == "bad/redirect":
+                    port = self.server.server_address[1]
+                    return self._answer(307, headers={"Location": f"http://localhost:{port}/elsewhere/{parts[5]}"})
+                if parts[4] == "blobs" and parts[5] in blobs:
+                    return self._answer(200, blobs[parts[5]], {"Docker-Content-Digest": parts[5]})
+                return self._answer(404)
+
+            do_HEAD = do_GET
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -12,9 +12,10 @@ from tests import builders
 
 from .conftest import ADMIN_PASSWORD, _running_registry
 from .replication_support import (
-    configure, manifest_digest, push_image, replicate_now, run_worker_once, running_distribution, running_worker,
-    runs,
+    MisbehavingRemote, Relay, configure, manifest_digest, push_image, replicate_now, run_worker_once,
+    running_distribution, running_worker, runs,
 )
+from .support import stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -157,3 +158,75 @@ def test_deletes_are_replicated_only_where_the_rule_says_so(replication_here, re
     assert manifest_digest(replication_other, "gone/app", "v1") is None
     assert runs(replication_here, "deletes-gone")[-1]["artifacts"][0]["state"] == "deleted"
     assert manifest_digest(replication_other, "kept/app", "v1") is not None
+
+
+def test_a_remote_stopped_mid_blob_resumes_after_its_restart_and_never_shows_half_an_image(
+        replication_here, tmp_path):
+    img = builders.image("replicated-resume", padding=6 * 1024 * 1024)
+    root = tmp_path / "flaky"
+    with running_distribution(root) as (remote, proc):
+        port = int(remote.host.rsplit(":", 1)[1])
+        relay = Relay(port)
+        try:
+            configure(replication_here, remote="flaky", url=f"http://127.0.0.1:{relay.port}", rule="resume",
+                      repositories="resume/**", direction="push")
+            relay.cut_after = 3 * 1024 * 1024  # the config went through; the big layer is on its way
+            relay.on_cut = lambda: stop_process(proc)
+            push_image(replication_here, "resume/app", "v1", img)
+            run_worker_once(replication_here)
+            assert proc.poll() is not None, "the remote was never stopped: the blob was not cut"
+            first = runs(replication_here, "resume")[-1]
+            assert not first["succeeded"] and first["status"] == "pending"  # to be retried
+            assert [a["state"] for a in first["artifacts"]] == ["copied", "failed"]  # config, then the image
+
+            with running_distribution(root, port) as (restarted, _proc):
+                assert manifest_digest(restarted, "resume/app", "v1") is None  # no half image over there
+                assert restarted.request("GET", "/v2/resume/app/tags/list").status == 404
+                time.sleep(1.2)  # the retry's backoff
+                run_worker_once(replication_here)
+                second = runs(replication_here, "resume")[-1]
+                assert second["succeeded"], second
+                states = {a["digest"]: a["state"] for a in second["artifacts"] if a["kind"] == "blob"}
+                assert states[img.config.digest] == "skipped"  # arrived the first time: not sent again
+                assert states[img.layers[0].digest] == "copied"
+                assert_same_image(restarted, "resume/app", "v1", img)
+        finally:
+            relay.close()
+
+
+def test_wrong_credentials_fail_that_artifact_clearly_and_nothing_arrives(replication_here, replication_other):
+    configure(replication_here, remote="other-wrong", url=replication_other.base_url, username="admin",
+              password="not-the-password", rule="wrong-creds", repositories="creds/*", direction="push")
+    push_image(replication_here, "creds/app", "v1", builders.image("replicated-creds"))
+    run_worker_once(replication_here)
+
+    (run,) = runs(replication_here, "wrong-creds")
+    assert not run["succeeded"]
+    (failure,) = run["artifacts"]
+    assert failure["state"] == "failed" and "refused user admin" in failure["error"]
+    assert "wrong credentials" in failure["error"]
+    assert "not-the-password" not in replication_here.log.read()
+    assert manifest_digest(replication_other, "creds/app", "v1") is None
+
+
+def test_a_wrong_digest_or_a_redirect_elsewhere_fails_only_that_artifact(replication_here):
+    images = {name: builders.image(f"misbehaving-{name}") for name in ("good/app", "bad/digest", "bad/redirect")}
+    remote = MisbehavingRemote("puller", "pull-secret", images)
+    try:
+        configure(replication_here, remote="misbehaving", url=remote.base_url, username="puller",
+                  password="pull-secret", rule="from-misbehaving", repositories="good/app\nbad/digest\nbad/redirect",
+                  destination_prefix="checked", direction="pull")
+        replicate_now(replication_here, "from-misbehaving")
+        run_worker_once(replication_here)
+    finally:
+        remote.close()
+
+    (run,) = runs(replication_here, "from-misbehaving")
+    failures = {a["repository"]: a["error"] for a in run["artifacts"] if a["state"] == "failed"}
+    assert set(failures) == {"checked/bad/digest", "checked/bad/redirect"}
+    assert "hashes to" in failures["checked/bad/digest"]
+    assert "answered 403" in failures["checked/bad/redirect"]
+    assert remote.authorization_elsewhere and not any(remote.authorization_elsewhere)  # never forwarded
+    assert_same_image(replication_here, "checked/good/app", "v1", images["good/app"])
+    for name in ("bad/digest", "bad/redirect"):
+        assert manifest_digest(replication_here, f"checked/{name}", "v1") is None
