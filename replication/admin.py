@@ -62,9 +62,9 @@ class RemoteAdmin(admin.ModelAdmin):
             try:
                 RemoteClient(remote).ping()
             except RemoteError as exc:
-                self.message_user(request, f"{remote.name}: {exc}", messages.ERROR)
+                self.message_user(request, f"Remote {remote.name}: {exc}", messages.ERROR)
             else:
-                self.message_user(request, f"{remote.name}: connected and authenticated.", messages.SUCCESS)
+                self.message_user(request, f"Remote {remote.name}: connected and authenticated.", messages.SUCCESS)
 
 
 @admin.register(Rule)
