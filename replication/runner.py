@@ -31,18 +31,21 @@ def actor_name(rule: Rule) -> str:
     return f"replication:{rule.remote.name}"
 
 
-def _pairs(rule: Rule, copier) -> list[tuple[str, str]]:
-    """(repository, tag) of a full pass."""
-    wanted = tag_matcher(rule.tag_filter)
+def _sources(rule: Rule, copier) -> list[str]:
+    """The repositories of a full pass: local ones for a push rule; for a pull rule those
+    listed, or (for globs) the remote's catalog."""
     globs = rule.globs
     if rule.direction == Rule.Direction.PUSH:
-        names = [n for n in local_repositories() if repository_matches(n, globs)]
-        return [(name, tag) for name in names for tag in local_tags(name) if wanted(tag)]
+        return [n for n in local_repositories() if repository_matches(n, globs)]
     if all(is_literal(g) for g in globs):
-        names = globs
-    else:
-        names = [n for n in copier.client.catalog() if repository_matches(n, globs)]
-    return [(name, tag) for name in names for tag in sorted(copier.client.tags(name)) if wanted(tag)]
+        return globs
+    return [n for n in copier.client.catalog() if repository_matches(n, globs)]
+
+
+def _tags(rule: Rule, copier, repository: str) -> list[str]:
+    wanted = tag_matcher(rule.tag_filter)
+    found = local_tags(repository) if rule.direction == Rule.Direction.PUSH else sorted(copier.client.tags(repository))
+    return [tag for tag in found if wanted(tag)]
 
 
 def _execute(job: Job, log: RunLog) -> None:
@@ -53,9 +56,14 @@ def _execute(job: Job, log: RunLog) -> None:
     elif job.kind == Job.Kind.COPY:
         copier.reference(job.repository, job.reference)
     else:
-        for repository, tag in _pairs(rule, copier):
-            copier.reference(repository, tag)
-            job_renew(job)
+        for repository in _sources(rule, copier):
+            tags: list[str] = []
+            # A repository whose tags cannot be listed fails alone; the pass goes on.
+            with log.failure_of(kind="tags", repository=repository, errors=(RemoteError,)):
+                tags = _tags(rule, copier, repository)
+            for tag in tags:
+                copier.reference(repository, tag)
+                job_renew(job)
 
 
 def job_run(job: Job) -> Run:

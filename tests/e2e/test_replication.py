@@ -129,6 +129,32 @@ def test_pull_rule_brings_an_image_here_through_the_registrys_own_services(repli
     assert "('push', 'replication:dist')" in audit  # quotas, audit and webhooks saw a push
 
 
+def test_pull_rule_with_a_glob_brings_an_index_and_its_referrer_from_a_token_auth_registry(
+        replication_here, replication_other):
+    platforms = [builders.image("pulled-index", architecture=arch) for arch in ("amd64", "arm64")]
+    index = builders.index(platforms)
+    for img in platforms:
+        push_image(replication_other, "upstream/multi", img.manifest.digest, img)
+    push_image(replication_other, "upstream/multi", "v3", manifest=index)
+    signature = builders.image("pulled-sig", layer_count=1, subject=index, artifact_type="application/vnd.example.sig")
+    push_image(replication_other, "upstream/multi", signature.manifest.digest, signature)
+    push_image(replication_other, "unrelated/app", "v3", builders.image("pulled-unrelated"))
+    configure(replication_here, remote="other", url=replication_other.base_url, username="admin",
+              password=ADMIN_PASSWORD, rule="from-other", repositories="upstream/**",
+              destination_prefix="downstream", direction="pull")
+    replicate_now(replication_here, "from-other")
+    run_worker_once(replication_here)
+
+    got = replication_here.manifest("downstream/upstream/multi", "v3", accept=builders.OCI_INDEX)
+    assert got.body == index.data and got.headers["Docker-Content-Digest"] == index.digest
+    for img in platforms:
+        assert_same_image(replication_here, "downstream/upstream/multi", img.manifest.digest, img)
+    referrers = replication_here.request("GET", f"/v2/downstream/upstream/multi/referrers/{index.digest}").json()
+    assert [d["digest"] for d in referrers["manifests"]] == [signature.manifest.digest]
+    assert manifest_digest(replication_here, "downstream/unrelated/app", "v3") is None  # the glob said no
+    assert runs(replication_here, "from-other")[-1]["succeeded"]
+
+
 def test_a_tag_move_reaches_the_remote_within_seconds_with_the_worker_running(replication_here, distribution):
     configure(replication_here, remote="dist", url=distribution.base_url, rule="live",
               repositories="live/**", direction="push")
