@@ -5,45 +5,24 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
-from registry_api.proxy.credentials import password_encrypt
+from registry_api.admin.credentials import StoredPasswordColumn, WriteOnlyPasswordForm
 
 from .client import RemoteClient, RemoteError
 from .models import Artifact, Job, Remote, Rule, Run
 from .triggers import replicate_now
 
 
-class RemoteForm(forms.ModelForm):
+class RemoteForm(WriteOnlyPasswordForm):
     upstream_url = forms.URLField(label="URL", max_length=500, assume_scheme="https",
                                   help_text=Remote._meta.get_field("upstream_url").help_text)
-    password = forms.CharField(
-        required=False, strip=False, widget=forms.PasswordInput(render_value=False),
-        help_text="Password or token, stored encrypted; leave empty to keep the current one.",
-    )
-    clear_password = forms.BooleanField(required=False, help_text="Forget the stored password.")
 
     class Meta:
         model = Remote
         fields = ("name", "upstream_url", "username", "password", "clear_password", "password_env", "max_concurrent")
 
-    def clean(self):
-        data = super().clean()
-        if data.get("password") and data.get("password_env"):
-            raise forms.ValidationError("Give a password or an environment variable, not both.")
-        return data
-
-    def save(self, commit=True):
-        remote = super().save(commit=False)
-        if self.cleaned_data.get("clear_password") or self.cleaned_data.get("password_env"):
-            remote.password_encrypted = ""
-        if self.cleaned_data.get("password"):
-            remote.password_encrypted = password_encrypt(self.cleaned_data["password"])
-        if commit:
-            remote.save()
-        return remote
-
 
 @admin.register(Remote)
-class RemoteAdmin(admin.ModelAdmin):
+class RemoteAdmin(StoredPasswordColumn, admin.ModelAdmin):
     form = RemoteForm
     list_display = ("name", "upstream_url", "username", "max_concurrent")
     readonly_fields = ("password_stored", "created_at")
@@ -52,9 +31,6 @@ class RemoteAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         return [*self.form.Meta.fields, *self.readonly_fields]
 
-    @admin.display(description="stored password")
-    def password_stored(self, remote: Remote) -> str:
-        return "yes (encrypted)" if remote.password_encrypted else "no"
 
     @admin.action(description="Test connection (GET /v2/ with the credentials)")
     def test_connection(self, request, queryset) -> None:

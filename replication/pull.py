@@ -22,28 +22,19 @@ from registry_api.services.routing import PROXY, Route
 from registry_api.services.uploads import blob_mount, upload_monolithic
 from storage_backends.base import StorageError
 
-from .client import RemoteClient, RemoteError
-from .log import RunLog, State
-from .models import Rule
-from .rules import destination_name
+from .client import RemoteError
+from .copier import Copier
+from .log import State
 
 ARTIFACT_ERRORS = (RemoteError, UpstreamUnavailable, UpstreamNotFound, RegistryError, StorageError,
                    mediatypes.InvalidManifest, OSError)
 
 
-class PullCopier:
-    def __init__(self, rule: Rule, log: RunLog) -> None:
-        self.rule = rule
-        self.log = log
-        self.client = RemoteClient(rule.remote)
+class PullCopier(Copier):
+    errors = ARTIFACT_ERRORS
 
-    def reference(self, source: str, reference: str) -> None:
-        """Copy what `reference` names in the remote's repository `source` to here."""
-        dest = destination_name(source, self.rule.destination_prefix)
-        tag = "" if is_digest_reference(reference) else reference
-        with self.log.failure_of(kind="manifest", repository=dest, tag=tag, digest="" if tag else reference,
-                                 errors=ARTIFACT_ERRORS):
-            self._manifest(source, dest, reference)
+    def copy(self, source: str, dest: str, reference: str) -> None:
+        self._manifest(source, dest, reference)
 
     def _manifest(self, source: str, dest: str, reference: str) -> str:
         started = time.monotonic()

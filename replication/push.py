@@ -13,37 +13,30 @@ import time
 from registry_api.models import Blob, Manifest, Repository, Tag
 from registry_api.oci import mediatypes
 from registry_api.oci.errors import RegistryError
+from registry_api.oci.reference import is_digest_reference
 from registry_api.services.blobs import blob_open
 from storage_backends.base import StorageError
 
-from .client import RemoteClient, RemoteError
-from .log import RunLog, State
-from .models import Artifact, Rule
+from .client import RemoteError
+from .copier import Copier
+from .log import State
+from .models import Artifact
 from .rules import destination_name
 
-# What ends one artifact (the others go on); anything else is a bug and ends the run.
 ARTIFACT_ERRORS = (RemoteError, RegistryError, StorageError, mediatypes.InvalidManifest, OSError)
 ACCEPT = ", ".join(mediatypes.MANIFEST_TYPES)
 
 
-class PushCopier:
-    def __init__(self, rule: Rule, log: RunLog) -> None:
-        self.rule = rule
-        self.log = log
-        self.client = RemoteClient(rule.remote)
+class PushCopier(Copier):
+    errors = ARTIFACT_ERRORS
 
-    def reference(self, source: str, reference: str) -> None:
-        """Copy what `reference` (a tag or a digest) names in local repository `source`."""
-        dest = destination_name(source, self.rule.destination_prefix)
-        tag = "" if reference.startswith(("sha256:", "sha512:")) else reference
-        with self.log.failure_of(kind="manifest", repository=dest, tag=tag, digest="" if tag else reference,
-                                 errors=ARTIFACT_ERRORS):
-            manifest = _local_manifest(source, reference)
-            if manifest is None:
-                self.log.note(kind="manifest", repository=dest, tag=tag, state=State.SKIPPED,
-                              error="no longer here")
-                return
-            self._manifest(manifest, dest, tag or manifest.digest)
+    def copy(self, source: str, dest: str, reference: str) -> None:
+        manifest = _local_manifest(source, reference)
+        if manifest is None:  # deleted or moved away since the job was queued
+            self.log.note(kind="manifest", repository=dest, tag=reference, state=State.SKIPPED,
+                          error="no longer here")
+            return
+        self._manifest(manifest, dest, manifest.digest if is_digest_reference(reference) else reference)
 
     def delete(self, source: str, reference: str) -> None:
         dest = destination_name(source, self.rule.destination_prefix)
@@ -96,7 +89,7 @@ class PushCopier:
 
 
 def _local_manifest(repository: str, reference: str) -> Manifest | None:
-    if reference.startswith(("sha256:", "sha512:")):
+    if is_digest_reference(reference):
         return Manifest.objects.select_related("repository").filter(
             repository__name=repository, digest=reference).first()
     tag = Tag.objects.select_related("manifest__repository").filter(repository__name=repository,

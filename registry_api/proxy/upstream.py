@@ -225,7 +225,7 @@ class UpstreamClient:
             response.close()
             if response.status in (401, 403) and self.credentials is not None:
                 raise UpstreamUnavailable(f"upstream token endpoint refused user {self.credentials.username} "
-                                          f"({response.status}): wrong credentials?")
+                                          f"({response.status}): check the credentials")
             raise UpstreamUnavailable(f"upstream token endpoint answered {response.status}")
         try:
             body = json.loads(response.read_limited(MAX_TOKEN_RESPONSE))

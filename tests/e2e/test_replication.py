@@ -54,6 +54,28 @@ def assert_same_image(remote, name: str, reference: str, img: builders.Image) ->
         assert pulled.status == 200 and pulled.body == blob.data, blob.digest
 
 
+def push_index_with_referrer(registry, name: str, tag: str, label: str) -> tuple[list, builders.Blob, builders.Image]:
+    """Two platforms, their index under `tag`, and an artifact whose subject is the index."""
+    platforms = [builders.image(label, architecture=arch) for arch in ("amd64", "arm64")]
+    index = builders.index(platforms)
+    for img in platforms:
+        push_image(registry, name, img.manifest.digest, img)
+    push_image(registry, name, tag, manifest=index)
+    referrer = builders.image(f"{label}-sbom", layer_count=1, subject=index, artifact_type="application/spdx+json")
+    push_image(registry, name, referrer.manifest.digest, referrer)
+    return platforms, index, referrer
+
+
+def assert_same_index_and_referrer(remote, name: str, tag: str, platforms: list, index: builders.Blob,
+                                   referrer: builders.Image) -> None:
+    got = remote.manifest(name, tag, accept=builders.OCI_INDEX)
+    assert got.body == index.data and got.headers["Docker-Content-Digest"] == index.digest
+    for img in [*platforms, referrer]:
+        assert_same_image(remote, name, img.manifest.digest, img)
+    referrers = remote.request("GET", f"/v2/{name}/referrers/{index.digest}").json()
+    assert [d["digest"] for d in referrers["manifests"]] == [referrer.manifest.digest]
+
+
 def test_push_rule_copies_an_image_byte_for_byte_and_a_second_pass_sends_nothing(replication_here, distribution):
     configure(replication_here, remote="dist", url=distribution.base_url, rule="to-dist",
               repositories="team/**", destination_prefix="mirror", direction="push")
@@ -91,22 +113,10 @@ def test_a_layer_sent_to_one_repository_is_mounted_into_the_next(replication_her
 def test_an_index_and_its_referrer_go_to_a_registry_with_token_auth(replication_here, replication_other):
     configure(replication_here, remote="other", url=replication_other.base_url, username="admin",
               password=ADMIN_PASSWORD, rule="to-other", repositories="multi/app", direction="push")
-    platforms = [builders.image("replicated-index", architecture=arch) for arch in ("amd64", "arm64")]
-    index = builders.index(platforms)
-    for img in platforms:
-        push_image(replication_here, "multi/app", img.manifest.digest, img)
-    push_image(replication_here, "multi/app", "v2", manifest=index)
-    sbom = builders.image("replicated-sbom", layer_count=1, subject=index, artifact_type="application/spdx+json")
-    push_image(replication_here, "multi/app", sbom.manifest.digest, sbom)
+    pushed = push_index_with_referrer(replication_here, "multi/app", "v2", "replicated-index")
     run_worker_once(replication_here)
 
-    got = replication_other.manifest("multi/app", "v2", accept=builders.OCI_INDEX)
-    assert got.body == index.data and got.headers["Docker-Content-Digest"] == index.digest
-    for img in platforms:
-        assert_same_image(replication_other, "multi/app", img.manifest.digest, img)
-    referrers = replication_other.request("GET", f"/v2/multi/app/referrers/{index.digest}").json()
-    assert [d["digest"] for d in referrers["manifests"]] == [sbom.manifest.digest]
-    assert_same_image(replication_other, "multi/app", sbom.manifest.digest, sbom)
+    assert_same_index_and_referrer(replication_other, "multi/app", "v2", *pushed)
     assert all(r["succeeded"] for r in runs(replication_here, "to-other"))
 
 
@@ -131,13 +141,7 @@ def test_pull_rule_brings_an_image_here_through_the_registrys_own_services(repli
 
 def test_pull_rule_with_a_glob_brings_an_index_and_its_referrer_from_a_token_auth_registry(
         replication_here, replication_other):
-    platforms = [builders.image("pulled-index", architecture=arch) for arch in ("amd64", "arm64")]
-    index = builders.index(platforms)
-    for img in platforms:
-        push_image(replication_other, "upstream/multi", img.manifest.digest, img)
-    push_image(replication_other, "upstream/multi", "v3", manifest=index)
-    signature = builders.image("pulled-sig", layer_count=1, subject=index, artifact_type="application/vnd.example.sig")
-    push_image(replication_other, "upstream/multi", signature.manifest.digest, signature)
+    pushed = push_index_with_referrer(replication_other, "upstream/multi", "v3", "pulled-index")
     push_image(replication_other, "unrelated/app", "v3", builders.image("pulled-unrelated"))
     configure(replication_here, remote="other", url=replication_other.base_url, username="admin",
               password=ADMIN_PASSWORD, rule="from-other", repositories="upstream/**",
@@ -145,12 +149,7 @@ def test_pull_rule_with_a_glob_brings_an_index_and_its_referrer_from_a_token_aut
     replicate_now(replication_here, "from-other")
     run_worker_once(replication_here)
 
-    got = replication_here.manifest("downstream/upstream/multi", "v3", accept=builders.OCI_INDEX)
-    assert got.body == index.data and got.headers["Docker-Content-Digest"] == index.digest
-    for img in platforms:
-        assert_same_image(replication_here, "downstream/upstream/multi", img.manifest.digest, img)
-    referrers = replication_here.request("GET", f"/v2/downstream/upstream/multi/referrers/{index.digest}").json()
-    assert [d["digest"] for d in referrers["manifests"]] == [signature.manifest.digest]
+    assert_same_index_and_referrer(replication_here, "downstream/upstream/multi", "v3", *pushed)
     assert manifest_digest(replication_here, "downstream/unrelated/app", "v3") is None  # the glob said no
     assert runs(replication_here, "from-other")[-1]["succeeded"]
 
@@ -230,7 +229,7 @@ def test_wrong_credentials_fail_that_artifact_clearly_and_nothing_arrives(replic
     assert not run["succeeded"]
     (failure,) = run["artifacts"]
     assert failure["state"] == "failed" and "refused user admin" in failure["error"]
-    assert "wrong credentials" in failure["error"]
+    assert "check the credentials" in failure["error"]
     assert "not-the-password" not in replication_here.log.read()
     assert manifest_digest(replication_other, "creds/app", "v1") is None
 

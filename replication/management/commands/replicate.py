@@ -7,18 +7,14 @@ queue jobs at once, so a push waits at most that long). Run it as a service
 """
 from __future__ import annotations
 
-import logging
-import signal
 import threading
 
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
 
+from registry_api.management.loop import service_loop
 from replication.queue import job_claim
 from replication.runner import job_run
 from replication.triggers import schedule_due
-
-logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -29,25 +25,13 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between looks at the queue")
 
     def handle(self, *args, once: bool, interval: float, **options) -> None:
-        stop = threading.Event()
-        if not once:
-            # systemd and docker stop with SIGTERM: finish the job in hand, then exit 0.
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda *_: stop.set())
-        while not stop.is_set():
-            try:
-                ran = self._drain(stop)
-            except DatabaseError as exc:
-                # Not migrated yet, or the database restarting: try again next round.
-                logger.warning("replication queue not read: %s: %s", type(exc).__name__, exc)
-                ran = 0
-            if once:
-                self.stdout.write(f"{ran} replication job(s) run")
-                return
-            close_old_connections()
-            stop.wait(interval)
+        if once:
+            self.stdout.write(f"{self._drain(threading.Event())} replication job(s) run")
+            return
+        service_loop(self._drain, interval=interval, what="replication queue")
 
     def _drain(self, stop: threading.Event) -> int:
+        """The scheduled passes that are due, then every due job, one after the other."""
         schedule_due()
         ran = 0
         while not stop.is_set() and (job := job_claim()) is not None:
