@@ -31,9 +31,12 @@ def actor_name(rule: Rule) -> str:
     return f"replication:{rule.remote.name}"
 
 
-def _sources(rule: Rule, copier) -> list[str]:
-    """The repositories of a full pass: local ones for a push rule; for a pull rule those
-    listed, or (for globs) the remote's catalog."""
+def _sources(rule: Rule, copier, only: str = "") -> list[str]:
+    """The repositories of a full pass: `only`, when the pass is of one repository; else
+    local ones for a push rule, and for a pull rule those listed or (for globs) the
+    remote's catalog."""
+    if only:
+        return [only]
     globs = rule.globs
     if rule.direction == Rule.Direction.PUSH:
         return [n for n in local_repositories() if repository_matches(n, globs)]
@@ -56,7 +59,7 @@ def _execute(job: Job, log: RunLog) -> None:
     elif job.kind == Job.Kind.COPY:
         copier.reference(job.repository, job.reference)
     else:
-        for repository in _sources(rule, copier):
+        for repository in _sources(rule, copier, job.repository):
             tags: list[str] = []
             # A repository whose tags cannot be listed fails alone; the pass goes on.
             with log.failure_of(kind="tags", repository=repository, errors=(RemoteError,)):

@@ -82,6 +82,7 @@ def schedule_due(now=None) -> int:
     return queued
 
 
-def replicate_now(rule: Rule) -> Job:
-    """The admin's action: a full pass of the rule, queued for the worker."""
-    return job_enqueue(rule=rule, kind=Job.Kind.SYNC, trigger=Job.Trigger.MANUAL)
+def replicate_now(rule: Rule, repository: str = "") -> Job:
+    """By hand: a full pass of the rule (the admin's action), or of one of its source
+    repositories (the portal's button), queued for the worker."""
+    return job_enqueue(rule=rule, kind=Job.Kind.SYNC, trigger=Job.Trigger.MANUAL, repository=repository)

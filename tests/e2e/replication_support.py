@@ -150,10 +150,11 @@ def configure(registry: LiveRegistry, *, remote: str, url: str, rule: str, usern
     ))
 
 
-def replicate_now(registry: LiveRegistry, rule: str) -> None:
+def replicate_now(registry: LiveRegistry, rule: str, repository: str = "") -> None:
+    """A full pass of the rule, or of one of its source repositories, queued by hand."""
     registry.manage("shell", "-c", (
         "from replication.models import Rule\nfrom replication.triggers import replicate_now\n"
-        f"replicate_now(Rule.objects.get(name={rule!r}))\n"
+        f"replicate_now(Rule.objects.get(name={rule!r}), {repository!r})\n"
     ))
 
 

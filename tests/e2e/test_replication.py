@@ -126,7 +126,7 @@ def test_pull_rule_brings_an_image_here_through_the_registrys_own_services(repli
     push_image(distribution, "vendor/tool", "nightly", builders.image("replicated-pull-nightly"))
     configure(replication_here, remote="dist", url=distribution.base_url, rule="from-dist",
               repositories="vendor/tool", tag_filter="/[0-9.]+/", destination_prefix="imported", direction="pull")
-    replicate_now(replication_here, "from-dist")
+    replicate_now(replication_here, "from-dist", "vendor/tool")  # the portal's button: one repository
     run_worker_once(replication_here)
 
     assert_same_image(replication_here, "imported/vendor/tool", "1.0", img)
