@@ -200,7 +200,8 @@ def manifest_digest(registry: LiveRegistry, name: str, reference: str) -> str | 
 class MisbehavingRemote:
     """A registry on loopback that asks for Basic credentials and then misbehaves per
     repository: `good/app` is served correctly, `bad/digest` announces another digest
-    for its manifest, `bad/redirect` sends blob GETs to another host name (`localhost`
+    for its manifest, `bad/oversized` sends a manifest over the registry's 4 MiB cap,
+    `bad/redirect` sends blob GETs to another host name (`localhost`
     rather than 127.0.0.1), which records the Authorization it received and refuses (403)
     requests without credentials."""
 
@@ -242,6 +243,8 @@ class MisbehavingRemote:
                     return self._answer(404)
                 if parts[4] == "tags":
                     return self._answer(200, json.dumps({"name": name, "tags": ["v1"]}).encode())
+                if parts[4] == "manifests" and name == "bad/oversized":
+                    return self._answer(200, b" " * (4 * 1024 * 1024 + 1), {"Content-Type": img.manifest.media_type})
                 if parts[4] == "manifests":
                     digest = img.manifest.digest if name != "bad/digest" else builders.sha256(b"something else")
                     return self._answer(200, img.manifest.data, {"Content-Type": img.manifest.media_type,

@@ -89,6 +89,13 @@ def test_push_rule_copies_an_image_byte_for_byte_and_a_second_pass_sends_nothing
     assert {(a["kind"], a["state"]) for a in first["artifacts"]} == {("blob", "copied"), ("manifest", "copied")}
     assert sum(a["bytes"] for a in first["artifacts"]) == sum(len(b.data) for b in img.blobs) + len(img.manifest.data)
 
+    audit = replication_here.manage("shell", "-c", (
+        "from registry_api.models import AuditEvent\n"
+        "e = AuditEvent.objects.filter(action='replication', target='to-dist').first()\n"
+        "print(e.actor, e.detail['succeeded'], e.detail['copied'])\n"
+    ))
+    assert audit.split()[-3:] == ["replication:dist", "True", str(len(first["artifacts"]))]  # an audit event per run
+
     replicate_now(replication_here, "to-dist")  # a full pass, by hand
     run_worker_once(replication_here)
     second = runs(replication_here, "to-dist")[-1]
@@ -234,12 +241,13 @@ def test_wrong_credentials_fail_that_artifact_clearly_and_nothing_arrives(replic
     assert manifest_digest(replication_other, "creds/app", "v1") is None
 
 
-def test_a_wrong_digest_or_a_redirect_elsewhere_fails_only_that_artifact(replication_here):
-    images = {name: builders.image(f"misbehaving-{name}") for name in ("good/app", "bad/digest", "bad/redirect")}
+def test_a_wrong_digest_an_oversized_manifest_or_a_redirect_elsewhere_fails_only_that_artifact(replication_here):
+    names = ("good/app", "bad/digest", "bad/oversized", "bad/redirect")
+    images = {name: builders.image(f"misbehaving-{name}") for name in names}
     remote = MisbehavingRemote("puller", "pull-secret", images)
     try:
         configure(replication_here, remote="misbehaving", url=remote.base_url, username="puller",
-                  password="pull-secret", rule="from-misbehaving", repositories="good/app\nbad/digest\nbad/redirect",
+                  password="pull-secret", rule="from-misbehaving", repositories="\n".join(names),
                   destination_prefix="checked", direction="pull")
         replicate_now(replication_here, "from-misbehaving")
         run_worker_once(replication_here)
@@ -248,10 +256,11 @@ def test_a_wrong_digest_or_a_redirect_elsewhere_fails_only_that_artifact(replica
 
     (run,) = runs(replication_here, "from-misbehaving")
     failures = {a["repository"]: a["error"] for a in run["artifacts"] if a["state"] == "failed"}
-    assert set(failures) == {"checked/bad/digest", "checked/bad/redirect"}
+    assert set(failures) == {"checked/bad/digest", "checked/bad/oversized", "checked/bad/redirect"}
     assert "hashes to" in failures["checked/bad/digest"]
+    assert "over the 4194304-byte limit" in failures["checked/bad/oversized"]
     assert "answered 403" in failures["checked/bad/redirect"]
     assert remote.authorization_elsewhere and not any(remote.authorization_elsewhere)  # never forwarded
     assert_same_image(replication_here, "checked/good/app", "v1", images["good/app"])
-    for name in ("bad/digest", "bad/redirect"):
+    for name in names[1:]:
         assert manifest_digest(replication_here, f"checked/{name}", "v1") is None
