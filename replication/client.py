@@ -17,7 +17,9 @@ from urllib.parse import urlencode, urljoin
 from django.conf import settings
 
 from registry_api.edge.http import CHUNK_SIZE
-from registry_api.proxy.upstream import UpstreamClient, UpstreamResponse, UpstreamUnavailable, status_error
+from registry_api.proxy.upstream import (
+    UpstreamClient, UpstreamNotFound, UpstreamResponse, UpstreamUnavailable, status_error,
+)
 
 # A catalog or referrers answer larger than this is not one we asked for.
 MAX_LIST_RESPONSE = 4 * 1024 * 1024
@@ -103,11 +105,17 @@ class RemoteClient:
         names = body.get("repositories") or []
         return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
-    def tags(self, name: str) -> list[str]:
+    def tags(self, name: str, *, missing_ok: bool = False) -> list[str]:
+        """The repository's tags; [] for a repository the remote does not have when
+        `missing_ok`, else that is a RemoteError too."""
         try:
             return self.http.tags(name)
-        except Exception as exc:  # UpstreamUnavailable or UpstreamNotFound, worded for the log
-            raise RemoteError(f"tags of {name}: {exc}") from None
+        except UpstreamNotFound as exc:
+            if missing_ok:
+                return []
+            raise RemoteError(f"tags of {name}: {exc}".replace("upstream", "remote")) from None
+        except UpstreamUnavailable as exc:
+            raise RemoteError(f"tags of {name}: {exc}".replace("upstream", "remote")) from None
 
     def referrers(self, name: str, digest: str) -> list[str]:
         """Digests of the manifests whose subject is `digest`; [] where the remote has no

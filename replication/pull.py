@@ -17,7 +17,7 @@ from registry_api.oci.errors import RegistryError
 from registry_api.oci.reference import is_digest_reference
 from registry_api.proxy.manifests import FetchedManifest, manifest_fetch
 from registry_api.proxy.upstream import UpstreamNotFound, UpstreamUnavailable
-from registry_api.services.manifests import manifest_put
+from registry_api.services.manifests import manifest_delete, manifest_put
 from registry_api.services.routing import PROXY, Route
 from registry_api.services.uploads import blob_mount, upload_monolithic
 from storage_backends.base import StorageError
@@ -25,6 +25,7 @@ from storage_backends.base import StorageError
 from .client import RemoteError
 from .copier import Copier
 from .log import State
+from .rules import destination_name, tag_matcher
 
 ARTIFACT_ERRORS = (RemoteError, UpstreamUnavailable, UpstreamNotFound, RegistryError, StorageError,
                    mediatypes.InvalidManifest, OSError)
@@ -35,6 +36,18 @@ class PullCopier(Copier):
 
     def copy(self, source: str, dest: str, reference: str) -> None:
         self._manifest(source, dest, reference)
+
+    def prune(self, source: str, kept: list[str]) -> None:
+        """Full passes of rules that replicate deletes: tags here (within the filter) that
+        the remote no longer has are deleted here, through the registry's delete service."""
+        dest = destination_name(source, self.rule.destination_prefix)
+        wanted = tag_matcher(self.rule.tag_filter)
+        for tag in Tag.objects.filter(repository__name=dest).values_list("name", flat=True):
+            if wanted(tag) and tag not in kept:
+                started = time.monotonic()
+                with self.log.failure_of(kind="delete", repository=dest, tag=tag, errors=self.errors):
+                    manifest_delete(repository_name=dest, reference=tag)
+                    self.log.note(kind="delete", repository=dest, tag=tag, state=State.DELETED, started=started)
 
     def _manifest(self, source: str, dest: str, reference: str) -> str:
         started = time.monotonic()

@@ -21,7 +21,7 @@ from .client import RemoteError
 from .copier import Copier
 from .log import State
 from .models import Artifact
-from .rules import destination_name
+from .rules import destination_name, tag_matcher
 
 ARTIFACT_ERRORS = (RemoteError, RegistryError, StorageError, mediatypes.InvalidManifest, OSError)
 ACCEPT = ", ".join(mediatypes.MANIFEST_TYPES)
@@ -45,6 +45,15 @@ class PushCopier(Copier):
             deleted = self.client.manifest_delete(dest, reference)
             self.log.note(kind="delete", repository=dest, tag=reference, started=started,
                           state=State.DELETED if deleted else State.SKIPPED)
+
+    def prune(self, source: str, kept: list[str]) -> None:
+        """Full passes of rules that replicate deletes: tags the remote has (within the
+        filter) that are no longer here are deleted there."""
+        dest = destination_name(source, self.rule.destination_prefix)
+        wanted = tag_matcher(self.rule.tag_filter)
+        for tag in self.client.tags(dest, missing_ok=True):
+            if wanted(tag) and tag not in kept:
+                self.delete(source, tag)
 
     def _manifest(self, manifest: Manifest, dest: str, reference: str) -> None:
         started = time.monotonic()

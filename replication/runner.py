@@ -60,13 +60,18 @@ def _execute(job: Job, log: RunLog) -> None:
         copier.reference(job.repository, job.reference)
     else:
         for repository in _sources(rule, copier, job.repository):
-            tags: list[str] = []
+            tags: list[str] | None = None
             # A repository whose tags cannot be listed fails alone; the pass goes on.
             with log.failure_of(kind="tags", repository=repository, errors=(RemoteError,)):
                 tags = _tags(rule, copier, repository)
+            if tags is None:
+                continue  # and nothing is pruned on the strength of a list we do not have
             for tag in tags:
                 copier.reference(repository, tag)
                 job_renew(job)
+            if rule.replicate_deletes:
+                with log.failure_of(kind="tags", repository=repository, errors=(RemoteError,)):
+                    copier.prune(repository, tags)
 
 
 def job_run(job: Job) -> Run:

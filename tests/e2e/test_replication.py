@@ -264,3 +264,38 @@ def test_a_wrong_digest_an_oversized_manifest_or_a_redirect_elsewhere_fails_only
     assert_same_image(replication_here, "checked/good/app", "v1", images["good/app"])
     for name in names[1:]:
         assert manifest_digest(replication_here, f"checked/{name}", "v1") is None
+
+
+def test_a_pull_rule_that_replicates_deletes_removes_here_what_the_remote_deleted(replication_here, distribution):
+    keep, drop = builders.image("pruned-keep"), builders.image("pruned-drop")
+    push_image(distribution, "prune/app", "keep", keep)
+    push_image(distribution, "prune/app", "drop", drop)
+    configure(replication_here, remote="dist", url=distribution.base_url, rule="prune-here",
+              repositories="prune/app", destination_prefix="pruned", replicate_deletes=True, direction="pull")
+    replicate_now(replication_here, "prune-here")
+    run_worker_once(replication_here)
+    assert manifest_digest(replication_here, "pruned/prune/app", "drop") == drop.manifest.digest
+
+    assert distribution.request("DELETE", f"/v2/prune/app/manifests/{drop.manifest.digest}").status == 202
+    replicate_now(replication_here, "prune-here")
+    run_worker_once(replication_here)
+    assert manifest_digest(replication_here, "pruned/prune/app", "drop") is None
+    assert manifest_digest(replication_here, "pruned/prune/app", "keep") == keep.manifest.digest
+    deletes = [a for a in runs(replication_here, "prune-here")[-1]["artifacts"] if a["kind"] == "delete"]
+    assert [(a["tag"], a["state"]) for a in deletes] == [("drop", "deleted")]
+
+
+def test_a_full_pass_deletes_on_the_remote_what_was_deleted_here_while_no_event_reached_it(
+        replication_here, replication_other):
+    configure(replication_here, remote="other", url=replication_other.base_url, username="admin",
+              password=ADMIN_PASSWORD, rule="sweep", repositories="sweep/*", replicate_deletes=True, direction="push")
+    for tag in ("keep", "drop"):
+        push_image(replication_here, "sweep/app", tag, builders.image(f"sweep-{tag}"))
+    run_worker_once(replication_here)
+    assert replication_here.request("DELETE", "/v2/sweep/app/manifests/drop").status == 202
+    replication_here.manage("shell", "-c", "from replication.models import Job\n"
+                                           "Job.objects.filter(kind='delete').delete()\n")  # the event was missed
+    replicate_now(replication_here, "sweep")
+    run_worker_once(replication_here)
+    assert manifest_digest(replication_other, "sweep/app", "drop") is None
+    assert manifest_digest(replication_other, "sweep/app", "keep") is not None
