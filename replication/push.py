@@ -12,7 +12,7 @@ import time
 
 from registry_api.models import Blob, Manifest, Repository, Tag
 from registry_api.oci import mediatypes
-from registry_api.oci.errors import RegistryError
+from registry_api.oci.errors import BlobUnknown, RegistryError
 from registry_api.oci.reference import is_digest_reference
 from registry_api.services.blobs import blob_open
 from storage_backends.base import StorageError
@@ -91,7 +91,9 @@ class PushCopier(Copier):
         if elsewhere and self.client.blob_mount(dest, digest, elsewhere):
             self.log.note(kind="blob", repository=dest, digest=digest, state=State.MOUNTED, started=started)
             return
-        blob = Blob.objects.get(digest=digest)
+        blob = Blob.objects.filter(digest=digest).first()
+        if blob is None:  # collected since the manifest was pushed: nothing to send
+            raise BlobUnknown(f"blob {digest} is not stored here", detail={"digest": digest})
         with blob_open(blob=blob) as stream:
             sent = self.client.blob_upload(dest, digest, blob.size, stream)
         self.log.note(kind="blob", repository=dest, digest=digest, state=State.COPIED, size=sent, started=started)

@@ -11,8 +11,10 @@ import logging
 from datetime import timedelta
 
 from django.db import DatabaseError
+from django.db.models import F
 from django.utils import timezone
 
+from registry_api.db.precompiled import Precompiled
 from registry_api.models import AuditEvent, Manifest
 from registry_api.oci.reference import is_digest_reference
 
@@ -23,9 +25,13 @@ from .rules import repository_matches, tag_matcher
 logger = logging.getLogger(__name__)
 
 
+# Every push and delete asks (registry_api/db/precompiled.py says why it is compiled once).
+_PUSH_RULES = Precompiled(lambda: Rule.objects.filter(enabled=True, direction=Rule.Direction.PUSH)
+                          .annotate(remote_name=F("remote__name")).order_by("pk"))
+
+
 def _push_rules_for(repository: str) -> list[Rule]:
-    rules = Rule.objects.filter(enabled=True, direction=Rule.Direction.PUSH).select_related("remote")
-    return [rule for rule in rules if repository_matches(repository, rule.globs)]
+    return [rule for rule in _PUSH_RULES.all() if repository_matches(repository, rule.globs)]
 
 
 def _is_referrer(repository: str, digest: str) -> bool:
@@ -61,7 +67,7 @@ def on_event(sender, event: AuditEvent, **kwargs) -> None:
     """Receiver of registry_api.events.audit.committed."""
     try:
         for rule in _push_rules_for(event.repository):
-            if event.actor == f"replication:{rule.remote.name}":
+            if event.actor == f"replication:{rule.remote_name}":
                 continue  # pulled from that remote: it has it already
             (_on_push if event.action == AuditEvent.Action.PUSH else _on_delete)(rule, event)
     except DatabaseError as exc:  # not migrated yet; the schedule catches up later
