@@ -147,8 +147,10 @@ class RemoteClient:
         return urljoin(self.remote.upstream_url + "/", location)
 
     def blob_upload(self, name: str, digest: str, size: int, source: BinaryIO) -> int:
-        """Send `size` bytes of `source`, in chunks of REGISTRY_REPLICATION_CHUNK_SIZE, and
-        commit them as `digest`, only if they hash to it. Returns the bytes sent."""
+        """Send `size` bytes of `source` and commit them as `digest`: in one PUT up to
+        REGISTRY_REPLICATION_CHUNK_SIZE (the remote verifies the digest before the blob
+        exists there), else in PATCH chunks of that size, committed only if what was sent
+        hashes to `digest`. Returns the bytes sent."""
         response = self._expect(self._send("POST", f"/v2/{name}/blobs/uploads/", scope=_push_scope(name),
                                            headers={"Content-Length": "0"}, body=b""),
                                 (202,), f"upload start {name}")
@@ -157,8 +159,11 @@ class RemoteClient:
         algorithm, _, _ = digest.partition(":")
         hasher = hashlib.new(algorithm)
         chunk_size = settings.REGISTRY_REPLICATION_CHUNK_SIZE
-        sent = 0
         try:
+            if size <= chunk_size:
+                self._commit(name, location, digest, _pieces(source, size, hasher), size)
+                return size
+            sent = 0
             while sent < size:
                 length = min(chunk_size, size - sent)
                 response = self._expect(self._send(
@@ -171,16 +176,19 @@ class RemoteClient:
                 sent += length
             if f"{algorithm}:{hasher.hexdigest()}" != digest:
                 raise RemoteError(f"local blob {digest} hashes to {algorithm}:{hasher.hexdigest()}; not committed")
-            separator = "&" if "?" in location else "?"
-            response = self._expect(self._send(
-                "PUT", f"{location}{separator}{urlencode({'digest': digest})}", scope=_push_scope(name),
-                headers={"Content-Length": "0"}, body=b"",
-            ), (201,), f"upload commit of {digest}")
-            response.close()
+            self._commit(name, location, digest, b"", 0)
         except RemoteError:
             self._cancel(location, name)
             raise
         return sent
+
+    def _commit(self, name: str, location: str, digest: str, body, length: int) -> None:
+        separator = "&" if "?" in location else "?"
+        response = self._expect(self._send(
+            "PUT", f"{location}{separator}{urlencode({'digest': digest})}", scope=_push_scope(name), body=body,
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(length)},
+        ), (201,), f"upload commit of {digest}")
+        response.close()
 
     def _location(self, response: UpstreamResponse) -> str:
         location = response.headers.get("Location")
