@@ -301,7 +301,7 @@ REGISTRY_REPLICATION_CHUNK_SIZE = env.int("REGISTRY_REPLICATION_CHUNK_SIZE", def
 # Attempts at a job before it is marked failed; retries wait BACKOFF * 2**(attempt-1) seconds.
 REGISTRY_REPLICATION_MAX_ATTEMPTS = env.int("REGISTRY_REPLICATION_MAX_ATTEMPTS", default=8)
 REGISTRY_REPLICATION_BACKOFF_SECONDS = env.float("REGISTRY_REPLICATION_BACKOFF_SECONDS", default=30)
-# Seconds a worker's claim on a job lasts (renewed between tags); then another worker takes it.
+# Seconds a worker's claim on a job lasts (renewed with each artifact); then another worker takes it.
 REGISTRY_REPLICATION_CLAIM_SECONDS = env.int("REGISTRY_REPLICATION_CLAIM_SECONDS", default=600)
 
 # --- Access control (Docker token auth) ------------------------------------------------

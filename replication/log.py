@@ -1,4 +1,5 @@
-"""The execution log of one run: a row per artifact, the run's totals kept as they go."""
+"""The execution log of one run: a row per artifact, the run's totals kept as they go, and
+the job's claim renewed with each (a long pass keeps it while it makes progress)."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +7,7 @@ import time
 from contextlib import contextmanager
 
 from .models import Artifact, Run
+from .queue import job_renew
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +21,7 @@ class RunLog:
     def note(self, *, kind: str, repository: str, state: str, digest: str = "", tag: str = "",
              size: int = 0, started: float | None = None, error: str = "") -> None:
         duration = int((time.monotonic() - started) * 1000) if started is not None else 0
+        job_renew(self.run.job)  # progress: the claim holds while artifacts keep coming
         Artifact.objects.create(run=self.run, kind=kind, repository=repository[:255], digest=digest, tag=tag[:200],
                                 state=state, bytes=size, duration_ms=duration, error=error[:500])
         if state == State.FAILED:

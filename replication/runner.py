@@ -19,7 +19,7 @@ from .log import RunLog
 from .models import Job, Rule, Run
 from .pull import PullCopier
 from .push import PushCopier, local_repositories, local_tags
-from .queue import job_finish, job_renew
+from .queue import job_finish
 from .rules import is_literal, repository_matches, tag_matcher
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ def _execute(job: Job, log: RunLog) -> None:
                 continue  # and nothing is pruned on the strength of a list we do not have
             for tag in tags:
                 copier.reference(repository, tag)
-                job_renew(job)
             if rule.replicate_deletes:
                 with log.failure_of(kind="tags", repository=repository, errors=(RemoteError,)):
                     copier.prune(repository, tags)
