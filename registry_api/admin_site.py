@@ -54,6 +54,7 @@ SECTIONS = (
                                       "StaleUpload", "Upload", "BackupLease", "PendingBlobReference")),
     ("Proxy and groups", "proxy", ("ProxyNamespace", "GroupNamespace", "GroupMember", "ProxyFetch")),
     ("Events", "events", ("AuditEvent", "Webhook", "WebhookDelivery")),
+    ("Replication", "replication", ("Remote", "Rule", "Job", "Run", "Artifact")),
 )
 
 

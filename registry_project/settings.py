@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "storage_backends",
     "registry_api",
+    "replication",
     "webui",
     # The management API under /api/v1/ (docs/management-api.md).
     "rest_framework",
@@ -296,6 +297,17 @@ REGISTRY_PROXY_BLOB_MAX_BYTES = env.int("REGISTRY_PROXY_BLOB_MAX_BYTES", default
 REGISTRY_PROXY_FETCH_STALE = env.int("REGISTRY_PROXY_FETCH_STALE", default=60)
 # Seconds each process keeps the proxy and group configuration before reading it again.
 REGISTRY_PROXY_CONFIG_TTL = env.float("REGISTRY_PROXY_CONFIG_TTL", default=5)
+
+# --- Replication (replication/, docs/replication.md) -------------------------------------
+# Seconds to connect to a remote registry, and to wait for each read from it.
+REGISTRY_REPLICATION_TIMEOUT = env.float("REGISTRY_REPLICATION_TIMEOUT", default=60)
+# Bytes sent per PATCH when pushing a blob to a remote; smaller blobs go in one request.
+REGISTRY_REPLICATION_CHUNK_SIZE = env.int("REGISTRY_REPLICATION_CHUNK_SIZE", default=16 * 1024 * 1024)
+# Attempts at a job before it is marked failed; retries wait BACKOFF * 2**(attempt-1) seconds.
+REGISTRY_REPLICATION_MAX_ATTEMPTS = env.int("REGISTRY_REPLICATION_MAX_ATTEMPTS", default=8)
+REGISTRY_REPLICATION_BACKOFF_SECONDS = env.float("REGISTRY_REPLICATION_BACKOFF_SECONDS", default=30)
+# Seconds a worker's claim on a job lasts (renewed with each artifact); then another worker takes it.
+REGISTRY_REPLICATION_CLAIM_SECONDS = env.int("REGISTRY_REPLICATION_CLAIM_SECONDS", default=600)
 
 # --- Access control (Docker token auth) ------------------------------------------------
 # Off = an open registry where anyone may push and delete: for a throw-away dev box only.

@@ -3,7 +3,7 @@ unambiguous (`/-/` before the portal's own words, digests recognised by their co
 from django.urls import path, register_converter
 
 from .converters import DigestConverter, RepositoryNameConverter, TagConverter
-from .views import api, auth, dashboard, deletes, manifests, oidc, proxies, repositories, settings, tokens
+from .views import api, auth, dashboard, deletes, manifests, oidc, proxies, replication, repositories, settings, tokens
 
 register_converter(RepositoryNameConverter, "repository_name")
 register_converter(DigestConverter, "digest")
@@ -27,6 +27,10 @@ urlpatterns = [
     path("repositories/<repository_name:name>/-/tags/", repositories.tag_search, name="tag_search"),
     path("repositories/<repository_name:name>/-/delete/", deletes.repository_delete, name="repository_delete"),
     path("repositories/<repository_name:name>/-/settings/", settings.repository_settings, name="repository_settings"),
+    path("repositories/<repository_name:name>/-/replication/", replication.repository_replication,
+         name="repository_replication"),
+    path("repositories/<repository_name:name>/-/replication/run/", replication.repository_replicate_now,
+         name="repository_replicate_now"),
     path("repositories/<repository_name:name>/-/tags/<tag:tag>/delete/", deletes.tag_delete, name="tag_delete"),
     path("repositories/<repository_name:name>/manifests/<digest:digest>/", manifests.manifest_detail, name="manifest_detail"),
     path(

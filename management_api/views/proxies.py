@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from registry_api.models import GroupNamespace, ProxyNamespace
 from registry_api.selectors.proxies import group_rows, proxy_rows
-from registry_api.services.proxies import group_members_set, proxy_password_apply
+from registry_api.services.proxies import group_members_set, stored_password_apply
 
 from ..access import require_staff, staff_get
 from ..conventions import StrictModelSerializer, StrictSerializer
@@ -79,7 +79,7 @@ class ProxyWriteSerializer(StrictModelSerializer):
         proxy = self.instance or ProxyNamespace()
         for field, value in data.items():
             setattr(proxy, field, value)
-        proxy_password_apply(proxy=proxy, password=password, clear=clear, password_env=data.get("password_env", ""))
+        stored_password_apply(holder=proxy, password=password, clear=clear, password_env=data.get("password_env", ""))
         _validated(proxy)
         proxy.save()
         self.instance = proxy

@@ -8,42 +8,22 @@ from django.utils.html import format_html
 
 from ..models import GroupMember, GroupNamespace, ProxyNamespace, Repository
 from ..selectors.proxies import proxy_rows
-from ..services.proxies import proxy_password_apply
+from .credentials import StoredPasswordColumn, WriteOnlyPasswordForm
 
 
-class ProxyNamespaceForm(forms.ModelForm):
+class ProxyNamespaceForm(WriteOnlyPasswordForm):
     upstream_url = forms.URLField(
         max_length=500, assume_scheme="https", help_text=ProxyNamespace._meta.get_field("upstream_url").help_text,
     )
-    password = forms.CharField(
-        required=False, strip=False, widget=forms.PasswordInput(render_value=False),
-        help_text="Upstream password or token, stored encrypted; leave empty to keep the current one.",
-    )
-    clear_password = forms.BooleanField(required=False, help_text="Forget the stored password.")
 
     class Meta:
         model = ProxyNamespace
         fields = ("name", "upstream_url", "library_default", "username", "password", "clear_password",
                   "password_env", "manifest_ttl", "expire_after_days")
 
-    def clean(self):
-        data = super().clean()
-        if data.get("password") and data.get("password_env"):
-            raise forms.ValidationError("Give a password or an environment variable, not both.")
-        return data
-
-    def save(self, commit=True):
-        proxy = super().save(commit=False)
-        proxy_password_apply(proxy=proxy, password=self.cleaned_data.get("password") or "",
-                             clear=bool(self.cleaned_data.get("clear_password")),
-                             password_env=self.cleaned_data.get("password_env") or "")
-        if commit:
-            proxy.save()
-        return proxy
-
 
 @admin.register(ProxyNamespace)
-class ProxyNamespaceAdmin(admin.ModelAdmin):
+class ProxyNamespaceAdmin(StoredPasswordColumn, admin.ModelAdmin):
     form = ProxyNamespaceForm
     list_display = ("name", "upstream_url", "library_default", "manifest_ttl", "cache_hits", "cache_misses",
                     "hit_ratio", "cached", "last_error_short", "last_error_at")
@@ -75,10 +55,6 @@ class ProxyNamespaceAdmin(admin.ModelAdmin):
     @admin.display(description="last upstream error")
     def last_error_short(self, proxy: ProxyNamespace) -> str:
         return proxy.last_error[:80]
-
-    @admin.display(description="stored password")
-    def password_stored(self, proxy: ProxyNamespace) -> str:
-        return "yes (encrypted)" if proxy.password_encrypted else "no"
 
     @admin.action(description="Reset cache hit and miss counters")
     def reset_counters(self, request, queryset) -> None:

@@ -87,6 +87,11 @@ class StoredContent:
         yield from _gc_runs()
 
 
+# Collectors other apps add at startup (replication/apps.py): read at scrape time like
+# StoredContent, so a worker process of their own needs no shared counters.
+EXTRA_COLLECTORS: list = []
+
+
 def render() -> bytes:
     """The text exposition of every worker's counters plus the stored totals."""
     registry = CollectorRegistry()
@@ -98,4 +103,6 @@ def render() -> bytes:
         for collector in (REQUESTS, DURATION, BYTES_IN, BYTES_OUT, OUTCOMES):
             registry.register(collector)
     registry.register(StoredContent())
+    for collector in EXTRA_COLLECTORS:
+        registry.register(collector)
     return generate_latest(registry)

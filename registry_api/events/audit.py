@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.dispatch import Signal
 
 from ..db.precompiled import PrecompiledInsert
 from ..edge.requestlog import current_request_id
@@ -14,6 +15,10 @@ logger = logging.getLogger(__name__)
 
 # One row per push and delete (precompiled.py says why).
 _NEW_EVENT = PrecompiledInsert(AuditEvent)
+
+# Sent with `event=` once a push or delete is committed: how other apps react to changes
+# within seconds (replication/triggers.py) without this package knowing them.
+committed = Signal()
 
 
 def record(*, action: str, repository: str = "", target: str = "", detail: dict | None = None,
@@ -33,4 +38,6 @@ def record(*, action: str, repository: str = "", target: str = "", detail: dict 
     )
     if action in webhooks.EVENTS and repository:
         transaction.on_commit(lambda: webhooks.enqueue(event))
+        if committed.receivers:
+            transaction.on_commit(lambda: committed.send(sender=AuditEvent, event=event))
     return event

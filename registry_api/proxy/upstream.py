@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -108,12 +108,13 @@ def token_cache_clear() -> None:
 
 
 class UpstreamClient:
-    """Requests to one proxy's upstream registry."""
+    """Requests to one proxy's upstream registry, or to a replication remote: anything with
+    `pk`, `upstream_url`, `username`, `password_encrypted` and `password_env`."""
 
-    def __init__(self, proxy) -> None:
+    def __init__(self, proxy, *, timeout: float | None = None) -> None:
         self.proxy = proxy
         self.base = urlsplit(proxy.upstream_url)
-        self.timeout = settings.REGISTRY_PROXY_TIMEOUT
+        self.timeout = settings.REGISTRY_PROXY_TIMEOUT if timeout is None else timeout
         try:
             self.credentials: UpstreamCredentials | None = credentials_for(
                 username=proxy.username, password_encrypted=proxy.password_encrypted, password_env=proxy.password_env,
@@ -122,20 +123,26 @@ class UpstreamClient:
             raise UpstreamUnavailable(str(exc)) from None
 
     # -- public verbs ----------------------------------------------------------------------
-    def send(self, method: str, path: str, *, scope: str, headers: dict[str, str] | None = None) -> UpstreamResponse:
-        """One request to `path` on the upstream, authorized for `scope`, redirects followed."""
-        url = self.proxy.upstream_url + path
+    def send(self, method: str, path: str, *, scope: str, headers: dict[str, str] | None = None,
+             body: bytes | Iterable[bytes] | None = None) -> UpstreamResponse:
+        """One request to `path` (or an absolute URL on the upstream, as an upload's
+        Location) authorized for `scope`, redirects followed. A streamed `body` cannot be
+        sent twice: it needs a Content-Length and an authorization known from an earlier
+        request (a 401 to it is final)."""
+        url = path if path.startswith(("http://", "https://")) else self.proxy.upstream_url + path
         headers = dict(headers or {})
         authorization = self._known_authorization(scope)
-        response = self._request(method, url, headers, authorization)
+        response = self._request(method, url, headers, authorization, body)
         if response.status != 401:
             return response
         challenge = preferred_challenge(response.headers.get_all("WWW-Authenticate") or [])
         response.close()
         if challenge is None:
             raise UpstreamUnavailable("upstream asked for credentials without a usable challenge")
+        if body is not None and not isinstance(body, bytes):
+            raise UpstreamUnavailable(f"upstream refused the credentials of {scope} mid-upload")
         authorization = self._authorize(challenge, scope)
-        response = self._request(method, url, headers, authorization)
+        response = self._request(method, url, headers, authorization, body)
         if response.status == 401:
             response.close()
             self._forget(scope)
@@ -156,7 +163,7 @@ class UpstreamClient:
 
     # -- auth ------------------------------------------------------------------------------
     def _key(self, scope: str) -> tuple:
-        return (self.proxy.pk, self.proxy.upstream_url, self.credentials.username if self.credentials else "", scope)
+        return (type(self.proxy).__name__, self.proxy.pk, self.proxy.upstream_url, self.credentials.username if self.credentials else "", scope)
 
     def _known_authorization(self, scope: str) -> str | None:
         """A token still valid for `scope`, or one fetched from the realm seen last time, or
@@ -164,7 +171,7 @@ class UpstreamClient:
         key = self._key(scope)
         with _tokens_lock:
             cached = _tokens.get(key)
-            challenge = _challenges.get(key[:3])
+            challenge = _challenges.get(key[:4])
         if cached and cached[1] > time.monotonic():
             return f"Bearer {cached[0]}"
         if challenge is not None:
@@ -177,7 +184,7 @@ class UpstreamClient:
     def _forget(self, scope: str) -> None:
         with _tokens_lock:
             _tokens.pop(self._key(scope), None)
-            _challenges.pop(self._key(scope)[:3], None)
+            _challenges.pop(self._key(scope)[:4], None)
 
     def _basic(self) -> str:
         raw = f"{self.credentials.username}:{self.credentials.password}".encode()
@@ -185,7 +192,7 @@ class UpstreamClient:
 
     def _authorize(self, challenge: Challenge, scope: str) -> str:
         with _tokens_lock:
-            _challenges[self._key(scope)[:3]] = challenge
+            _challenges[self._key(scope)[:4]] = challenge
         if challenge.scheme == "basic":
             if self.credentials is None:
                 raise UpstreamUnavailable("upstream wants Basic credentials and none are configured")
@@ -216,6 +223,9 @@ class UpstreamClient:
         response = self._request("GET", f"{realm}{separator}{urlencode(query)}", {}, authorization)
         if response.status != 200:
             response.close()
+            if response.status in (401, 403) and self.credentials is not None:
+                raise UpstreamUnavailable(f"upstream token endpoint refused user {self.credentials.username} "
+                                          f"({response.status}): check the credentials")
             raise UpstreamUnavailable(f"upstream token endpoint answered {response.status}")
         try:
             body = json.loads(response.read_limited(MAX_TOKEN_RESPONSE))
@@ -230,7 +240,8 @@ class UpstreamClient:
         return token, expires_in
 
     # -- transport -------------------------------------------------------------------------
-    def _request(self, method: str, url: str, headers: dict[str, str], authorization: str | None) -> UpstreamResponse:
+    def _request(self, method: str, url: str, headers: dict[str, str], authorization: str | None,
+                 body: bytes | Iterable[bytes] | None = None) -> UpstreamResponse:
         origin = urlsplit(url)
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
@@ -239,10 +250,10 @@ class UpstreamClient:
             sent = {**headers, "User-Agent": USER_AGENT}
             if authorization and (parts.scheme, parts.netloc) == (origin.scheme, origin.netloc):
                 sent["Authorization"] = authorization
-            response = self._once(method, parts, sent)
+            response = self._once(method, parts, sent, body)
             location = response.headers.get("Location")
-            if response.status not in (301, 302, 303, 307, 308) or not location:
-                return response
+            if response.status not in (301, 302, 303, 307, 308) or not location or method in ("POST", "PUT", "PATCH"):
+                return response  # an upload's answer names its next URL in Location
             response.close()
             target = urljoin(url, location)
             if parts.scheme == "https" and urlsplit(target).scheme != "https":
@@ -252,12 +263,12 @@ class UpstreamClient:
                 method = "GET"
         raise UpstreamUnavailable(f"more than {MAX_REDIRECTS} redirects from upstream")
 
-    def _once(self, method: str, parts, headers: dict[str, str]) -> UpstreamResponse:
+    def _once(self, method: str, parts, headers: dict[str, str], body=None) -> UpstreamResponse:
         connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         connection = connection_class(parts.hostname, parts.port, timeout=self.timeout)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
-            connection.request(method, path, headers=headers)
+            connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             connection.close()

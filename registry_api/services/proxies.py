@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from ..models import GroupMember, GroupNamespace, ProxyNamespace
+from ..models import GroupMember, GroupNamespace
 from ..proxy.credentials import password_encrypt
 
 
-def proxy_password_apply(*, proxy: ProxyNamespace, password: str = "", clear: bool = False,
-                         password_env: str = "") -> None:
-    """A new password is stored encrypted; `clear`, or naming an environment variable
-    instead, forgets the stored one. The caller validates and saves the proxy."""
+def stored_password_apply(*, holder, password: str = "", clear: bool = False, password_env: str = "") -> None:
+    """Credentials for another registry (a proxy's upstream, a replication remote): a new
+    password is stored encrypted; `clear`, or naming an environment variable instead,
+    forgets the stored one. The caller validates and saves `holder`."""
     if clear or password_env:
-        proxy.password_encrypted = ""
+        holder.password_encrypted = ""
     if password:
-        proxy.password_encrypted = password_encrypt(password)
+        holder.password_encrypted = password_encrypt(password)
 
 
 def group_members_set(*, group: GroupNamespace, namespaces: list[str]) -> list[GroupMember]:

@@ -17,7 +17,8 @@ def section_titles(html: str) -> list[str]:
 
 def test_index_shows_the_sections_in_order(root_client):
     html = root_client.get("/admin/").content.decode()
-    assert section_titles(html) == ["Images", "Access", "Housekeeping", "Proxy and groups", "Events"]
+    assert section_titles(html) == ["Images", "Access", "Housekeeping", "Proxy and groups", "Events",
+                                   "Replication"]
 
 
 def test_every_registered_model_is_in_a_named_section(root_client):

@@ -35,6 +35,8 @@ SERVER_FIXTURES = {
     "s3_registry": "gunicorn", "instances": "gunicorn",
     # tests/e2e/test_azure.py.
     "azure_registry": "gunicorn", "azure_instances": "gunicorn",
+    # tests/e2e/test_replication*.py: the registry replicating, and a remote instance.
+    "replication_here": "gunicorn", "replication_other": "gunicorn", "distribution": "distribution",
 }
 # gunicorn's access-log line ends with `"<request line>" <status> <bytes> …`.
 SERVER_ERROR_RE = re.compile(r'HTTP/1\.[01]" 5\d\d ')

@@ -17,6 +17,7 @@ SECTIONS = {
                      "Storage by namespace", "Uploads", "Backup leases"],
     "Proxy and groups": ["Proxy repositories", "Group repositories"],
     "Events": ["Audit events", "Webhooks", "Webhook deliveries"],
+    "Replication": ["Remotes", "Rules", "Jobs", "Runs", "Artifacts"],
 }
 
 

@@ -10,8 +10,9 @@ import pytest
 from django.core.management import get_commands, load_command_class
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-SERVICES = ("registry.service", "registry-webhooks.service", "registry-housekeeping.service")
-LONG_RUNNING = ("registry.service", "registry-webhooks.service")
+SERVICES = ("registry.service", "registry-webhooks.service", "registry-housekeeping.service",
+            "registry-replication.service")
+LONG_RUNNING = ("registry.service", "registry-webhooks.service", "registry-replication.service")
 HARDENING = {
     "User": "registry",
     "Group": "registry",
@@ -63,3 +64,20 @@ def test_the_webhook_unit_runs_the_loop():
     assert name == "deliver_webhooks" and "--loop" in args
     command = load_command_class(get_commands()[name], name)
     command.create_parser("manage.py", name).parse_args(args)  # exits on a bad argument
+
+
+def _parses(name: str, args: list[str]) -> None:
+    command = load_command_class(get_commands()[name], name)
+    command.create_parser("manage.py", name).parse_args(args)  # exits on a bad argument
+
+
+def test_the_replication_unit_and_compose_service_run_the_worker_loop():
+    (exec_start,) = _service_section("registry-replication.service")["ExecStart"]
+    name, *args = shlex.split(exec_start)[2:]
+    assert name == "replicate" and "--once" not in args
+    _parses(name, args)
+    service = (DEPLOY / "compose.yaml").read_text().split("\n  replication:\n", 1)[1]
+    command_line = next(line for line in service.splitlines() if line.strip().startswith("command:"))
+    compose_args = [part.strip(' "') for part in command_line.split("[", 1)[1].rstrip("]").split(",")]
+    assert compose_args[:3] == ["python", "manage.py", "replicate"] and "--once" not in compose_args
+    _parses("replicate", compose_args[3:])

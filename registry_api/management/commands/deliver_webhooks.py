@@ -7,16 +7,10 @@ exited (retention). Run it with --loop as a service (deploy/registry-webhooks.se
 """
 from __future__ import annotations
 
-import logging
-import signal
-import threading
-
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
 
 from registry_api.events.webhooks import deliver_due
-
-logger = logging.getLogger(__name__)
+from registry_api.management.loop import service_loop
 
 
 class Command(BaseCommand):
@@ -30,20 +24,9 @@ class Command(BaseCommand):
         if not loop:
             self.stdout.write(f"{deliver_due()} delivery attempt(s) made")
             return
-        stop = threading.Event()
-        # systemd and docker stop with SIGTERM: finish the attempt in hand, then exit 0.
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        while not stop.is_set():
-            try:
-                sent = deliver_due()
-            except DatabaseError as exc:
-                # Not migrated yet (a container started beside the registry's), or the
-                # database restarting: try again next round rather than crash-looping.
-                logger.warning("webhook deliveries not checked: %s: %s", type(exc).__name__, exc)
-                sent = 0
-            if sent:
-                self.stdout.write(f"{sent} delivery attempt(s) made")
-                self.stdout.flush()
-            close_old_connections()  # a long-lived process: do not keep a broken connection
-            stop.wait(interval)
+        service_loop(self._round, interval=interval, what="webhook deliveries")
+
+    def _round(self, stop) -> None:
+        if sent := deliver_due():
+            self.stdout.write(f"{sent} delivery attempt(s) made")
+            self.stdout.flush()
