@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: azurite run test test-postgres test-container bench bench-fleet bench-portal demo migrate clean-venv
+.PHONY: azurite run test test-postgres test-container bench bench-fleet bench-directory bench-portal demo migrate clean-venv
 
 # The development virtualenv: runtime requirements plus the test tools (requirements-dev.txt
 # includes requirements.txt); either file changing re-installs.
@@ -52,6 +52,11 @@ bench: $(VENV)/.installed
 # BENCH_FLEET_SCALE=0.25 scales the client counts down for a quick run.
 bench-fleet: $(VENV)/.installed
 	$(PY) bench/fleet.py
+
+# Token requests (what docker sends before each push and pull) by a local account and by a
+# directory user, with and without the cache of directory passwords, against a private slapd.
+bench-directory: $(VENV)/.installed
+	$(PY) bench/directory.py
 
 # Every portal and admin page timed on 10,000 repositories / 100,000 tags / 20,000 blobs
 # (a scratch database, filled in bulk): the portal table of docs/performance.md.
