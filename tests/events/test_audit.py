@@ -102,3 +102,12 @@ def test_the_admin_shows_the_trail_read_only(client, pusher):
     assert page.status_code == 200 and b"pusher" in page.content
     event = AuditEvent.objects.first()
     assert client.post(f"/admin/registry_api/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_a_nul_in_a_name_a_client_made_up_does_not_lose_the_event(pusher):
+    """PostgreSQL text refuses NUL; the event is kept with the NUL left out."""
+    from registry_api.events.audit import record
+
+    event = record(action="login_failed", actor="mall\x00ory", target="x\x00y", detail={"via": "password"})
+    event.refresh_from_db()
+    assert (event.actor, event.target) == ("mallory", "xy")
