@@ -128,7 +128,10 @@ class RemoteClient:
     def blob_mount(self, name: str, digest: str, from_name: str) -> bool:
         """True if the remote linked the blob from `from_name`; False if it wants an upload."""
         query = urlencode({"mount": digest, "from": from_name})
-        response = self._send("POST", f"/v2/{name}/blobs/uploads/?{query}", scope=_push_scope(name),
+        # One token for both repositories, as docker asks: a token-auth remote mounts only
+        # from a repository the token may pull.
+        scope = f"{_push_scope(name)} {_pull_scope(from_name)}"
+        response = self._send("POST", f"/v2/{name}/blobs/uploads/?{query}", scope=scope,
                               headers={"Content-Length": "0"}, body=b"")
         response.close()
         if response.status == 201:

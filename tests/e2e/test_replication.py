@@ -4,6 +4,7 @@ the worker runs as `manage.py replicate` (once, or as its looping service), and 
 arrived is read back from the remote byte for byte."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -125,6 +126,27 @@ def test_an_index_and_its_referrer_go_to_a_registry_with_token_auth(replication_
 
     assert_same_index_and_referrer(replication_other, "multi/app", "v2", *pushed)
     assert all(r["succeeded"] for r in runs(replication_here, "to-other"))
+
+
+def test_a_layer_is_mounted_on_a_token_auth_remote_with_one_token_for_both_repositories(
+        replication_here, replication_other):
+    configure(replication_here, remote="other", url=replication_other.base_url, username="admin",
+              password=ADMIN_PASSWORD, rule="token-mounts", repositories="mounted/*", direction="push")
+    img = builders.image("replicated-token-mount")
+    push_image(replication_here, "mounted/one", "v1", img)
+    run_worker_once(replication_here)
+    log_start = replication_other.log.size()
+    push_image(replication_here, "mounted/two", "v1", img)
+    run_worker_once(replication_here)
+
+    last = runs(replication_here, "token-mounts")[-1]
+    assert last["succeeded"]
+    assert {a["state"] for a in last["artifacts"] if a["kind"] == "blob"} == {"mounted"}  # the remote said 201
+    remote_log = replication_other.log.read(log_start)
+    mounts = re.findall(r'"POST /v2/mounted/two/blobs/uploads/\?mount=\S+ HTTP/1\.1" (\d+)', remote_log)
+    assert mounts and set(mounts) == {"201"}, remote_log[-2000:]
+    assert "PATCH /v2/mounted/two/" not in remote_log and "PUT /v2/mounted/two/blobs/" not in remote_log  # no upload
+    assert_same_image(replication_other, "mounted/two", "v1", img)
 
 
 def test_pull_rule_brings_an_image_here_through_the_registrys_own_services(replication_here, distribution):
