@@ -17,16 +17,28 @@ from urllib.parse import urlencode, urljoin
 from django.conf import settings
 
 from registry_api.edge.http import CHUNK_SIZE
+from registry_api.oci.reference import is_digest_reference
 from registry_api.proxy.upstream import (
     UpstreamClient, UpstreamNotFound, UpstreamResponse, UpstreamUnavailable, status_error,
 )
 
 # A catalog or referrers answer larger than this is not one we asked for.
 MAX_LIST_RESPONSE = 4 * 1024 * 1024
+MAX_ERROR_RESPONSE = 64 * 1024
 
 
 class RemoteError(Exception):
     """The remote refused, failed or answered nonsense; the message says which."""
+
+
+class DeleteUnsupported(RemoteError):
+    """The remote refused to delete a tag as such: Distribution 2.x deletes manifests by
+    digest only. The spec's answer is 405 UNSUPPORTED; Distribution 2.8 answers 400
+    DIGEST_INVALID (it reads the tag as a malformed digest)."""
+
+
+# Error codes of a 400 to DELETE …/manifests/<tag> that mean "not by tag".
+TAG_DELETE_REFUSALS = {"UNSUPPORTED", "DIGEST_INVALID"}
 
 
 def _push_scope(name: str) -> str:
@@ -216,11 +228,28 @@ class RemoteClient:
     def manifest_delete(self, name: str, reference: str) -> bool:
         """True if deleted, False if the remote had nothing under `reference`."""
         response = self._send("DELETE", f"/v2/{name}/manifests/{reference}", scope=f"repository:{name}:delete")
+        if response.status == 400 and not is_digest_reference(reference):
+            codes = _error_codes(response)
+            if codes & TAG_DELETE_REFUSALS:
+                raise DeleteUnsupported(f"remote cannot delete tag {name}:{reference} ({', '.join(sorted(codes))})")
         response.close()
         if response.status == 404:
             return False
+        if response.status == 405:
+            raise DeleteUnsupported(f"remote cannot delete {name}:{reference} (it answered 405)")
         self._expect(response, (200, 202, 204), f"delete {name}:{reference}")
         return True
+
+
+def _error_codes(response: UpstreamResponse) -> set[str]:
+    """The `code`s of an OCI error answer ({"errors": [{"code": …}]}); empty if it is not one."""
+    try:
+        errors = json.loads(response.read_limited(MAX_ERROR_RESPONSE)).get("errors")
+    except (UpstreamUnavailable, ValueError, AttributeError):
+        return set()
+    if not isinstance(errors, list):
+        return set()
+    return {e["code"] for e in errors if isinstance(e, dict) and isinstance(e.get("code"), str)}
 
 
 def _pieces(source: BinaryIO, length: int, hasher) -> Iterator[bytes]:

@@ -321,3 +321,28 @@ def test_a_full_pass_deletes_on_the_remote_what_was_deleted_here_while_no_event_
     run_worker_once(replication_here)
     assert manifest_digest(replication_other, "sweep/app", "drop") is None
     assert manifest_digest(replication_other, "sweep/app", "keep") is not None
+
+
+def test_a_tag_delete_refused_by_distribution_deletes_the_manifest_only_when_no_other_tag_names_it(
+        replication_here, distribution):
+    configure(replication_here, remote="dist", url=distribution.base_url, rule="untag",
+              repositories="untag/*", replicate_deletes=True, direction="push")
+    shared, alone = builders.image("untag-shared"), builders.image("untag-alone")
+    for tag, img in (("v1", shared), ("latest", shared), ("solo", alone)):
+        push_image(replication_here, "untag/app", tag, img)
+    run_worker_once(replication_here)
+    refused = distribution.request("DELETE", "/v2/untag/app/manifests/solo")
+    # Distribution 2.x deletes manifests, not tags; 2.8 says so as a 400 DIGEST_INVALID.
+    assert refused.status in (400, 405) and (b"DIGEST_INVALID" in refused.body or b"UNSUPPORTED" in refused.body)
+
+    for tag in ("solo", "v1"):
+        assert replication_here.request("DELETE", f"/v2/untag/app/manifests/{tag}").status == 202
+        run_worker_once(replication_here)
+
+    solo_run, v1_run = runs(replication_here, "untag")[-2:]
+    assert solo_run["succeeded"] and solo_run["artifacts"][0]["state"] == "deleted"
+    assert manifest_digest(distribution, "untag/app", "solo") is None  # deleted by digest: no tag named it
+    assert v1_run["succeeded"], v1_run  # not a failure: the remote cannot do it
+    assert v1_run["artifacts"][0]["state"] == "skipped"
+    assert "the remote cannot delete tags, and latest still name" in v1_run["artifacts"][0]["error"]
+    assert manifest_digest(distribution, "untag/app", "latest") == shared.manifest.digest  # left intact
