@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 from urllib.parse import urlencode, urljoin
@@ -19,12 +20,15 @@ from django.conf import settings
 from registry_api.edge.http import CHUNK_SIZE
 from registry_api.oci.reference import is_digest_reference
 from registry_api.proxy.upstream import (
-    UpstreamClient, UpstreamNotFound, UpstreamResponse, UpstreamUnavailable, status_error,
+    UpstreamClient, UpstreamResponse, UpstreamUnavailable, status_error,
 )
 
 # A catalog or referrers answer larger than this is not one we asked for.
 MAX_LIST_RESPONSE = 4 * 1024 * 1024
 MAX_ERROR_RESPONSE = 64 * 1024
+# A catalog or tag list longer than this many pages is refused rather than half read.
+MAX_LIST_PAGES = 1000
+NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 class RemoteError(Exception):
@@ -98,36 +102,49 @@ class RemoteClient:
 
     def _json(self, path: str, scope: str, what: str, missing: dict | None = None) -> dict:
         """The JSON object answered; `missing` (when given) if the remote answers 404."""
+        return self._json_page(path, scope, what, missing)[0]
+
+    def _json_page(self, path: str, scope: str, what: str, missing: dict | None) -> tuple[dict, str | None]:
+        """The JSON object answered, and the URL its `Link: <…>; rel="next"` names, if any."""
         response = self._send("GET", path, scope=scope)
         if response.status == 404 and missing is not None:
             response.close()
-            return missing
+            return missing, None
         self._expect(response, (200,), what)
+        link = NEXT_LINK.search(response.headers.get("Link") or "")
         try:
             body = json.loads(response.read_limited(MAX_LIST_RESPONSE))
         except (UpstreamUnavailable, ValueError) as exc:
             raise RemoteError(f"{what}: {exc or 'not JSON'}") from None
         if not isinstance(body, dict):
             raise RemoteError(f"{what}: not a JSON object")
-        return body
+        return body, self._url(link.group(1)) if link else None
+
+    def _listing(self, path: str, scope: str, what: str, key: str, missing_ok: bool = False) -> list[str]:
+        """Every name of a paged list (catalog, tags), page after page: a list cut short
+        would make a pull pass prune here what the remote still has, so it is an error."""
+        names: list[str] = []
+        url: str | None = path
+        for _ in range(MAX_LIST_PAGES):
+            body, url = self._json_page(url, scope, what, {} if missing_ok else None)
+            found = body.get(key) or []
+            if isinstance(found, list):
+                names.extend(n for n in found if isinstance(n, str))
+            if url is None:
+                return names
+            if not url.startswith(self.remote.upstream_url + "/"):
+                raise RemoteError(f"{what}: the next page is on another host: {url[:200]}")
+        raise RemoteError(f"{what}: more than {MAX_LIST_PAGES} pages")
 
     def catalog(self) -> list[str]:
-        body = self._json(f"/v2/_catalog?{urlencode({'n': settings.REGISTRY_PAGE_MAX})}", "registry:catalog:*",
-                          "catalog")
-        names = body.get("repositories") or []
-        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+        return self._listing(f"/v2/_catalog?{urlencode({'n': settings.REGISTRY_PAGE_MAX})}", "registry:catalog:*",
+                             "catalog", "repositories")
 
     def tags(self, name: str, *, missing_ok: bool = False) -> list[str]:
-        """The repository's tags; [] for a repository the remote does not have when
-        `missing_ok`, else that is a RemoteError too."""
-        try:
-            return self.http.tags(name)
-        except UpstreamNotFound as exc:
-            if missing_ok:
-                return []
-            raise RemoteError(f"tags of {name}: {exc}".replace("upstream", "remote")) from None
-        except UpstreamUnavailable as exc:
-            raise RemoteError(f"tags of {name}: {exc}".replace("upstream", "remote")) from None
+        """The repository's tags, every page; [] for a repository the remote does not have
+        when `missing_ok`, else that is a RemoteError too."""
+        return self._listing(f"/v2/{name}/tags/list?{urlencode({'n': settings.REGISTRY_PAGE_MAX})}",
+                             _pull_scope(name), f"tags of {name}", "tags", missing_ok)
 
     def referrers(self, name: str, digest: str) -> list[str]:
         """Digests of the manifests whose subject is `digest`; [] where the remote has no

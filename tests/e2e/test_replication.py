@@ -346,3 +346,21 @@ def test_a_tag_delete_refused_by_distribution_deletes_the_manifest_only_when_no_
     assert v1_run["artifacts"][0]["state"] == "skipped"
     assert "the remote cannot delete tags, and latest still name" in v1_run["artifacts"][0]["error"]
     assert manifest_digest(distribution, "untag/app", "latest") == shared.manifest.digest  # left intact
+
+
+def test_a_pull_pass_reads_every_page_of_the_remotes_tags_and_prunes_nothing_it_still_has(
+        replication_here, replication_other):
+    images = {f"r{i}": builders.image(f"paged-{i}") for i in range(5)}
+    for tag, img in images.items():
+        push_image(replication_other, "paged/app", tag, img)
+    configure(replication_here, remote="other", url=replication_other.base_url, username="admin",
+              password=ADMIN_PASSWORD, rule="paged", repositories="paged/app", destination_prefix="paged-here",
+              replicate_deletes=True, direction="pull")
+    for _ in range(2):  # the second pass would prune whatever a first page left out
+        replicate_now(replication_here, "paged")
+        run_worker_once(replication_here, REGISTRY_PAGE_MAX="2")  # asks n=2: the remote pages with Link
+        assert runs(replication_here, "paged")[-1]["succeeded"]
+
+    for tag, img in images.items():
+        assert manifest_digest(replication_here, "paged-here/paged/app", tag) == img.manifest.digest, tag
+    assert not [a for a in runs(replication_here, "paged")[-1]["artifacts"] if a["kind"] == "delete"]
