@@ -164,7 +164,7 @@ def visible_repositories(identity: Identity) -> QuerySet:
         grants = _grants_for(user)
         namespaces |= set(grants.filter(namespace__isnull=False).values_list("namespace__name", flat=True))
         condition |= Q(pk__in=grants.filter(repository__isnull=False).values("repository_id"))
-    for name in sorted(namespaces):  # a stable SQL text: the portal caches by it (webui/dashboard.py)
+    for name in sorted(namespaces):  # a stable SQL text: the dashboard caches by it (selectors/dashboard.py)
         condition |= Q(name=name) | Q(name__startswith=f"{name}/")
     return everything.filter(condition)
 
