@@ -175,11 +175,12 @@
       if (document.hidden) return;
       try {
         const data = await (await fetchOk(live.dataset.poll, "application/json")).json();
+        // Redrawn first, so the counts and what the server drew change together.
+        if (data.version !== live.dataset.version) await redraw();
         live.querySelectorAll("[data-figure]").forEach((node) => {
           const value = data[node.dataset.figure];
           if (value !== undefined && node.textContent !== String(value)) node.textContent = value;
         });
-        if (data.version !== live.dataset.version) await redraw();
         live.dataset.version = data.version;
         live.dataset.updated = new Date().toISOString();
       } catch (error) {
