@@ -5,7 +5,7 @@ group; levels are cumulative. Read-only tokens cut everything down to pull; a to
 to a namespace has nothing outside it (`within_limit`), whatever its user may do there.
 
 Besides the token actions (pull, push, delete), the `admin` level holds MANAGE: deleting
-the whole repository (portal, `DELETE /api/repositories/…`) and its settings page in the
+the whole repository (portal, `DELETE /api/v1/repositories/…`) and its settings page in the
 portal (public flag, immutable tags, the grants given on it). MANAGE never goes into a
 token: no /v2/ request needs it.
 """
