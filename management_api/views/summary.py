@@ -17,17 +17,17 @@ from ..access import identity_of
 from ..permissions import PublicRead
 
 
-class NamespaceUsageSerializer(serializers.Serializer):
+class NamespaceStorageSerializer(serializers.Serializer):
     namespace = serializers.CharField(help_text="a namespace, or \"other\" for the rest")
     bytes = serializers.IntegerField()
 
 
-class DayCountSerializer(serializers.Serializer):
+class DayPushesSerializer(serializers.Serializer):
     day = serializers.DateField()
     count = serializers.IntegerField(help_text="manifests first pushed that day")
 
 
-class PushSerializer(serializers.Serializer):
+class RecentPushSerializer(serializers.Serializer):
     repository = serializers.CharField()
     tag = serializers.CharField()
     digest = serializers.CharField()
@@ -40,9 +40,9 @@ class SummarySerializer(serializers.Serializer):
     manifests = serializers.IntegerField(source="summary.manifests")
     blobs = serializers.IntegerField(source="summary.blobs")
     blob_bytes = serializers.IntegerField(source="summary.blob_bytes", help_text="each blob counted once")
-    storage_by_namespace = NamespaceUsageSerializer(source="usage", many=True)
-    pushes_per_day = DayCountSerializer(source="days", many=True, help_text="the last 14 days, oldest first")
-    recent = PushSerializer(many=True, help_text="the tags pushed or moved last, newest first")
+    storage_by_namespace = NamespaceStorageSerializer(source="usage", many=True)
+    pushes_per_day = DayPushesSerializer(source="days", many=True, help_text="the last 14 days, oldest first")
+    recent = RecentPushSerializer(many=True, help_text="the tags pushed or moved last, newest first")
     version = serializers.CharField(help_text="changes when any figure does")
 
 
