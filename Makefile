@@ -67,7 +67,7 @@ bench-portal: $(VENV)/.installed
 # pass again, a pull pass back; wall time, artifacts/s and the worker's peak RSS.
 # BENCH_REPLICATION_TAGS changes the count.
 bench-replication: $(VENV)/.installed
-	$(PY) bench/replication.py
+	$(PY) bench/replication_rule.py
 
 demo: $(VENV)/.installed
 	$(PY) scripts/demo.py

@@ -142,3 +142,11 @@ def test_the_loops_issue_27_removed_would_be_found(tmp_path):
     (package / "e.py").write_text("from . import W\n")
     found = sorted(cycles(sorted(package.glob("*.py")), root=tmp_path))
     assert found == [["pkg", "pkg.e"], ["pkg.a", "pkg.b", "pkg.c"]]
+
+
+def test_no_benchmark_script_hides_a_package_of_the_application():
+    """A benchmark runs with bench/ first on sys.path: a bench/replication.py made
+    `import replication.models` (Django's URLconf) fail for every other benchmark."""
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")}
+    scripts = {path.stem for path in (ROOT / "bench").glob("*.py")}
+    assert packages and scripts and not packages & scripts
