@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: azurite run test test-postgres test-container bench bench-fleet bench-portal demo migrate clean-venv
+.PHONY: azurite run test test-postgres test-container bench bench-fleet bench-directory bench-portal bench-replication demo migrate clean-venv
 
 # The development virtualenv: runtime requirements plus the test tools (requirements-dev.txt
 # includes requirements.txt); either file changing re-installs.
@@ -53,10 +53,21 @@ bench: $(VENV)/.installed
 bench-fleet: $(VENV)/.installed
 	$(PY) bench/fleet.py
 
+# Token requests (what docker sends before each push and pull) by a local account and by a
+# directory user, with and without the cache of directory passwords, against a private slapd.
+bench-directory: $(VENV)/.installed
+	$(PY) bench/directory.py
+
 # Every portal and admin page timed on 10,000 repositories / 100,000 tags / 20,000 blobs
 # (a scratch database, filled in bulk): the portal table of docs/performance.md.
 bench-portal: $(VENV)/.installed
 	$(PY) bench/portal.py $(BENCH_PORTAL_ARGS)
+
+# One replication rule over 1,000 tags (issue 25): a push pass to Distribution, the same
+# pass again, a pull pass back; wall time, artifacts/s and the worker's peak RSS.
+# BENCH_REPLICATION_TAGS changes the count.
+bench-replication: $(VENV)/.installed
+	$(PY) bench/replication.py
 
 demo: $(VENV)/.installed
 	$(PY) scripts/demo.py

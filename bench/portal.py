@@ -56,7 +56,7 @@ def _pages(filled) -> list[tuple[str, str, bool]]:
     """(label, path, superuser only); the user's pages are on the namespace they may pull."""
     repo, (a, b, _) = filled.sample, filled.sample_digests
     pages = [
-        ("/", "/", False), ("/api/summary", "/api/summary", False),
+        ("/", "/", False), ("/api/v1/summary/", "/api/v1/summary/", False),
         ("/repositories/ (name)", "/repositories/", False),
     ]
     for sort in ("-name", "-pushed", "pushed", "-size", "size", "-tags", "tags"):
@@ -67,7 +67,7 @@ def _pages(filled) -> list[tuple[str, str, bool]]:
         ("/repositories/?page=150&sort=-size", "/repositories/?page=150&sort=-size", False),
         ("/repositories/<name>/", f"/repositories/{repo}/", False),
         ("/repositories/<name>/?q=t1", f"/repositories/{repo}/?q=t1", False),
-        ("tag search (compare form)", f"/repositories/{repo}/-/tags/?q=t", False),
+        ("tag search (compare form)", f"/api/v1/repositories/{repo}/-/tags/?q=t&sort=-pushed&page_size=20", False),
         ("manifest page (image)", f"/repositories/{repo}/manifests/{a}/", False),
         ("manifest page (index)", f"/repositories/{repo}/manifests/{filled.index_digest}/", False),
         ("compare two tags", f"/repositories/{repo}/-/compare/?a=t0-0&b=t1-1", False),
@@ -135,7 +135,7 @@ def main() -> None:
                 ms, queries, status = _time(client, path)
                 cells.append(f"{ms:.0f} ms, {queries} q" + ("" if status == 200 else f" ({status})"))
             print(f"| {label} | {' | '.join(cells)} |")
-        for path in ("/", "/api/summary"):
+        for path in ("/", "/api/v1/summary/"):
             cells = []
             for client in clients.values():
                 ms, queries, _ = _time(client, path, cold=True)

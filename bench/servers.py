@@ -90,12 +90,12 @@ def _wait(port: int, path: str, headers: dict, proc: subprocess.Popen) -> None:
     raise SystemExit(f"server on {port} did not start")
 
 
-def start_ours(data_dir: Path) -> Server:
+def start_ours(data_dir: Path, **extra_env: str) -> Server:
     port = free_port()
     env = {**os.environ, "REGISTRY_DATA_DIR": str(data_dir), "REGISTRY_BIND": f"127.0.0.1:{port}",
            "REGISTRY_LOG_LEVEL": "WARNING", "REGISTRY_ADMIN_PASSWORD": ADMIN_PASSWORD,
            # Long enough for the whole run: the token is fetched once.
-           "REGISTRY_TOKEN_TTL": "3600"}
+           "REGISTRY_TOKEN_TTL": "3600", **extra_env}
     subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, capture_output=True)
     proc = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],

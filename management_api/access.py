@@ -4,8 +4,9 @@ namespace the caller may not see is 404 whether or not it exists; one they see b
 change is 403."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
 
 from registry_api.auth.credentials import ANONYMOUS, Identity
 from registry_api.auth.permissions import (
@@ -38,12 +39,17 @@ def staff_get(request, queryset: QuerySet, missing: str, **lookup):
 
 def repository_for(request, name: str, action: str = "pull") -> Repository:
     """The repository `name` if the caller may pull it, else 404; then 403 unless they may
-    do `action`: "pull", "delete" (tags, manifests), "delete-repository" or "manage"."""
+    do `action`: "pull", "delete" (tags, manifests), "delete-repository" or "manage".
+    An anonymous caller (in views open to them, `PublicRead`) gets 401 instead of the 404:
+    signing in may show it."""
     try:
         validate_name(name)
     except InvalidReference:
         raise NotFound("no such repository") from None
-    actions = allowed_actions(identity_of(request), name)
+    identity = identity_of(request)
+    actions = allowed_actions(identity, name)
+    if "pull" not in actions and identity.is_anonymous and settings.REGISTRY_AUTH_ENABLED:
+        raise NotAuthenticated()
     repository = repository_find(name=name) if "pull" in actions else None
     if repository is None:
         raise NotFound("no such repository")

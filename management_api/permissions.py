@@ -25,3 +25,14 @@ class Anyone(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return True
+
+
+class PublicRead(permissions.BasePermission):
+    """What the portal shows visitors who are not signed in: reading is open, and each view
+    narrows it to what anonymous may pull (`access.repository_for` answers 401 for the rest);
+    any write still needs credentials."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return SignedIn().has_permission(request, view)

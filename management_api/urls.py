@@ -12,7 +12,7 @@ from rest_framework.exceptions import NotFound
 
 from .permissions import Anyone
 from .views import audit, grants, housekeeping, images, meta, namespaces, proxies, repositories, retention, robots
-from .views import tokens, webhooks
+from .views import summary, tokens, webhooks
 
 # A repository name as routing sees it: components that do not start with "-" (the views
 # check the real grammar and answer 400).
@@ -43,6 +43,7 @@ urlpatterns = [
     path("docs/", Docs.as_view(url_name="management_api:schema"), name="docs"),
     path("health/", meta.health, name="health"),
     path("version/", meta.version, name="version"),
+    path("summary/", summary.summary, name="summary"),
     path("namespaces/", namespaces.NamespaceList.as_view(), name="namespaces"),
     path("namespaces/<str:name>/", namespaces.NamespaceDetail.as_view(), name="namespace"),
     path("namespaces/<str:name>/usage/", namespaces.NamespaceUsage.as_view(), name="namespace_usage"),

@@ -206,7 +206,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # Django's cache, in each process's memory: the portal keeps its dashboard figures here
-# for a few seconds (webui/dashboard.py), so no shared cache server is needed.
+# for a few seconds (registry_api/selectors/dashboard.py), so no shared cache server is needed.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "registry"}}
 # Seconds the dashboard's figures are reused before being computed again (0 = never
 # cached); per process, so also the most they can lag behind a push.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 from urllib.parse import urlencode, urljoin
@@ -17,16 +18,31 @@ from urllib.parse import urlencode, urljoin
 from django.conf import settings
 
 from registry_api.edge.http import CHUNK_SIZE
+from registry_api.oci.reference import is_digest_reference
 from registry_api.proxy.upstream import (
-    UpstreamClient, UpstreamNotFound, UpstreamResponse, UpstreamUnavailable, status_error,
+    UpstreamClient, UpstreamResponse, UpstreamUnavailable, status_error,
 )
 
 # A catalog or referrers answer larger than this is not one we asked for.
 MAX_LIST_RESPONSE = 4 * 1024 * 1024
+MAX_ERROR_RESPONSE = 64 * 1024
+# A catalog or tag list longer than this many pages is refused rather than half read.
+MAX_LIST_PAGES = 1000
+NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 class RemoteError(Exception):
     """The remote refused, failed or answered nonsense; the message says which."""
+
+
+class DeleteUnsupported(RemoteError):
+    """The remote refused to delete a tag as such: Distribution 2.x deletes manifests by
+    digest only. The spec's answer is 405 UNSUPPORTED; Distribution 2.8 answers 400
+    DIGEST_INVALID (it reads the tag as a malformed digest)."""
+
+
+# Error codes of a 400 to DELETE …/manifests/<tag> that mean "not by tag".
+TAG_DELETE_REFUSALS = {"UNSUPPORTED", "DIGEST_INVALID"}
 
 
 def _push_scope(name: str) -> str:
@@ -86,36 +102,49 @@ class RemoteClient:
 
     def _json(self, path: str, scope: str, what: str, missing: dict | None = None) -> dict:
         """The JSON object answered; `missing` (when given) if the remote answers 404."""
+        return self._json_page(path, scope, what, missing)[0]
+
+    def _json_page(self, path: str, scope: str, what: str, missing: dict | None) -> tuple[dict, str | None]:
+        """The JSON object answered, and the URL its `Link: <…>; rel="next"` names, if any."""
         response = self._send("GET", path, scope=scope)
         if response.status == 404 and missing is not None:
             response.close()
-            return missing
+            return missing, None
         self._expect(response, (200,), what)
+        link = NEXT_LINK.search(response.headers.get("Link") or "")
         try:
             body = json.loads(response.read_limited(MAX_LIST_RESPONSE))
         except (UpstreamUnavailable, ValueError) as exc:
             raise RemoteError(f"{what}: {exc or 'not JSON'}") from None
         if not isinstance(body, dict):
             raise RemoteError(f"{what}: not a JSON object")
-        return body
+        return body, self._url(link.group(1)) if link else None
+
+    def _listing(self, path: str, scope: str, what: str, key: str, missing_ok: bool = False) -> list[str]:
+        """Every name of a paged list (catalog, tags), page after page: a list cut short
+        would make a pull pass prune here what the remote still has, so it is an error."""
+        names: list[str] = []
+        url: str | None = path
+        for _ in range(MAX_LIST_PAGES):
+            body, url = self._json_page(url, scope, what, {} if missing_ok else None)
+            found = body.get(key) or []
+            if isinstance(found, list):
+                names.extend(n for n in found if isinstance(n, str))
+            if url is None:
+                return names
+            if not url.startswith(self.remote.upstream_url + "/"):
+                raise RemoteError(f"{what}: the next page is on another host: {url[:200]}")
+        raise RemoteError(f"{what}: more than {MAX_LIST_PAGES} pages")
 
     def catalog(self) -> list[str]:
-        body = self._json(f"/v2/_catalog?{urlencode({'n': settings.REGISTRY_PAGE_MAX})}", "registry:catalog:*",
-                          "catalog")
-        names = body.get("repositories") or []
-        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+        return self._listing(f"/v2/_catalog?{urlencode({'n': settings.REGISTRY_PAGE_MAX})}", "registry:catalog:*",
+                             "catalog", "repositories")
 
     def tags(self, name: str, *, missing_ok: bool = False) -> list[str]:
-        """The repository's tags; [] for a repository the remote does not have when
-        `missing_ok`, else that is a RemoteError too."""
-        try:
-            return self.http.tags(name)
-        except UpstreamNotFound as exc:
-            if missing_ok:
-                return []
-            raise RemoteError(f"tags of {name}: {exc}".replace("upstream", "remote")) from None
-        except UpstreamUnavailable as exc:
-            raise RemoteError(f"tags of {name}: {exc}".replace("upstream", "remote")) from None
+        """The repository's tags, every page; [] for a repository the remote does not have
+        when `missing_ok`, else that is a RemoteError too."""
+        return self._listing(f"/v2/{name}/tags/list?{urlencode({'n': settings.REGISTRY_PAGE_MAX})}",
+                             _pull_scope(name), f"tags of {name}", "tags", missing_ok)
 
     def referrers(self, name: str, digest: str) -> list[str]:
         """Digests of the manifests whose subject is `digest`; [] where the remote has no
@@ -128,7 +157,10 @@ class RemoteClient:
     def blob_mount(self, name: str, digest: str, from_name: str) -> bool:
         """True if the remote linked the blob from `from_name`; False if it wants an upload."""
         query = urlencode({"mount": digest, "from": from_name})
-        response = self._send("POST", f"/v2/{name}/blobs/uploads/?{query}", scope=_push_scope(name),
+        # One token for both repositories, as docker asks: a token-auth remote mounts only
+        # from a repository the token may pull.
+        scope = f"{_push_scope(name)} {_pull_scope(from_name)}"
+        response = self._send("POST", f"/v2/{name}/blobs/uploads/?{query}", scope=scope,
                               headers={"Content-Length": "0"}, body=b"")
         response.close()
         if response.status == 201:
@@ -213,11 +245,28 @@ class RemoteClient:
     def manifest_delete(self, name: str, reference: str) -> bool:
         """True if deleted, False if the remote had nothing under `reference`."""
         response = self._send("DELETE", f"/v2/{name}/manifests/{reference}", scope=f"repository:{name}:delete")
+        if response.status == 400 and not is_digest_reference(reference):
+            codes = _error_codes(response)
+            if codes & TAG_DELETE_REFUSALS:
+                raise DeleteUnsupported(f"remote cannot delete tag {name}:{reference} ({', '.join(sorted(codes))})")
         response.close()
         if response.status == 404:
             return False
+        if response.status == 405:
+            raise DeleteUnsupported(f"remote cannot delete {name}:{reference} (it answered 405)")
         self._expect(response, (200, 202, 204), f"delete {name}:{reference}")
         return True
+
+
+def _error_codes(response: UpstreamResponse) -> set[str]:
+    """The `code`s of an OCI error answer ({"errors": [{"code": …}]}); empty if it is not one."""
+    try:
+        errors = json.loads(response.read_limited(MAX_ERROR_RESPONSE)).get("errors")
+    except (UpstreamUnavailable, ValueError, AttributeError):
+        return set()
+    if not isinstance(errors, list):
+        return set()
+    return {e["code"] for e in errors if isinstance(e, dict) and isinstance(e.get("code"), str)}
 
 
 def _pieces(source: BinaryIO, length: int, hasher) -> Iterator[bytes]:

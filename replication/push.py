@@ -17,10 +17,10 @@ from registry_api.oci.reference import is_digest_reference
 from registry_api.services.blobs import blob_open
 from storage_backends.base import StorageError
 
-from .client import RemoteError
+from .client import DeleteUnsupported, RemoteError
 from .copier import Copier
-from .log import State
-from .models import Artifact
+from .log import RunLog, State
+from .models import Artifact, Rule
 from .rules import destination_name, tag_matcher
 
 ARTIFACT_ERRORS = (RemoteError, RegistryError, StorageError, mediatypes.InvalidManifest, OSError)
@@ -29,6 +29,10 @@ ACCEPT = ", ".join(mediatypes.MANIFEST_TYPES)
 
 class PushCopier(Copier):
     errors = ARTIFACT_ERRORS
+
+    def __init__(self, rule: Rule, log: RunLog) -> None:
+        super().__init__(rule, log)
+        self._remote_tags: dict[str, dict[str, str | None]] = {}
 
     def copy(self, source: str, dest: str, reference: str) -> None:
         manifest = _local_manifest(source, reference)
@@ -42,9 +46,43 @@ class PushCopier(Copier):
         dest = destination_name(source, self.rule.destination_prefix)
         started = time.monotonic()
         with self.log.failure_of(kind="delete", repository=dest, tag=reference, errors=ARTIFACT_ERRORS):
-            deleted = self.client.manifest_delete(dest, reference)
+            try:
+                deleted = self.client.manifest_delete(dest, reference)
+            except DeleteUnsupported:
+                if is_digest_reference(reference):
+                    raise
+                self._untag_by_digest(dest, reference, started)
+                return
             self.log.note(kind="delete", repository=dest, tag=reference, started=started,
                           state=State.DELETED if deleted else State.SKIPPED)
+
+    def _untag_by_digest(self, dest: str, tag: str, started: float) -> None:
+        """For a remote that deletes only by digest (Distribution 2.x): deleting the
+        manifest removes every tag naming it there, so it is done only when `tag` is the
+        last; otherwise the tag stays, noted as such rather than as a failure."""
+        digests = self._remote_digests(dest)
+        digest = digests.get(tag)
+        if digest is None:
+            self.log.note(kind="delete", repository=dest, tag=tag, state=State.SKIPPED, started=started)
+            return
+        others = sorted(t for t, d in digests.items() if d == digest and t != tag)
+        if others:
+            self.log.note(kind="delete", repository=dest, tag=tag, digest=digest, state=State.SKIPPED,
+                          started=started, error=f"the remote cannot delete tags, and {', '.join(others[:5])} "
+                                                 f"still name {digest}: tag left in place")
+            return
+        deleted = self.client.manifest_delete(dest, digest)
+        for name in [t for t, d in digests.items() if d == digest]:
+            del digests[name]
+        self.log.note(kind="delete", repository=dest, tag=tag, digest=digest, started=started,
+                      state=State.DELETED if deleted else State.SKIPPED)
+
+    def _remote_digests(self, dest: str) -> dict[str, str | None]:
+        """What each of the remote's tags in `dest` names, read once per run."""
+        if dest not in self._remote_tags:
+            self._remote_tags[dest] = {tag: self.client.manifest_digest(dest, tag, ACCEPT)
+                                       for tag in self.client.tags(dest, missing_ok=True)}
+        return self._remote_tags[dest]
 
     def prune(self, source: str, kept: list[str]) -> None:
         """Full passes of rules that replicate deletes: tags the remote has (within the

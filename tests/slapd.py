@@ -90,6 +90,8 @@ def _free_port() -> int:
 
 
 class Slapd:
+    log_level = "0"
+
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="registry-slapd-"))
         self.port, self.tls_port = _free_port(), _free_port()
@@ -128,9 +130,10 @@ class Slapd:
 
     def start(self) -> None:
         log = (self.root / "slapd.log").open("ab")
-        # -d 0: stay in the foreground (so the Popen handle is the server), logging nothing.
+        # -d: stay in the foreground (so the Popen handle is the server), logging `log_level`
+        # (0 nothing; 256 "stats", a line per operation, which bench/directory.py counts).
         self.process = subprocess.Popen(
-            [SLAPD, "-f", str(self.root / "slapd.conf"), "-h", f"{self.uri}/ {self.tls_uri}/", "-d", "0"],
+            [SLAPD, "-f", str(self.root / "slapd.conf"), "-h", f"{self.uri}/ {self.tls_uri}/", "-d", self.log_level],
             stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
@@ -179,14 +182,18 @@ class Slapd:
         finally:
             conn.unbind_s()
 
+    def log(self) -> str:
+        return (self.root / "slapd.log").read_text(errors="replace")
+
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_slapd() -> Slapd:
+def start_slapd(log_level: str = "0") -> Slapd:
     """A loaded server; the caller stops it with `remove()`."""
     server = Slapd()
+    server.log_level = log_level
     try:
         server.start()
         server.load()

@@ -3,7 +3,7 @@ unambiguous (`/-/` before the portal's own words, digests recognised by their co
 from django.urls import path, register_converter
 
 from .converters import DigestConverter, RepositoryNameConverter, TagConverter
-from .views import api, auth, dashboard, deletes, manifests, oidc, proxies, replication, repositories, settings, tokens
+from .views import auth, dashboard, deletes, manifests, oidc, proxies, replication, repositories, settings, tokens
 
 register_converter(RepositoryNameConverter, "repository_name")
 register_converter(DigestConverter, "digest")
@@ -12,8 +12,6 @@ register_converter(TagConverter, "tag")
 app_name = "webui"
 urlpatterns = [
     path("", dashboard.home, name="home"),
-    path("api/summary", dashboard.summary, name="summary"),
-    path("api/repositories/<repository_name:name>", api.repository, name="api_repository"),
     path("login/", auth.login, name="login"),
     path("logout/", auth.logout, name="logout"),
     path("oidc/login/", oidc.oidc_login, name="oidc_login"),
@@ -24,7 +22,6 @@ urlpatterns = [
     path("proxies/", proxies.proxy_list, name="proxies"),
     path("repositories/<repository_name:name>/", repositories.repository_detail, name="repository"),
     path("repositories/<repository_name:name>/-/compare/", repositories.compare, name="compare"),
-    path("repositories/<repository_name:name>/-/tags/", repositories.tag_search, name="tag_search"),
     path("repositories/<repository_name:name>/-/delete/", deletes.repository_delete, name="repository_delete"),
     path("repositories/<repository_name:name>/-/settings/", settings.repository_settings, name="repository_settings"),
     path("repositories/<repository_name:name>/-/replication/", replication.repository_replication,

@@ -13,12 +13,14 @@ from registry_api.auth.permissions import is_repository_admin
 from registry_api.models import Tag
 from registry_api.oci.reference import InvalidReference, parse_digest, validate_tag
 from registry_api.selectors.manifests import manifest_detail
+from registry_api.selectors.tags import is_artifact
 from registry_api.services.dependents import ManifestInUse
 from registry_api.services.manifests import manifest_delete
 
 from ..access import identity_of, repository_for
 from ..conventions import sort_param
 from ..errors import Conflict
+from ..permissions import PublicRead
 
 TAG_SORTS = {"name": ("name",), "-name": ("-name",), "pushed": ("updated_at", "name"),
              "-pushed": ("-updated_at", "name")}
@@ -30,6 +32,10 @@ class TagSerializer(serializers.Serializer):
     media_type = serializers.CharField(source="manifest.media_type")
     pushed_at = serializers.DateTimeField(source="updated_at")
     last_pulled_at = serializers.DateTimeField(allow_null=True)
+    artifact = serializers.SerializerMethodField(help_text="neither an image nor an index (a signature, an SBOM…)")
+
+    def get_artifact(self, tag) -> bool:
+        return is_artifact(tag.manifest.media_type, tag.manifest.artifact_type)
 
 
 class DescriptorSerializer(serializers.Serializer):
@@ -93,7 +99,10 @@ def _delete(request: Request, name: str, reference: str, allow_dependents: bool 
 
 
 class TagList(generics.ListAPIView):
+    """Open to anonymous callers on repositories they may pull (the portal's tag suggestions
+    on a public repository); 401 for them elsewhere."""
     serializer_class = TagSerializer
+    permission_classes = [PublicRead]
 
     def get_queryset(self):
         repository = repository_for(self.request, self.kwargs["name"])

@@ -121,3 +121,14 @@ class RepositoryDetail(generics.GenericAPIView):
         return Response(RepositoryDeletedSerializer(
             {"deleted": deleted.name, "tags": deleted.tags, "manifests": deleted.manifests}).data,
             status=status.HTTP_200_OK)
+
+
+class RepositoryDeleteAlias(RepositoryDetail):
+    """`DELETE /api/repositories/<name>`, the repository delete scripts used before /api/v1/
+    existed (documented in docs/api.md): kept as an alias of the DELETE above, the same
+    rights and answer, so those scripts keep working."""
+    http_method_names = ["delete", "options"]
+
+    @extend_schema(exclude=True)
+    def delete(self, request: Request, name: str) -> Response:
+        return super().delete(request, name)

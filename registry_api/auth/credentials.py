@@ -142,6 +142,9 @@ def authenticate(*, username: str, password: str, client_addr: str) -> Identity:
     in with Django's forms, which check passwords only (a read-only token must not open a
     full session).
     """
+    if "\x00" in username or "\x00" in password:
+        # No account can hold a NUL (PostgreSQL text refuses it): a plain refusal, not a 500.
+        raise AuthenticationFailed("invalid username, password or token")
     if password.startswith(TOKEN_PREFIX):
         identity = _token_identity(username, password)
         if identity is None:

@@ -5,7 +5,7 @@ group; levels are cumulative. Read-only tokens cut everything down to pull; a to
 to a namespace has nothing outside it (`within_limit`), whatever its user may do there.
 
 Besides the token actions (pull, push, delete), the `admin` level holds MANAGE: deleting
-the whole repository (portal, `DELETE /api/repositories/…`) and its settings page in the
+the whole repository (portal, `DELETE /api/v1/repositories/…`) and its settings page in the
 portal (public flag, immutable tags, the grants given on it). MANAGE never goes into a
 token: no /v2/ request needs it.
 """
@@ -164,7 +164,7 @@ def visible_repositories(identity: Identity) -> QuerySet:
         grants = _grants_for(user)
         namespaces |= set(grants.filter(namespace__isnull=False).values_list("namespace__name", flat=True))
         condition |= Q(pk__in=grants.filter(repository__isnull=False).values("repository_id"))
-    for name in sorted(namespaces):  # a stable SQL text: the portal caches by it (webui/dashboard.py)
+    for name in sorted(namespaces):  # a stable SQL text: the dashboard caches by it (selectors/dashboard.py)
         condition |= Q(name=name) | Q(name__startswith=f"{name}/")
     return everything.filter(condition)
 

@@ -26,14 +26,18 @@ def record(*, action: str, repository: str = "", target: str = "", detail: dict 
     """Write the event; queue webhooks once the surrounding transaction commits."""
     from . import webhooks  # webhooks imports models only; kept here to avoid a cycle
 
+    def text(value: str, limit: int) -> str:
+        # PostgreSQL text cannot hold NUL; a name a client made up may carry one.
+        return value.replace("\x00", "")[:limit]
+
     who = current_actor()
     event = _NEW_EVENT.create(
         action=action,
-        actor=(actor if actor is not None else who.name)[:150],
+        actor=text(actor if actor is not None else who.name, 150),
         client_address=who.client_address[:64],
         request_id=current_request_id()[:64],
-        repository=repository[:255],
-        target=target[:300],
+        repository=text(repository, 255),
+        target=text(target, 300),
         detail=detail or {},
     )
     if action in webhooks.EVENTS and repository:

@@ -212,9 +212,11 @@ class UpstreamClient:
         realm = challenge.realm
         if urlsplit(realm).scheme not in ("http", "https"):
             raise UpstreamUnavailable("upstream token realm is not an http(s) URL")
-        query = {"scope": scope}
+        # Several scopes (space-separated, as a token's own "scope" claim lists them) are
+        # asked for in one token, one `scope` parameter each, as docker does for a mount.
+        query = [("scope", s) for s in scope.split()]
         if challenge.params.get("service"):
-            query["service"] = challenge.params["service"]
+            query.append(("service", challenge.params["service"]))
         authorization = None
         if self.credentials is not None:
             self._check_transport(realm)

@@ -24,7 +24,6 @@ from ..oci.imageconfig import IMAGE_CONFIGS, platform_string
 
 TAG_PAGE_SIZE = 50
 UNTAGGED_PAGE_SIZE = 20
-TAG_NAMES_LIMIT = 20
 
 
 def is_artifact(media_type: str, artifact_type: str) -> bool:
@@ -193,17 +192,6 @@ def _runnable() -> Q:
     """Tags naming an image or an index, not a signature or an SBOM."""
     return (Q(manifest__media_type__in=mediatypes.INDEXES) | Q(manifest__artifact_type="")
             | Q(manifest__artifact_type__in=IMAGE_CONFIGS))
-
-
-def tag_names(*, repository: Repository, query: str = "", limit: int = TAG_NAMES_LIMIT) -> list[dict]:
-    """Tag names containing `query`, images and indexes first then newest: the compare
-    form's suggestions, from all tags rather than those on the page."""
-    tags = Tag.objects.filter(repository=repository)
-    if query:
-        tags = tags.filter(name__contains=query.strip())
-    rows = tags.order_by("-updated_at", "name").values_list("name", "manifest__media_type", "manifest__artifact_type")
-    found = [{"name": n, "artifact": is_artifact(m, a)} for n, m, a in rows[: limit * 2]]
-    return sorted(found, key=lambda t: t["artifact"])[:limit]
 
 
 def compare_defaults(*, repository: Repository) -> tuple[str, str]:

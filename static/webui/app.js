@@ -2,8 +2,10 @@
  * - copy buttons ([data-copy] holds the text, [data-copy-from] a selector to copy from),
  * - search as you type (form[data-live-search] names the results container to refill and
  *   [data-live-status] the live region that announces the count),
- * - tag suggestions from every tag (form[data-tag-suggest] names the JSON endpoint),
- * - live dashboard figures ([data-poll] names the JSON endpoint, refreshed every 5 s).
+ * - tag suggestions from every tag (form[data-tag-suggest] names the management API's
+ *   tag list, called with the portal's session),
+ * - live dashboard figures ([data-poll] names the management API's summary, polled
+ *   every 5 s; [data-page] the page to take redrawn parts from).
  * URLs always come from the page (rendered by Django), never spelled here. */
 "use strict";
 (function () {
@@ -120,12 +122,15 @@
     async function suggest(input) {
       const list = input.list;
       if (!list) return;
-      const url = endpoint + "?" + new URLSearchParams({ q: input.value }).toString();
+      const query = { q: input.value, sort: "-pushed", page_size: "20" };
+      const url = endpoint + "?" + new URLSearchParams(query).toString();
       try {
         const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
         if (!response.ok) return;
         const data = await response.json();
-        list.replaceChildren(...data.tags.map((tag) => {
+        // Images and indexes first (what a comparison takes), then artifacts.
+        const tags = data.results.filter((t) => !t.artifact).concat(data.results.filter((t) => t.artifact));
+        list.replaceChildren(...tags.map((tag) => {
           const option = document.createElement("option");
           option.value = tag.name;
           if (tag.artifact) option.label = tag.name + " (artifact)";
@@ -145,54 +150,42 @@
   document.querySelectorAll("form[data-tag-suggest]").forEach(tagSuggest);
 
   // --- Live dashboard ----------------------------------------------------------------
+  // The counts come from the management API's summary; when its `version` moves, the
+  // parts the server draws ([data-redraw]: storage, charts, recent pushes) are taken from
+  // a fresh copy of the page, so this script renders no markup of its own.
   const live = document.querySelector("[data-poll]");
   if (live) {
-    const url = live.dataset.poll;
-
-    function recentItem(push) {
-      const item = document.createElement("li");
-      const link = document.createElement("a");
-      link.href = push.url;
-      link.textContent = push.repository + ":" + push.tag;
-      const digest = document.createElement("code");
-      digest.title = push.digest;
-      digest.textContent = push.short_digest;
-      const time = document.createElement("time");
-      time.dateTime = push.pushed_at;
-      time.textContent = push.ago;
-      item.append(link, " ", digest, " ", time);
-      return item;
+    async function fetchOk(url, accept) {
+      const response = await fetch(url, { headers: { Accept: accept }, credentials: "same-origin" });
+      if (!response.ok) throw new Error(response.status);
+      return response;
     }
 
-    function emptyItem(list) {
-      const item = document.createElement("li");
-      item.className = "empty";
-      item.textContent = list.dataset.emptyText || "";
-      return item;
+    async function redraw() {
+      const page = new DOMParser().parseFromString(await (await fetchOk(live.dataset.page, "text/html")).text(), "text/html");
+      document.querySelectorAll("[data-redraw]").forEach((node) => {
+        const fresh = page.getElementById(node.id);
+        if (!fresh) return;
+        node.replaceChildren(...fresh.childNodes);
+        if (fresh.title) node.title = fresh.title;
+      });
     }
 
     async function poll() {
       if (document.hidden) return;
-      let data;
       try {
-        const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-        if (!response.ok) return;
-        data = await response.json();
+        const data = await (await fetchOk(live.dataset.poll, "application/json")).json();
+        // Redrawn first, so the counts and what the server drew change together.
+        if (data.version !== live.dataset.version) await redraw();
+        live.querySelectorAll("[data-figure]").forEach((node) => {
+          const value = data[node.dataset.figure];
+          if (value !== undefined && node.textContent !== String(value)) node.textContent = value;
+        });
+        live.dataset.version = data.version;
+        live.dataset.updated = new Date().toISOString();
       } catch (error) {
-        return; // the server is restarting; try again at the next tick
+        // the server is restarting; try again at the next tick
       }
-      live.querySelectorAll("[data-figure]").forEach((node) => {
-        const value = data[node.dataset.figure];
-        if (value !== undefined && node.textContent !== String(value)) node.textContent = value;
-      });
-      const list = document.getElementById("recent-pushes");
-      if (list) list.replaceChildren(...(data.recent.length ? data.recent.map(recentItem) : [emptyItem(list)]));
-      const charts = document.getElementById("charts");
-      if (charts && data.charts_html && data.version !== live.dataset.version) {
-        charts.innerHTML = data.charts_html; // our own server-rendered markup
-      }
-      live.dataset.version = data.version;
-      live.dataset.updated = new Date().toISOString();
     }
 
     setInterval(poll, 5000);

@@ -86,6 +86,16 @@ def test_malformed_basic_credentials_are_401_not_an_anonymous_token(client, user
     assert "token" not in response.json()
 
 
+@pytest.mark.parametrize("username,password", [("ali\x00ce", "alice-pw"), ("alice", "alice-pw\x00")])
+def test_a_nul_in_credentials_is_a_plain_401_on_every_password_path(client, users, username, password):
+    """PostgreSQL text cannot hold NUL: the name must never reach a query (it was a 500 there)."""
+    got = client.get("/auth/token", {"scope": "repository:team/app:pull"}, **basic(username, password))
+    posted = client.post("/auth/token", {"grant_type": "password", "username": username, "password": password})
+    v2 = client.get("/v2/", **basic(username, password))
+    assert [got.status_code, posted.status_code, v2.status_code] == [401, 401, 401]
+    assert got.json()["errors"][0]["code"] == "UNAUTHORIZED"
+
+
 def test_offline_token_returns_a_refresh_token_usable_with_post(client, users):
     body = get_token(client, "repository:team/app:pull", auth=basic("alice", "alice-pw"), offline_token="true", client_id="docker")
     refresh = body["refresh_token"]

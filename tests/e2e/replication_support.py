@@ -158,10 +158,11 @@ def replicate_now(registry: LiveRegistry, rule: str, repository: str = "") -> No
     ))
 
 
-def run_worker_once(registry: LiveRegistry) -> str:
-    """`manage.py replicate --once`: its output and log lines, which must hold no traceback."""
-    result = subprocess.run([sys.executable, "manage.py", "replicate", "--once"], env=registry.env, cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=300)
+def run_worker_once(registry: LiveRegistry, **env: str) -> str:
+    """`manage.py replicate --once` (with `env` added to the registry's environment): its
+    output and log lines, which must hold no traceback."""
+    result = subprocess.run([sys.executable, "manage.py", "replicate", "--once"], env={**registry.env, **env},
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "Traceback" not in output, output
     return output

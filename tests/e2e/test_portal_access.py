@@ -106,25 +106,66 @@ def test_keyboard_alone_reaches_the_search_box_and_a_copy_button(page, listed):
     shot(page, "23-keyboard-copy")
 
 
-def test_the_live_dashboard_takes_urls_and_emptiness_from_the_server(page, listed):
-    """The poll's JSON is the only source: links come from its `url` (the script spells no
-    portal path), and an empty list of pushes replaces the old items."""
+def test_the_live_dashboard_polls_the_management_api(page, listed):
+    """The figures are the management API's summary (the page shows what it answers); when
+    its version moves, the parts the server draws are taken from a fresh copy of the page.
+    The portal's old /api/summary is never asked."""
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
     sign_in(page)
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/summary/"), timeout=15_000) as polled:
+        pass
+    assert polled.value.status == 200 and polled.value.request.headers["accept"] == "application/json"
+    real = polled.value.json()
     answers = []
 
     def rewrite(route):
         data = route.fetch().json()
-        data["recent"] = [] if answers else [{**data["recent"][0], "url": "/somewhere/else/"}]
+        data["tags"] = 4242
         data["version"] = f"forced-{len(answers)}"  # redraw even if nothing else changed
         answers.append(data)
         route.fulfill(json=data)
 
-    page.route("**/api/summary", rewrite)
-    page.wait_for_function("document.querySelector('#recent-pushes a')?.getAttribute('href') === '/somewhere/else/'",
-                           timeout=15_000)
-    page.wait_for_function("document.querySelector('#recent-pushes li.empty')?.textContent === 'Nothing pushed yet.'",
-                           timeout=15_000)
-    assert page.locator("#recent-pushes li").count() == 1
+    # Spoil what the server drew; only a redraw from the page brings it back.
+    page.evaluate("document.getElementById('recent-pushes').replaceChildren()")
+    page.route("**/api/v1/summary/", rewrite)
+    page.wait_for_function("document.querySelector('[data-figure=tags]').textContent === '4242'", timeout=15_000)
+    page.wait_for_function("document.querySelectorAll('#recent-pushes li').length > 0", timeout=15_000)
+    first = page.locator("#recent-pushes li a").first
+    assert first.get_attribute("href") == f"/repositories/{real['recent'][0]['repository']}/"
+    assert first.inner_text() == f"{real['recent'][0]['repository']}:{real['recent'][0]['tag']}"
+    assert page.locator("[data-figure=repositories]").inner_text() == str(real["repositories"])
+    assert not [url for url in asked if "/api/summary" in url]
+
+
+def test_anonymous_visitors_get_live_figures_and_tag_suggestions(page, secured_registry, tmp_path):
+    """Not signed in, on a registry with a public namespace: the dashboard's poll and the
+    compare form's suggestions are answered by the management API, over public data only."""
+    name = "portalpairs/app"
+    for tag in ("1.0", "2.0"):
+        push(secured_registry, tmp_path, name, tag, builders.image(f"pairs-{tag}"))
+    secured_registry.manage("shell", "-c", (
+        "from registry_api.models import Namespace\n"
+        "Namespace.objects.update_or_create(name='portalpairs', defaults={'public': True})"
+    ))
+    page.goto("/")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/summary/"), timeout=15_000) as polled:
+        pass
+    figures = polled.value.json()
+    assert polled.value.status == 200 and figures["repositories"] >= 1
+    # Other tests share the server and may make namespaces public; never this private one.
+    assert PRIVATE_NS not in {u["namespace"] for u in figures["storage_by_namespace"]}
+    assert not [push for push in figures["recent"] if push["repository"].startswith(f"{PRIVATE_NS}/")]
+
+    page.goto(f"/repositories/{name}/")
+    to = page.get_by_label("To", exact=True)
+    to.fill("")
+    with page.expect_response(lambda r: f"/api/v1/repositories/{name}/-/tags/?q=1." in r.url) as suggested:
+        to.press_sequentially("1.", delay=30)
+        page.wait_for_function("document.querySelector('form[data-tag-suggest]').dataset.suggested === '1.'")
+    assert suggested.value.status == 200
+    assert page.locator("#tag-names option").evaluate_all("os => os.map(o => o.value)") == ["1.0"]
+    shot(page, "24-anonymous-suggestions")
 
 
 def test_tags_filter_as_one_types(page, listed):

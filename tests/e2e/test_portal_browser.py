@@ -53,6 +53,11 @@ def test_browse_copy_and_delete_in_a_real_browser(page, secured_registry, tmp_pa
         f"document.querySelector('[data-figure=tags]').textContent == '{tag_total}'", timeout=15_000)
     assert page.locator("#recent-pushes li").first.inner_text().startswith(f"{NAME}:v1")
     _push(registry, tmp_path, "v2", v2)
+    # The figures come from the management API's summary, with the portal's session.
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/summary/") and r.json()["tags"] == tag_total + 1,
+                              timeout=15_000) as polled:
+        pass
+    assert polled.value.status == 200 and polled.value.json()["recent"][0]["tag"] == "v2"
     page.wait_for_function(f"document.querySelector('[data-figure=tags]').textContent == '{tag_total + 1}'", timeout=15_000)
     assert page.locator("#recent-pushes li").first.inner_text().startswith(f"{NAME}:v2")
     shot(page, "01-dashboard")
@@ -109,7 +114,7 @@ def test_browse_copy_and_delete_in_a_real_browser(page, secured_registry, tmp_pa
 
 
 def test_management_delete_url_with_basic_credentials(secured_registry, tmp_path):
-    """The documented DELETE for scripts, over real HTTP."""
+    """The documented DELETE for scripts (an alias of the management API's), over real HTTP."""
     registry = secured_registry
     layout = builders.image_layout(tmp_path / "layout", "1", builders.image("portal-gone"))
     skopeo_push(f"oci:{layout}:1", f"docker://{registry.host}/portal/gone:1", "--dest-creds", f"admin:{ADMIN_PASSWORD}")

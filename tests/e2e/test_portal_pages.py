@@ -20,11 +20,13 @@ def test_compare_suggests_every_tag_and_compares_an_index_by_platform(page, secu
     push_index(registry, tmp_path, name, "multi", [amd64, arm64])
     sign_in(page, then=f"/repositories/{name}/")
 
-    # The form suggests tags from the server as one types (the endpoint, not the page's rows).
+    # The form suggests tags from the management API as one types (every tag, not the page's rows).
     to = page.get_by_label("To", exact=True)
     to.fill("")
-    to.press_sequentially("1.", delay=30)
-    page.wait_for_function("document.querySelector('form[data-tag-suggest]').dataset.suggested === '1.'")
+    with page.expect_response(lambda r: f"/api/v1/repositories/{name}/-/tags/?q=1." in r.url) as suggested:
+        to.press_sequentially("1.", delay=30)
+        page.wait_for_function("document.querySelector('form[data-tag-suggest]').dataset.suggested === '1.'")
+    assert suggested.value.status == 200 and [t["name"] for t in suggested.value.json()["results"]] == ["1.0"]
     assert page.locator("#tag-names option").evaluate_all("os => os.map(o => o.value)") == ["1.0"]
     to.fill("1.0")  # what choosing the suggestion does
     page.get_by_label("From", exact=True).fill("2.0")

@@ -4,6 +4,7 @@ the worker runs as `manage.py replicate` (once, or as its looping service), and 
 arrived is read back from the remote byte for byte."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -125,6 +126,27 @@ def test_an_index_and_its_referrer_go_to_a_registry_with_token_auth(replication_
 
     assert_same_index_and_referrer(replication_other, "multi/app", "v2", *pushed)
     assert all(r["succeeded"] for r in runs(replication_here, "to-other"))
+
+
+def test_a_layer_is_mounted_on_a_token_auth_remote_with_one_token_for_both_repositories(
+        replication_here, replication_other):
+    configure(replication_here, remote="other", url=replication_other.base_url, username="admin",
+              password=ADMIN_PASSWORD, rule="token-mounts", repositories="mounted/*", direction="push")
+    img = builders.image("replicated-token-mount")
+    push_image(replication_here, "mounted/one", "v1", img)
+    run_worker_once(replication_here)
+    log_start = replication_other.log.size()
+    push_image(replication_here, "mounted/two", "v1", img)
+    run_worker_once(replication_here)
+
+    last = runs(replication_here, "token-mounts")[-1]
+    assert last["succeeded"]
+    assert {a["state"] for a in last["artifacts"] if a["kind"] == "blob"} == {"mounted"}  # the remote said 201
+    remote_log = replication_other.log.read(log_start)
+    mounts = re.findall(r'"POST /v2/mounted/two/blobs/uploads/\?mount=\S+ HTTP/1\.1" (\d+)', remote_log)
+    assert mounts and set(mounts) == {"201"}, remote_log[-2000:]
+    assert "PATCH /v2/mounted/two/" not in remote_log and "PUT /v2/mounted/two/blobs/" not in remote_log  # no upload
+    assert_same_image(replication_other, "mounted/two", "v1", img)
 
 
 def test_pull_rule_brings_an_image_here_through_the_registrys_own_services(replication_here, distribution):
@@ -299,3 +321,46 @@ def test_a_full_pass_deletes_on_the_remote_what_was_deleted_here_while_no_event_
     run_worker_once(replication_here)
     assert manifest_digest(replication_other, "sweep/app", "drop") is None
     assert manifest_digest(replication_other, "sweep/app", "keep") is not None
+
+
+def test_a_tag_delete_refused_by_distribution_deletes_the_manifest_only_when_no_other_tag_names_it(
+        replication_here, distribution):
+    configure(replication_here, remote="dist", url=distribution.base_url, rule="untag",
+              repositories="untag/*", replicate_deletes=True, direction="push")
+    shared, alone = builders.image("untag-shared"), builders.image("untag-alone")
+    for tag, img in (("v1", shared), ("latest", shared), ("solo", alone)):
+        push_image(replication_here, "untag/app", tag, img)
+    run_worker_once(replication_here)
+    refused = distribution.request("DELETE", "/v2/untag/app/manifests/solo")
+    # Distribution 2.x deletes manifests, not tags; 2.8 says so as a 400 DIGEST_INVALID.
+    assert refused.status in (400, 405) and (b"DIGEST_INVALID" in refused.body or b"UNSUPPORTED" in refused.body)
+
+    for tag in ("solo", "v1"):
+        assert replication_here.request("DELETE", f"/v2/untag/app/manifests/{tag}").status == 202
+        run_worker_once(replication_here)
+
+    solo_run, v1_run = runs(replication_here, "untag")[-2:]
+    assert solo_run["succeeded"] and solo_run["artifacts"][0]["state"] == "deleted"
+    assert manifest_digest(distribution, "untag/app", "solo") is None  # deleted by digest: no tag named it
+    assert v1_run["succeeded"], v1_run  # not a failure: the remote cannot do it
+    assert v1_run["artifacts"][0]["state"] == "skipped"
+    assert "the remote cannot delete tags, and latest still name" in v1_run["artifacts"][0]["error"]
+    assert manifest_digest(distribution, "untag/app", "latest") == shared.manifest.digest  # left intact
+
+
+def test_a_pull_pass_reads_every_page_of_the_remotes_tags_and_prunes_nothing_it_still_has(
+        replication_here, replication_other):
+    images = {f"r{i}": builders.image(f"paged-{i}") for i in range(5)}
+    for tag, img in images.items():
+        push_image(replication_other, "paged/app", tag, img)
+    configure(replication_here, remote="other", url=replication_other.base_url, username="admin",
+              password=ADMIN_PASSWORD, rule="paged", repositories="paged/app", destination_prefix="paged-here",
+              replicate_deletes=True, direction="pull")
+    for _ in range(2):  # the second pass would prune whatever a first page left out
+        replicate_now(replication_here, "paged")
+        run_worker_once(replication_here, REGISTRY_PAGE_MAX="2")  # asks n=2: the remote pages with Link
+        assert runs(replication_here, "paged")[-1]["succeeded"]
+
+    for tag, img in images.items():
+        assert manifest_digest(replication_here, "paged-here/paged/app", tag) == img.manifest.digest, tag
+    assert not [a for a in runs(replication_here, "paged")[-1]["artifacts"] if a["kind"] == "delete"]

@@ -115,3 +115,12 @@ def test_deleting_a_namespace_or_user_audits_what_went_with_it(pusher):
     Grant.objects.create(namespace=Namespace.objects.create(name="again"), user=pusher, level="pull")
     pusher.delete()
     assert AuditEvent.objects.filter(target="Grant pusher: pull on again", detail__change="deleted").exists()
+
+
+def test_a_nul_in_a_name_a_client_made_up_does_not_lose_the_event(pusher):
+    """PostgreSQL text refuses NUL; the event is kept with the NUL left out."""
+    from registry_api.events.audit import record
+
+    event = record(action="login_failed", actor="mall\x00ory", target="x\x00y", detail={"via": "password"})
+    event.refresh_from_db()
+    assert (event.actor, event.target) == ("mallory", "xy")

@@ -21,6 +21,10 @@ TABLE = [
     ("health", "GET", "/api/v1/health/", None, (200, 200, 200, 200, 200)),
     ("version", "GET", "/api/v1/version/", None, (200, 200, 200, 200, 200)),
     ("schema", "GET", "/api/v1/schema/", None, (200, 200, 200, 200, 200)),
+    # The dashboard's figures: anonymous callers see those of what is public (none here).
+    ("summary", "GET", "/api/v1/summary/", None, (200, 200, 200, 200, 200)),
+    ("summary write", "POST", "/api/v1/summary/", {}, (401, 405, 405, 405, 405)),
+    ("other namespace's tags", "GET", "/api/v1/repositories/other/box/-/tags/", None, (401, 404, 404, 404, 200)),
     ("namespace list", "GET", "/api/v1/namespaces/", None, (401, 200, 200, 200, 200)),
     ("namespace create", "POST", "/api/v1/namespaces/", {"name": "fresh"}, (401, 403, 403, 403, 201)),
     ("namespace read", "GET", "/api/v1/namespaces/team/", None, (401, 404, 404, 200, 200)),

@@ -30,7 +30,7 @@ def test_the_schema_describes_every_resource_and_its_authentication(client, db):
     for path in ("/api/v1/namespaces/", "/api/v1/namespaces/{name}/usage/", "/api/v1/repositories/",
                  "/api/v1/repositories/{name}/-/tags/", "/api/v1/repositories/{name}/-/manifests/{digest}/",
                  "/api/v1/robots/", "/api/v1/retention-policies/{id}/dry-run/", "/api/v1/audit-events/",
-                 "/api/v1/health/", "/api/v1/version/"):
+                 "/api/v1/health/", "/api/v1/version/", "/api/v1/summary/"):
         assert path in paths, path
     schemes = document["components"]["securitySchemes"]
     assert schemes["accessToken"]["scheme"] == "bearer" and schemes["basicAuth"]["scheme"] == "basic"

@@ -1,7 +1,7 @@
-"""One replication worker claiming jobs as fast as it can, for test_concurrent_claims.py:
+"""One replication worker claiming jobs, for test_concurrent_claims.py:
 `python -m tests.replication.claim_race fill N` queues N jobs; `... claim GO` says READY,
-waits for the file GO (so every worker starts at once), then claims and finishes jobs
-until none is left and prints the ids it got."""
+waits for the file GO (so every worker starts at once), then claims, holds for a moment
+and finishes jobs until none is left and prints the ids it got."""
 from __future__ import annotations
 
 import json
@@ -32,6 +32,7 @@ def claim(go: Path) -> None:
     got = []
     while (job := job_claim()) is not None:
         got.append(job.pk)
+        time.sleep(0.02)  # a job takes time: the others start claiming while this one runs
         job_finish(job, succeeded=True)
     print("RESULT " + json.dumps(got))
 

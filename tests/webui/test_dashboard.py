@@ -1,4 +1,5 @@
-"""The dashboard and its JSON refresh show figures over what the visitor may pull."""
+"""The dashboard and its live figures (the management API's `/api/v1/summary/`, polled by the
+page with its session) show figures over what the visitor may pull."""
 from __future__ import annotations
 
 import pytest
@@ -32,27 +33,32 @@ def test_signed_in_reader_sees_what_they_may_pull(as_person, content: Content):
     assert "secret/box" not in page
 
 
-def test_summary_json_counts_each_blob_once(as_person, content: Content):
-    data = as_person("root").get("/api/summary").json()
+def test_summary_counts_each_blob_once(as_person, content: Content):
+    data = as_person("root").get("/api/v1/summary/").json()
     # v1's blobs are in team/app and team/copy: counted once.
     assert data["blobs"] == Blob.objects.count()
     assert data["blob_bytes"] == sum(Blob.objects.values_list("size", flat=True))
     assert data["repositories"] == 5 and data["tags"] == Tag.objects.count()
     digest = content.secret.manifest.digest
-    assert data["recent"][0] == {
-        "repository": "secret/box", "tag": "1", "digest": digest, "short_digest": digest[:19],
-        "pushed_at": Tag.objects.get(repository__name="secret/box").updated_at.isoformat(),
-        "ago": data["recent"][0]["ago"], "url": "/repositories/secret/box/",
-    }
-    assert 'id="storage-chart"' in data["charts_html"] and 'data-namespace="team"' in data["charts_html"]
-    assert data["blob_bytes_text"].endswith(("KiB", "bytes")) and len(data["version"]) == 16
+    pushed_at = Tag.objects.get(repository__name="secret/box").updated_at
+    assert data["recent"][0] == {"repository": "secret/box", "tag": "1", "digest": digest,
+                                 "pushed_at": pushed_at.isoformat().replace("+00:00", "Z")}
+    assert {u["namespace"] for u in data["storage_by_namespace"]} == {"team", "secret", "pub"}
+    assert len(data["pushes_per_day"]) == 14 and data["pushes_per_day"][-1]["count"] == Manifest.objects.count()
+    assert len(data["version"]) == 16
 
 
-def test_summary_json_follows_permissions(client, content: Content):
-    data = client.get("/api/summary").json()
+def test_summary_follows_permissions(client, content: Content):
+    data = client.get("/api/v1/summary/").json()
     assert data["repositories"] == 1
     assert [push["repository"] for push in data["recent"]] == ["pub/tool"]
-    assert 'data-namespace="team"' not in data["charts_html"]
+    assert [u["namespace"] for u in data["storage_by_namespace"]] == ["pub"]
+
+
+def test_the_page_polls_the_management_api(as_person, content: Content):
+    page = as_person("root").get("/").content.decode()
+    assert 'data-poll="/api/v1/summary/"' in page and 'data-page="/"' in page
+    assert as_person("root").get("/api/summary").status_code == 404  # the portal's own JSON is gone
 
 
 def test_storage_chart_counts_shared_blobs_once_per_namespace(as_person, content: Content):
@@ -90,31 +96,31 @@ def test_figures_are_cached_per_visibility_class_for_a_few_seconds(as_person, se
 
     settings.REGISTRY_DASHBOARD_CACHE_SECONDS = 5
     root = as_person("root")
-    first = root.get("/api/summary").json()
+    first = root.get("/api/v1/summary/").json()
     Tag.objects.filter(repository__name="team/app", name="v1").delete()
     User.objects.create_superuser("root2", password="x")
     with django_assert_num_queries(2):  # the session and its user; no figure recomputed
-        again = root.get("/api/summary").json()
+        again = root.get("/api/v1/summary/").json()
     assert again["tags"] == first["tags"]  # cached: the deleted tag still counts
     root.force_login(User.objects.get(username="root2"))
-    assert root.get("/api/summary").json()["tags"] == first["tags"]  # shared with every superuser
-    reader = as_person("reader").get("/api/summary").json()  # another class: computed now
+    assert root.get("/api/v1/summary/").json()["tags"] == first["tags"]  # shared with every superuser
+    reader = as_person("reader").get("/api/v1/summary/").json()  # another class: computed now
     assert reader["tags"] == Tag.objects.exclude(repository__name="secret/box").count()
     from django.core.cache import cache
 
     cache.clear()  # what expiry does
-    assert as_person("root").get("/api/summary").json()["tags"] == first["tags"] - 1
+    assert as_person("root").get("/api/v1/summary/").json()["tags"] == first["tags"] - 1
 
 
 def test_the_cache_can_be_turned_off(as_person, settings, content: Content):
     settings.REGISTRY_DASHBOARD_CACHE_SECONDS = 0
     client = as_person("root")
-    before = client.get("/api/summary").json()["tags"]
+    before = client.get("/api/v1/summary/").json()["tags"]
     Tag.objects.filter(repository__name="team/app", name="v1").delete()
-    assert client.get("/api/summary").json()["tags"] == before - 1
+    assert client.get("/api/v1/summary/").json()["tags"] == before - 1
 
 
 def test_an_empty_registry_has_an_empty_dashboard(as_person, people):
     page = as_person("root").get("/").content.decode()
     assert "Nothing pushed yet." in page and "No blobs stored yet." in page
-    assert as_person("root").get("/api/summary").json()["recent"] == []
+    assert as_person("root").get("/api/v1/summary/").json()["recent"] == []

@@ -34,7 +34,7 @@ def _outcome(response) -> int | str:
 
 def _pages(content: Content) -> list[tuple[str, tuple]]:
     v1 = content.v1.manifest.digest
-    pages = [("/", READ_PUBLIC), ("/api/summary", READ_PUBLIC), ("/repositories/", READ_PUBLIC)]
+    pages = [("/", READ_PUBLIC), ("/api/v1/summary/", READ_PUBLIC), ("/repositories/", READ_PUBLIC)]
     for name, tag, digest, read, delete, manage in (
         ("team/app", "v1", v1, READ_TEAM, DELETE_TEAM, MANAGE_TEAM),
         ("secret/box", "1", content.secret.manifest.digest, READ_SECRET, DELETE_SECRET, DELETE_SECRET),
@@ -44,7 +44,6 @@ def _pages(content: Content) -> list[tuple[str, tuple]]:
             (f"/repositories/{name}/", read),
             (f"/repositories/{name}/manifests/{digest}/", read),
             (f"/repositories/{name}/-/compare/?a={tag}&b={tag}", read),
-            (f"/repositories/{name}/-/tags/?q={tag}", read),
             (f"/repositories/{name}/?q={tag}&untagged=2", read),
             (f"/repositories/{name}/-/tags/{tag}/delete/", delete),
             (f"/repositories/{name}/manifests/{digest}/delete/", delete),

@@ -56,7 +56,7 @@ def _push(client, settings, name: str, reference: str, image) -> None:
 
 
 @pytest.mark.parametrize("person", ["root", "reader", "anonymous"])
-@pytest.mark.parametrize("path", ["/", "/api/summary"])
+@pytest.mark.parametrize("path", ["/", "/api/v1/summary/"])
 def test_dashboard_and_summary_are_flat(as_person, settings, content: Content, person, path):
     settings.REGISTRY_DASHBOARD_CACHE_SECONDS = 0  # every figure computed at each request
     client = as_person(person)
@@ -69,15 +69,15 @@ def test_dashboard_and_summary_are_flat(as_person, settings, content: Content, p
 def test_a_cached_dashboard_costs_only_the_visitor(as_person, settings, content: Content):
     settings.REGISTRY_DASHBOARD_CACHE_SECONDS = 60
     client = as_person("reader")
-    computed = _queries(client, "/api/summary")
+    computed = _queries(client, "/api/v1/summary/")
     # Left: the session, the user and their grants; the seven figure queries are cached.
-    assert _queries(client, "/api/summary") == computed - 7
+    assert _queries(client, "/api/v1/summary/") == computed - 7
 
 
 @pytest.mark.parametrize("path", [
     "/repositories/", "/repositories/?sort=-size", "/repositories/?sort=-pushed", "/repositories/?q=r00",
     "/repositories/?namespace=team", "/repositories/team/app/", "/repositories/team/app/?q=v",
-    "/repositories/team/app/-/tags/?q=v",
+    "/api/v1/repositories/team/app/-/tags/?q=v",
 ])
 def test_lists_are_flat(as_person, content: Content, path):
     client = as_person("reader")

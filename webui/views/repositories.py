@@ -1,9 +1,9 @@
-"""The repository list, one repository with its tags, its tag names (JSON, for the compare
-form) and the comparison of two tags."""
+"""The repository list, one repository with its tags, and the comparison of two tags (whose
+form suggests tag names from the management API's tag list)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from registry_api.oci.errors import RegistryError
@@ -12,7 +12,7 @@ from registry_api.selectors.proxies import proxy_of
 from registry_api.selectors.repositories import (
     SORTS, namespaces_of, repository_list_page, repository_sizes, repository_visibility,
 )
-from registry_api.selectors.tags import compare_defaults, tag_count, tag_names, tag_page, untagged_page
+from registry_api.selectors.tags import compare_defaults, tag_count, tag_page, untagged_page
 from registry_api.services.routing import proxies
 
 from ..access import repository_view, visible
@@ -67,12 +67,6 @@ def repository_detail(request: HttpRequest, repository) -> HttpResponse:
         "compare_a": first, "compare_b": second,
         "query_prefix": _query_prefix(request), "untagged_prefix": _query_prefix(request, "untagged"),
     })
-
-
-@repository_view("pull")
-def tag_search(request: HttpRequest, repository) -> JsonResponse:
-    """`{"tags": [{"name", "artifact"}]}`: tag names containing `q`, for the compare form."""
-    return JsonResponse({"tags": tag_names(repository=repository, query=_param(request, "q"))})
 
 
 @repository_view("pull")
