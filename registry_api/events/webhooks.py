@@ -27,7 +27,6 @@ from django.utils import timezone
 
 from ..db.precompiled import Precompiled
 from ..models import AuditEvent, Webhook, WebhookDelivery
-from .audit import record
 
 logger = logging.getLogger(__name__)
 
@@ -256,14 +255,3 @@ def webhook_secret_apply(*, webhook: Webhook, new_secret: str = "", unsigned: bo
         webhook.secret = secrets.token_urlsafe(32)
         return webhook.secret
     return ""
-
-
-def delivery_redeliver(*, delivery: WebhookDelivery) -> None:
-    """Send a delivery again now, whatever its state (staff retrying after fixing a receiver),
-    and say in the audit trail who did and how it went: a resent payload reaches a receiver
-    again, which the delivery row alone would not show under anyone's name."""
-    delivery.status = WebhookDelivery.Status.PENDING
-    attempt(delivery)
-    record(action="permission", target=f"WebhookDelivery {delivery.pk} of {delivery.webhook}"[:300], detail={
-        "change": "redelivered", "event": delivery.event, "status": delivery.status,
-        "status_code": delivery.last_status_code})
