@@ -128,6 +128,7 @@ class RobotTokens(generics.ListCreateAPIView):
 class RobotToken(generics.GenericAPIView):
     serializer_class = TokenSerializer
 
+    @extend_schema(responses={200: TokenSerializer})
     def delete(self, request: Request, name: str, token_id: int) -> Response:
         """Revoke the token: it stops working at once, on /v2/ and here."""
         token = robot_token_revoke(robot=_robot(request, name), token_id=token_id)

@@ -95,6 +95,7 @@ class TokenList(generics.ListCreateAPIView):
 class TokenDetail(generics.GenericAPIView):
     serializer_class = TokenSerializer
 
+    @extend_schema(responses={200: TokenSerializer})
     def delete(self, request: Request, token_id: int) -> Response:
         """Revoke one of your tokens: it stops working at once, on /v2/ and here."""
         identity = identity_of(request)
