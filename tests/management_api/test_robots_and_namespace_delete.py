@@ -4,8 +4,6 @@ tokens, policies and webhooks along), each leaving its audit line; and a webhook
 sent again, recorded under the name of who sent it."""
 from __future__ import annotations
 
-import base64
-
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -15,15 +13,12 @@ from registry_api.models import WebhookDelivery
 from registry_api.services.robots import robot_create
 from registry_api.services.tokens import token_create
 
-
-def _basic(user: str, secret: str) -> dict:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
+from .conftest import docker_login
 
 
 def _can_pull(client, user: str, secret: str) -> bool:
-    """`docker login` then a pull of team/app: Basic at /auth/token, the Bearer on /v2/."""
-    login = client.get("/auth/token", {"service": "docker-registry-manager", "scope": "repository:team/app:pull"},
-                       headers=_basic(user, secret))
+    """`docker login`, then a pull of team/app with the Bearer token it got."""
+    login = docker_login(client, user, secret)
     if login.status_code != 200:
         return False
     tags = client.get("/v2/team/app/tags/list", headers={"Authorization": f"Bearer {login.json()['token']}"})

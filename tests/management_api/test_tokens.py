@@ -3,7 +3,6 @@ answer only and works as `docker login` uses it; revoking stops it; another user
 do not exist for the caller; and a token used here makes nothing broader than itself."""
 from __future__ import annotations
 
-import base64
 import json
 from datetime import timedelta
 
@@ -13,17 +12,9 @@ from django.utils import timezone
 from registry_api.auth.credentials import access_token_create
 from registry_api.models import AccessToken, AuditEvent
 
+from .conftest import docker_login
+
 TOKENS = "/api/v1/tokens/"
-
-
-def _basic(user: str, secret: str) -> dict:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
-
-
-def _docker_login(client, user: str, secret: str, scope: str = "repository:team/app:pull"):
-    """What `docker login` and a pull do: Basic at /auth/token, then the Bearer token on /v2/."""
-    return client.get("/auth/token", {"service": "docker-registry-manager", "scope": scope},
-                      headers=_basic(user, secret))
 
 
 def _bearer(secret: str) -> dict:
@@ -52,7 +43,7 @@ def test_the_secret_is_shown_once_and_works_for_docker_login(api, world, client)
 
 def test_docker_login_with_the_new_token_pulls_until_revoked(api, world, client):
     made = _made(api)
-    login = _docker_login(client, "puller", made["secret"])
+    login = docker_login(client, "puller", made["secret"])
     assert login.status_code == 200
     bearer = login.json()["token"]
     assert client.get("/v2/team/app/tags/list", headers=_bearer(bearer)).json()["tags"] == ["v1", "v2"]
@@ -60,7 +51,7 @@ def test_docker_login_with_the_new_token_pulls_until_revoked(api, world, client)
     assert client.get("/api/v1/repositories/", headers=_bearer(made["secret"])).status_code == 200
     revoked = api("DELETE", f"{TOKENS}{made['id']}/", "puller")
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True
-    assert _docker_login(client, "puller", made["secret"]).status_code == 401
+    assert docker_login(client, "puller", made["secret"]).status_code == 401
     assert client.get("/v2/team/app/tags/list", headers=_bearer(bearer)).status_code == 401
     assert client.get("/api/v1/repositories/", headers=_bearer(made["secret"])).status_code == 401
     # The token that made it, a different one, still works.
@@ -125,9 +116,9 @@ def test_a_limited_token_makes_only_tokens_limited_to_its_namespace(api, world, 
     assert "team" in wider.json()["message"]
     assert not AccessToken.objects.filter(name="wide").exists()
     # What it made reaches team only, as its maker does.
-    inside = _docker_login(client, "staff", unasked["secret"]).json()["token"]
+    inside = docker_login(client, "staff", unasked["secret"]).json()["token"]
     assert client.get("/v2/team/app/tags/list", headers=_bearer(inside)).status_code == 200
-    outside = _docker_login(client, "staff", unasked["secret"], "repository:other/box:pull").json()["token"]
+    outside = docker_login(client, "staff", unasked["secret"], "repository:other/box:pull").json()["token"]
     assert client.get("/v2/other/box/tags/list", headers=_bearer(outside)).status_code in (401, 403)
 
 
