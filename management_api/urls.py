@@ -12,7 +12,7 @@ from rest_framework.exceptions import NotFound
 
 from .permissions import Anyone
 from .views import audit, grants, housekeeping, images, meta, namespaces, proxies, repositories, retention, robots
-from .views import summary, webhooks
+from .views import summary, tokens, webhooks
 
 # A repository name as routing sees it: components that do not start with "-" (the views
 # check the real grammar and answer 400).
@@ -60,7 +60,10 @@ urlpatterns = [
     re_path(rf"^repositories/{NAME}/$", repositories.RepositoryDetail.as_view(), name="repository"),
     path("robots/", robots.RobotList.as_view(), name="robots"),
     path("robots/<str:name>/", robots.RobotDetail.as_view(), name="robot"),
+    path("robots/<str:name>/tokens/", robots.RobotTokens.as_view(), name="robot_tokens"),
     path("robots/<str:name>/tokens/<int:token_id>/", robots.RobotToken.as_view(), name="robot_token"),
+    path("tokens/", tokens.TokenList.as_view(), name="tokens"),
+    path("tokens/<int:token_id>/", tokens.TokenDetail.as_view(), name="token"),
     path("retention-policies/", retention.PolicyList.as_view(), name="retention_policies"),
     path("retention-policies/<int:pk>/", retention.PolicyDetail.as_view(), name="retention_policy"),
     path("retention-policies/<int:pk>/dry-run/", retention.PolicyDryRun.as_view(), name="retention_dry_run"),

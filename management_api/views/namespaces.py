@@ -1,6 +1,7 @@
-"""Namespaces: staff create them and change their public flag, description and quota
-(with If-Match: two scripts raising a quota must not overwrite each other); their admins
-read them and their usage. Every change is audited by the signals in events/signals.py."""
+"""Namespaces: staff create them, change their public flag, description and quota (with
+If-Match: two scripts raising a quota must not overwrite each other) and delete empty ones
+(services/namespaces.py: 409 while repositories remain); their admins read them and their
+usage. Every change is audited by the signals in events/signals.py."""
 from __future__ import annotations
 
 import re
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 from registry_api.auth.permissions import administered_namespaces
 from registry_api.models import Namespace, Repository
 from registry_api.oci.reference import NAME_COMPONENT
+from registry_api.services.namespaces import namespace_delete
 from registry_api.services.quotas import namespace_usage
 
 from ..access import identity_of, namespace_for, require_staff
@@ -68,8 +70,9 @@ class NamespaceList(generics.ListCreateAPIView):
             raise Conflict(f"namespace {serializer.validated_data['name']} exists") from None
 
 
-class NamespaceDetail(ETagOnRead, generics.RetrieveUpdateAPIView):
-    """GET answers an ETag; PATCH and PUT (staff) need it back in If-Match."""
+class NamespaceDetail(ETagOnRead, generics.RetrieveUpdateDestroyAPIView):
+    """GET answers an ETag; PATCH and PUT (staff) need it back in If-Match. DELETE (staff):
+    409 while it holds repositories."""
 
     serializer_class = NamespaceSerializer
     lookup_field = "name"
@@ -89,6 +92,10 @@ class NamespaceDetail(ETagOnRead, generics.RetrieveUpdateAPIView):
         response = Response(serializer.data)
         response["ETag"] = etag_of(serializer.data)
         return response
+
+    def perform_destroy(self, instance: Namespace) -> None:
+        require_staff(self.request)
+        namespace_delete(namespace=instance)
 
 
 @extend_schema(responses={200: inline_serializer("NamespaceUsage", {

@@ -1,6 +1,7 @@
 """Robot accounts (staff, as in the admin): create one with its first token, whose secret
 is in the answer once and never again, and optionally a grant on a namespace; list them;
-revoke a token. Users, grants and tokens are audited by events/signals.py."""
+delete one; list, add and revoke its tokens. Users, grants and tokens are audited by
+events/signals.py."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,21 +13,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry_api.models import Grant, Namespace, RobotAccount
-from registry_api.services.robots import robot_create, robot_token_revoke
+from registry_api.services.robots import robot_create, robot_delete, robot_token_create, robot_token_revoke
+from registry_api.services.tokens import token_list
 
 from ..access import identity_of, require_staff, staff_get
 from ..conventions import StrictSerializer
 from ..errors import Conflict
-
-
-class TokenSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    prefix = serializers.CharField(help_text="the secret's first characters, to recognise it")
-    read_only = serializers.BooleanField()
-    expires_at = serializers.DateTimeField(allow_null=True)
-    revoked = serializers.BooleanField()
-    last_used_at = serializers.DateTimeField(allow_null=True)
+from .tokens import TokenCreatedSerializer, TokenCreateSerializer, TokenSerializer, token_made
 
 
 class RobotGrantSerializer(serializers.Serializer):
@@ -101,16 +94,41 @@ def _robot(request: Request, name: str) -> RobotAccount:
     return staff_get(request, _robots(), "no such robot account", user__username=name)
 
 
-class RobotDetail(generics.RetrieveAPIView):
+class RobotDetail(generics.RetrieveDestroyAPIView):
+    """DELETE: the robot, its tokens (they stop working at once) and its grants."""
+
     serializer_class = RobotSerializer
 
     def get_object(self) -> RobotAccount:
         return _robot(self.request, self.kwargs["name"])
 
+    def perform_destroy(self, instance: RobotAccount) -> None:
+        robot_delete(robot=instance)
+
+
+class RobotTokens(generics.ListCreateAPIView):
+    """Its tokens (never their secrets); POST adds one, whose secret is in that answer only."""
+
+    serializer_class = TokenSerializer
+
+    def get_queryset(self):
+        return token_list(user=_robot(self.request, self.kwargs["name"]).user)
+
+    @extend_schema(request=TokenCreateSerializer, responses={201: TokenCreatedSerializer})
+    def post(self, request: Request, name: str) -> Response:
+        robot = _robot(request, name)
+        incoming = TokenCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        return token_made(lambda: robot_token_create(
+            robot=robot, name=data["name"], read_only=data["read_only"], expires_at=data["expires_at"],
+            namespace=data["namespace"]))
+
 
 class RobotToken(generics.GenericAPIView):
     serializer_class = TokenSerializer
 
+    @extend_schema(responses={200: TokenSerializer})
     def delete(self, request: Request, name: str, token_id: int) -> Response:
         """Revoke the token: it stops working at once, on /v2/ and here."""
         token = robot_token_revoke(robot=_robot(request, name), token_id=token_id)

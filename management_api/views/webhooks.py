@@ -10,8 +10,9 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from registry_api.events.webhooks import delivery_redeliver, webhook_secret_apply
+from registry_api.events.webhooks import webhook_secret_apply
 from registry_api.models import Namespace, Webhook, WebhookDelivery
+from registry_api.services.deliveries import delivery_redeliver
 
 from ..access import require_staff, staff_get
 from ..conventions import StrictModelSerializer

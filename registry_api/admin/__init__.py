@@ -3,12 +3,18 @@ are in `images`. A new token's secret is shown once, after saving."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from ..auth.credentials import access_token_create
 from ..models import AccessToken, Grant, Namespace, Repository
 from ..selectors.repositories import repository_visibility, with_listing_figures, with_visibility
+from ..services.namespaces import NamespaceNotEmpty, namespace_delete, namespace_repositories
 from .filters import CascadesBookkeeping, NamespaceFilter, size_column
 from .images import TagInline, delete_repositories  # also registers the image models
+
+# Repositories named on a namespace's delete page as what keeps it.
+BLOCKERS_SHOWN = 20
 
 
 class GrantInline(admin.TabularInline):
@@ -25,6 +31,36 @@ class NamespaceAdmin(admin.ModelAdmin):
     list_filter = ("public",)
     search_fields = ("name",)
     inlines = [GrantInline]
+
+    # Deleting goes through the service the management API uses: never while the namespace
+    # holds repositories (those are deleted on purpose, one at a time). Django's confirmation
+    # page lists them as what blocks the delete, so nobody confirms in vain.
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for namespace in objs:
+            held = namespace_repositories(namespace=namespace).values_list("name", flat=True)
+            names = list(held[:BLOCKERS_SHOWN + 1])
+            protected = [*protected, *(f"Repository {name} (delete it first)" for name in names[:BLOCKERS_SHOWN])]
+            if len(names) > BLOCKERS_SHOWN:
+                protected.append(f"… and more repositories in {namespace.name}")
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj) -> None:
+        self.delete_queryset(request, [obj])
+
+    def delete_queryset(self, request, queryset) -> None:
+        for namespace in queryset:
+            try:
+                namespace_delete(namespace=namespace)
+            except NamespaceNotEmpty as exc:  # a push since the confirmation page
+                self.message_user(request, exc.message, messages.ERROR)
+                request._namespace_kept = True
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "_namespace_kept", False):  # not Django's "deleted successfully"
+            return HttpResponseRedirect(reverse("admin:registry_api_namespace_change", args=[obj_id],
+                                                current_app=self.admin_site.name))
+        return super().response_delete(request, obj_display, obj_id)
 
 
 @admin.register(Repository)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
-from ..events.webhooks import delivery_redeliver, webhook_secret_apply
+from ..events.webhooks import webhook_secret_apply
 from ..models import AuditEvent, GcRun, Webhook, WebhookDelivery
+from ..services.deliveries import delivery_redeliver
 
 
 @admin.register(AuditEvent)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.db.models.signals import m2m_changed, post_save, pre_delete
 
 from .audit import record
 
@@ -17,7 +17,7 @@ def _permission_change(sender, instance, created=None, update_fields=None, **kwa
         return  # bookkeeping, not a change of rights
     if sender.__name__ == "Repository" and created:
         return  # repositories come into being by a push, which is audited as such
-    verb = "deleted" if kwargs.get("signal") is post_delete else ("created" if created else "changed")
+    verb = "deleted" if kwargs.get("signal") is pre_delete else ("created" if created else "changed")
     record(action="permission", target=f"{sender.__name__} {instance}"[:300], detail={"change": verb})
 
 
@@ -43,7 +43,10 @@ def connect() -> None:
     audited = (Grant, Namespace, Repository, AccessToken, RetentionPolicy, Webhook, ProxyNamespace, GroupNamespace)
     for model in (*audited, get_user_model(), Group):
         post_save.connect(_permission_change, sender=model, dispatch_uid=f"audit-save-{model.__name__}")
-        post_delete.connect(_permission_change, sender=model, dispatch_uid=f"audit-delete-{model.__name__}")
+        # Before the delete, not after: a cascade (a namespace with its grants and tokens) has
+        # removed the rows these names read by post_delete. The delete's transaction also
+        # holds this line, so it goes if the delete fails.
+        pre_delete.connect(_permission_change, sender=model, dispatch_uid=f"audit-delete-{model.__name__}")
     m2m_changed.connect(_groups_changed, sender=get_user_model().groups.through, dispatch_uid="audit-groups")
     user_logged_in.connect(_portal_login, dispatch_uid="audit-login")
     user_login_failed.connect(_password_login_failed, dispatch_uid="audit-login-failed")

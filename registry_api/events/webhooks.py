@@ -255,9 +255,3 @@ def webhook_secret_apply(*, webhook: Webhook, new_secret: str = "", unsigned: bo
         webhook.secret = secrets.token_urlsafe(32)
         return webhook.secret
     return ""
-
-
-def delivery_redeliver(*, delivery: WebhookDelivery) -> None:
-    """Send a delivery again now, whatever its state (staff retrying after fixing a receiver)."""
-    delivery.status = WebhookDelivery.Status.PENDING
-    attempt(delivery)

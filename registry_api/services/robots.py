@@ -1,5 +1,6 @@
 """Robot accounts: users for machines, created with a first access token and, optionally,
-a grant; called by the admin's "new robot account" form and usable from a shell."""
+a grant; more tokens; deleted with everything they held. Called by the admin's "new robot
+account" form and the management API, and usable from a shell."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from django.db import transaction
 
 from ..auth.credentials import access_token_create
 from ..models import AccessToken, Grant, Namespace, RobotAccount
+from .tokens import token_create
 
 
 @dataclass
@@ -48,3 +50,18 @@ def robot_token_revoke(*, robot: RobotAccount, token_id: int) -> AccessToken | N
         token.revoked = True
         token.save(update_fields=["revoked"])
     return token
+
+
+def robot_token_create(
+    *, robot: RobotAccount, name: str, read_only: bool = False, expires_at: datetime | None = None,
+    namespace: str = "",
+) -> tuple[AccessToken, str]:
+    """Another token for the robot (a second pipeline, or a rotation before revoking the
+    old one), checked as a person's own tokens are; the secret is returned once."""
+    return token_create(user=robot.user, name=name, read_only=read_only, expires_at=expires_at, namespace=namespace)
+
+
+def robot_delete(*, robot: RobotAccount) -> None:
+    """Delete the robot's user: its tokens stop working at once and its grants go with it
+    (each audited by events/signals.py)."""
+    robot.user.delete()

@@ -82,6 +82,9 @@ def test_send_again_delivers_now(client, boss, django_capture_on_commit_callback
         assert len(receiver.received) == 2 and receiver.received[0]["body"] == receiver.received[1]["body"]
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
+    # Who sent it again is in the audit trail (services/deliveries.py, as on the management API).
+    resent = AuditEvent.objects.get(detail__change="redelivered")
+    assert (resent.actor, resent.detail["status"], resent.detail["status_code"]) == ("boss", "delivered", 204)
 
 
 def _form(hook: Webhook | None = None, **changes) -> dict:

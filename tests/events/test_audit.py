@@ -104,6 +104,19 @@ def test_the_admin_shows_the_trail_read_only(client, pusher):
     assert client.post(f"/admin/registry_api/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
 
 
+def test_deleting_a_namespace_or_user_audits_what_went_with_it(pusher):
+    """A cascade's audit lines name rows whose parents go in the same delete: each line is
+    written before anything is gone (a grant's name reads its namespace and user)."""
+    access_token_create(user=pusher, name="ci", namespace=Namespace.objects.get(name="team"))
+    Namespace.objects.get(name="team").delete()
+    targets = set(AuditEvent.objects.values_list("target", flat=True))
+    assert "Grant pusher: delete on team" in targets and "Namespace team" in targets
+    assert any(target.startswith("AccessToken pusher: ci") for target in targets)
+    Grant.objects.create(namespace=Namespace.objects.create(name="again"), user=pusher, level="pull")
+    pusher.delete()
+    assert AuditEvent.objects.filter(target="Grant pusher: pull on again", detail__change="deleted").exists()
+
+
 def test_a_nul_in_a_name_a_client_made_up_does_not_lose_the_event(pusher):
     """PostgreSQL text refuses NUL; the event is kept with the NUL left out."""
     from registry_api.events.audit import record

@@ -8,6 +8,7 @@ Content pushed through /v2/: `team/app:v1`, `team/app:v2`, `team/tool:1`, `other
 """
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import pytest
@@ -20,6 +21,16 @@ from tests import builders
 from tests.api.support import Registry
 
 ROLES = ("anonymous", "puller", "repo_admin", "ns_admin", "staff")
+
+
+def basic(user: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
+
+
+def docker_login(client: Client, user: str, secret: str, scope: str = "repository:team/app:pull"):
+    """What `docker login` and then a pull do first: Basic at /auth/token, for a Bearer token."""
+    return client.get("/auth/token", {"service": "docker-registry-manager", "scope": scope},
+                      headers=basic(user, secret))
 
 
 @pytest.fixture(autouse=True)

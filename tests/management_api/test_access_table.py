@@ -8,6 +8,7 @@ import pytest
 
 from django.utils import timezone
 
+from registry_api.auth.credentials import access_token_create
 from registry_api.models import Grant, GroupNamespace, Manifest, Namespace, ProxyNamespace, Repository
 from registry_api.models import RetentionPolicy, Webhook, WebhookDelivery
 from registry_api.services.gc import gc_plan, gc_plan_token
@@ -29,6 +30,8 @@ TABLE = [
     ("namespace read", "GET", "/api/v1/namespaces/team/", None, (401, 404, 404, 200, 200)),
     ("namespace update", "PATCH", "/api/v1/namespaces/team/", {"public": True}, (401, 404, 404, 403, 200)),
     ("namespace usage", "GET", "/api/v1/namespaces/team/usage/", None, (401, 404, 404, 200, 200)),
+    ("namespace delete", "DELETE", "/api/v1/namespaces/empty/", None, (401, 404, 404, 404, 204)),
+    ("namespace delete, repositories left", "DELETE", "/api/v1/namespaces/team/", None, (401, 404, 404, 403, 409)),
     ("repository list", "GET", "/api/v1/repositories/", None, (401, 200, 200, 200, 200)),
     ("repository read", "GET", "/api/v1/repositories/team/app/", None, (401, 200, 200, 200, 200)),
     ("other namespace's repository", "GET", "/api/v1/repositories/other/box/", None, (401, 404, 404, 404, 200)),
@@ -45,6 +48,15 @@ TABLE = [
      (401, 403, 403, 403, 201)),
     ("robot read", "GET", "/api/v1/robots/ci-bot/", None, (401, 403, 403, 403, 200)),
     ("robot token revoke", "DELETE", "/api/v1/robots/ci-bot/tokens/{robot_token}/", None, (401, 403, 403, 403, 200)),
+    ("robot tokens", "GET", "/api/v1/robots/ci-bot/tokens/", None, (401, 403, 403, 403, 200)),
+    ("robot token create", "POST", "/api/v1/robots/ci-bot/tokens/", {"name": "second"}, (401, 403, 403, 403, 201)),
+    ("robot delete", "DELETE", "/api/v1/robots/ci-bot/", None, (401, 403, 403, 403, 204)),
+    ("own tokens", "GET", "/api/v1/tokens/", None, (401, 200, 200, 200, 200)),
+    ("own token create", "POST", "/api/v1/tokens/", {"name": "ci"}, (401, 201, 201, 201, 201)),
+    ("own token revoke", "DELETE", "/api/v1/tokens/{spare}/", None, (401, 200, 200, 200, 200)),
+    ("another's token revoke", "DELETE", "/api/v1/tokens/{others_token}/", None, (401, 404, 404, 404, 404)),
+    ("another's tokens", "GET", "/api/v1/tokens/?user=other", None, (401, 403, 403, 403, 200)),
+    ("everyone's tokens", "GET", "/api/v1/tokens/?user=*", None, (401, 403, 403, 403, 200)),
     ("policy list", "GET", "/api/v1/retention-policies/", None, (401, 200, 200, 200, 200)),
     ("namespace policy create", "POST", "/api/v1/retention-policies/", {"namespace": "team", "keep_last": 3},
      (401, 404, 404, 201, 201)),
@@ -106,7 +118,11 @@ def ids(world) -> dict[str, object]:
     hook = Webhook.objects.create(name="hook", url="http://127.0.0.1:9/hook")
     ProxyNamespace.objects.create(name="hub", upstream_url="http://127.0.0.1:9")
     GroupNamespace.objects.create(name="everything")
+    Namespace.objects.create(name="empty")
+    spares = {f"spare_{role}": access_token_create(user=user, name="spare")[0].pk for role, user in world.users.items()}
     return {
+        **spares,
+        "others_token": access_token_create(user=world.users["other"], name="theirs")[0].pk,
         "app_grant": Grant.objects.create(repository=app, user=world.users["other"], level="push").pk,
         "team_grant": Grant.objects.create(namespace=team, user=world.users["other"], level="pull").pk,
         "gc_token": gc_plan_token(gc_plan()),
@@ -130,7 +146,7 @@ def _if_match(api, method: str, path: str) -> dict:
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("label", "method", "path", "body", "expected"), TABLE, ids=[row[0] for row in TABLE])
 def test_who_may_do_what(api, ids, role, label, method, path, body, expected):
-    path = path.format(**ids)
+    path = path.format(spare=ids.get(f"spare_{role}", 0), **ids)  # {spare}: a second token of the caller's
     if body is not None:
         body = {key: value.format(**ids) if isinstance(value, str) else value for key, value in body.items()}
     response = api(method, path, role, json=body, headers=_if_match(api, method, path))

@@ -30,8 +30,14 @@ def test_the_schema_describes_every_resource_and_its_authentication(client, db):
     for path in ("/api/v1/namespaces/", "/api/v1/namespaces/{name}/usage/", "/api/v1/repositories/",
                  "/api/v1/repositories/{name}/-/tags/", "/api/v1/repositories/{name}/-/manifests/{digest}/",
                  "/api/v1/robots/", "/api/v1/retention-policies/{id}/dry-run/", "/api/v1/audit-events/",
-                 "/api/v1/health/", "/api/v1/version/", "/api/v1/summary/"):
+                 "/api/v1/health/", "/api/v1/version/", "/api/v1/summary/", "/api/v1/tokens/",
+                 "/api/v1/robots/{name}/tokens/"):
         assert path in paths, path
+    # A revoke answers the token as it now is (revoked), not an empty 204.
+    for path in ("/api/v1/tokens/{token_id}/", "/api/v1/robots/{name}/tokens/{token_id}/"):
+        assert list(document["paths"][path]["delete"]["responses"]) == ["200"], path
+    created = document["paths"]["/api/v1/tokens/"]["post"]["responses"]["201"]["content"]["application/json"]
+    assert created["schema"]["$ref"].endswith("/TokenCreated")
     schemes = document["components"]["securitySchemes"]
     assert schemes["accessToken"]["scheme"] == "bearer" and schemes["basicAuth"]["scheme"] == "basic"
     parameters = {p["name"] for p in document["paths"]["/api/v1/repositories/"]["get"]["parameters"]}
