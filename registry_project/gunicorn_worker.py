@@ -31,6 +31,7 @@ import os
 import socket
 import time
 
+import gevent
 from gevent.server import StreamServer
 from gunicorn.http.body import Body, LengthReader
 from gunicorn.http.wsgi import FileWrapper
@@ -43,6 +44,11 @@ from .worker_balance import LoadBoard
 # A file answer at least this large goes out uncorked (uncorked_if_large_file); a smaller
 # one, such as an image config blob, keeps its headers and body in one segment.
 UNCORK_FILE_BYTES = 1 << 20
+# Real threads in each worker's pool (gevent's default is 10), which takes storage's file
+# work, password hashes and large sendfile() calls off the loop. Each thread that finishes a
+# task wants the GIL back from the loop: with 10, 64 slow pushes at once delayed a probe by
+# 20 ms or more several times a run, with 4 about once (bench/fleet.py's load 2, 5 rounds).
+IO_THREADS = 4
 # How long a worker holding more connections than another leaves a new one to it: the
 # other, woken by the same connection, takes it in well under a millisecond unless busy.
 ACCEPT_DEFER_SECONDS = 0.002
@@ -155,6 +161,7 @@ class CheapConnectionWorker(GeventWorker):
 
     def patch(self):
         super().patch()
+        gevent.get_hub().threadpool.maxsize = IO_THREADS
         password_hashing_off_the_loop()
 
     def timeout_ctx(self):
@@ -174,6 +181,7 @@ class CheapConnectionWorker(GeventWorker):
 
     def load_wsgi(self):
         super().load_wsgi()
+        urls_loaded()
         app = self.wsgi
 
         def on_this_worker(environ, start_response):
@@ -189,6 +197,15 @@ class CheapConnectionWorker(GeventWorker):
             return uncorked_if_large_file(environ, answer)
 
         self.wsgi = on_this_worker
+
+
+def urls_loaded() -> None:
+    """Import the URL configuration, and with it every view, before the worker takes its
+    first connection: Django does it at the first request, which then waited, and every
+    connection of the worker with it (a probe behind it took 46 to 90 ms)."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the import is the point
 
 
 def uncorked_if_large_file(environ, answer):

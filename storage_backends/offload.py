@@ -23,9 +23,21 @@ def under_gevent() -> bool:
 
 
 def off_the_loop(function: Callable[..., T], *args) -> T:
-    """`function(*args)`, on gevent's thread pool when this process runs gevent's loop."""
+    """`function(*args)`, on gevent's thread pool when this process runs gevent's loop.
+    Its exception is raised here, to the caller, and only here: left to the pool, gevent
+    would also print it with its traceback into the server's log."""
     if not under_gevent():
         return function(*args)
     import gevent
 
-    return gevent.get_hub().threadpool.apply(function, args)
+    done, outcome = gevent.get_hub().threadpool.apply(_outcome, (function, args))
+    if done:
+        return outcome
+    raise outcome
+
+
+def _outcome(function, args) -> tuple[bool, object]:
+    try:
+        return True, function(*args)
+    except Exception as exc:  # noqa: BLE001 - raised again in the caller's greenlet
+        return False, exc

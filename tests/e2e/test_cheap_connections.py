@@ -239,6 +239,33 @@ def test_a_client_that_stops_reading_is_dropped_at_the_stall_deadline(registry):
     assert "ERROR" not in log and "Traceback" not in log, log
 
 
+def test_a_fast_pull_cut_off_midway_is_a_quiet_hang_up(registry):
+    """A client reading at loopback speed has its pull sent from the worker's thread pool
+    (ClientSocket.sendfile); hanging up with a reset midway ends it like any hang-up: no
+    error or traceback in the log, and the next pull of the blob is whole."""
+    layer = os.urandom(48 * MIB)
+    digest = registry.push_blob("cheap/cut", layer)
+    start = registry.log.size()
+    for _ in range(3):
+        sock = _connect(registry)
+        sock.sendall(
+            f"GET /v2/cheap/cut/blobs/{digest} HTTP/1.1\r\nHost: {registry.host}\r\n"
+            f"Authorization: {_basic(registry)}\r\n\r\n".encode()
+        )
+        received = 0
+        while received < 8 * MIB:
+            chunk = sock.recv(MIB)
+            assert chunk, "closed before 8 MiB"
+            received += len(chunk)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
+        sock.close()
+    whole = registry.request("GET", f"/v2/cheap/cut/blobs/{digest}")
+    assert whole.status == 200 and sha256(whole.body) == digest
+    time.sleep(0.5)  # the worker sees the reset on its next send
+    log = registry.log.read(start)
+    assert "ERROR" not in log and "Traceback" not in log and "failed with" not in log, log
+
+
 def _database_descriptors(registry: LiveRegistry) -> int:
     """Open descriptors of the server's processes on its SQLite database file."""
     database = (registry.data_dir / "registry.sqlite3").resolve()
