@@ -1,4 +1,5 @@
-"""GET and HEAD /v2/<name>/manifests/<reference> answered beneath Django's handler, when plain.
+"""GET and HEAD /v2/<name>/manifests/<reference>, and of /v2/, answered beneath Django's handler,
+when plain.
 
 Clients check and fetch manifests by tag all day (containerd before each pull, Kubernetes
 nodes with `imagePullPolicy: Always`, CI runners polling for a new build). In a ~0.4 ms
@@ -11,6 +12,11 @@ security middleware and corsheaders add (asked of them once), and the same log l
 metrics. Everything else, and every answer but a 200, returns None and goes through Django
 unchanged, so all errors keep one source. tests/api/test_fastpath.py compares the two
 answers header by header.
+
+GET /v2/ with a valid Bearer token (or with access control off, none) is the other plain
+200: docker and every other client sends it before each push and pull, often on a new
+connection. Server CPU per request, 2,000 in a row: 0.34 ms through Django's chain and
+0.25 ms here on a kept-alive connection; 0.69 and 0.54 ms on a new connection each.
 """
 from __future__ import annotations
 
@@ -40,6 +46,9 @@ from .middleware import API_VERSION_HEADER
 
 logger = logging.getLogger(__name__)
 
+# The version check (registry_api/urls.py's "base" route) and its answer's body.
+VERSION_CHECK = "/v2/"
+_VERSION_BODY = b"{}"
 # The manifest route of registry_api/urls.py, under /v2/.
 _PATH = re.compile(rf"/v2/{urls.NAME}/manifests/(?P<reference>[^/]+)")
 # Request headers that change the answer (CORS, a conditional request): the full path.
@@ -85,7 +94,10 @@ def application(app):
 
     def wrapped(environ, start_response):
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not environ.get("QUERY_STRING"):
-            answer = manifest_read(environ, handler_class)
+            if environ.get("PATH_INFO") == VERSION_CHECK:
+                answer = version_check(environ, handler_class)
+            else:
+                answer = manifest_read(environ, handler_class)
             if answer is not None:
                 headers, body = answer
                 start_response("200 OK", headers)
@@ -100,17 +112,30 @@ def manifest_read(environ, handler_class=None) -> tuple[list[tuple[str, str]], b
     match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
     if match is None or any(header in environ for header in _DECLINED):
         return None
+    return _beneath_django(environ, handler_class, "manifest", _answer, match["name"], match["reference"])
+
+
+def version_check(environ, handler_class=None) -> tuple[list[tuple[str, str]], bytes] | None:
+    """GET /v2/'s 200 `{}` to a signed-in caller, or None for Django to answer."""
+    if environ.get("PATH_INFO") != VERSION_CHECK or any(header in environ for header in _DECLINED):
+        return None
+    return _beneath_django(environ, handler_class, "version check", _version_answer)
+
+
+def _beneath_django(environ, handler_class, what: str, answer, *args):
+    """`answer(environ, *args, request_id, started)` within what Django's handler does around
+    a request; None (Django answers) when it declines or fails."""
     started = time.perf_counter()
     with requestlog.request_id_scope(environ.get("HTTP_X_REQUEST_ID", "")) as request_id:
         # Django's handler sends these around each request: closing a connection that has
         # outlived CONN_MAX_AGE or failed, and whatever else listens.
         request_started.send(sender=handler_class, environ=environ)
         try:
-            return _answer(environ, match["name"], match["reference"], request_id, started)
+            return answer(environ, *args, request_id, started)
         except _DECLINE_QUIETLY:
             return None
         except Exception:
-            logger.error("manifest fast path failed; Django answers", exc_info=True)
+            logger.error("%s fast path failed; Django answers", what, exc_info=True)
             return None
         finally:
             request_finished.send(sender=handler_class)
@@ -128,6 +153,28 @@ def _caller(environ, name: str):
     if access is None or not access_control.has_access(access, name, "pull"):
         return None
     return access
+
+
+def _version_answer(environ, request_id: str, started: float):
+    scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() == "bearer":
+        access = access_control.bearer_access(value)
+    elif not scheme and not settings.REGISTRY_AUTH_ENABLED:
+        access = access_control.RequestAccess(access_control.ANONYMOUS)
+    else:
+        return None  # Basic (throttled and audited by the view), or a challenge to send
+    fixed = _fixed_headers(environ)
+    if access is None or fixed is None:
+        return None
+    method = environ["REQUEST_METHOD"]
+    body = _VERSION_BODY if method == "GET" else b""
+    requestlog.record(
+        method=method, path=environ.get("SCRIPT_NAME", "") + VERSION_CHECK, route="base",
+        repository="", user=access.identity.subject, action=requestlog.action_for("base", method),
+        status=200, seconds=time.perf_counter() - started, bytes_in=0, bytes_out=len(body),
+    )
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(_VERSION_BODY)))]
+    return [*headers, *fixed, ("X-Request-ID", request_id)], body
 
 
 def _answer(environ, raw_name: str, raw_reference: str, request_id: str, started: float):

@@ -13,6 +13,11 @@ from django.db import DatabaseError
 from django.test import RequestFactory
 from prometheus_client import REGISTRY
 
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from registry_api.auth import tokens
+from registry_api.auth.credentials import password_fingerprint
 from registry_api.edge import fastpath
 from registry_api.models import ProxyNamespace, Tag
 from registry_project.wsgi import ApiHandler
@@ -173,3 +178,65 @@ def test_hsts_is_sent_on_https_answers_only_as_django_sends_it(pushed_image, set
         fast, django = both("/v2/library/app/manifests/latest", HTTP_X_FORWARDED_PROTO=proto)
         assert fast == django
         assert fast[1].get("Strict-Transport-Security") == ("max-age=3600" if proto == "https" else None)
+
+
+def _token(subject: str = "", credential: str = "anonymous") -> str:
+    token, _ttl, _now = tokens.issue_access_token(
+        subject=subject, service=settings.REGISTRY_TOKEN_SERVICE, access=[], credential=credential)
+    return f"Bearer {token}"
+
+
+@pytest.fixture
+def user_token(db):
+    user = User.objects.create_user("vera", password="pw-vera-1234")
+    return _token("vera", f"password:{password_fingerprint(user)}")
+
+
+@pytest.mark.parametrize("method", ["head", "get"])
+@pytest.mark.parametrize("who", ["user", "anonymous"])
+def test_the_version_check_with_a_token_is_answered_beneath_django_with_djangos_answer(user_token, who, method):
+    """docker's GET /v2/ before each push and pull, with the token it just fetched (an
+    anonymous one too: require_signed_in lets any token through)."""
+    authorization = user_token if who == "user" else _token()
+    assert read(_environ("/v2/", method, HTTP_AUTHORIZATION=authorization)) is not None
+    fast, django = both("/v2/", method, HTTP_AUTHORIZATION=authorization)
+    assert fast[0] == django[0] == "200 OK"
+    assert fast[1] == django[1]
+    assert fast[2] == (b"{}" if method == "get" else b"")
+    assert fast[1]["Content-Type"] == "application/json" and fast[1]["X-Request-ID"] == "parity-1"
+
+
+def test_the_version_check_is_logged_and_counted_as_the_view_would_be(user_token, caplog):
+    before = _requests("base", "200", "GET")
+    with caplog.at_level(logging.INFO, logger="registry.request"):
+        assert read(_environ("/v2/", "get", HTTP_AUTHORIZATION=user_token)) is not None
+    assert _requests("base", "200", "GET") == before + 1
+    (line,) = [r for r in caplog.records if r.name == "registry.request"]
+    assert (line.action, line.route, line.user, line.status, line.bytes_out, line.path) == (
+        "version", "base", "vera", 200, 2, "/v2/")
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({}, "401 Unauthorized"),  # the challenge that sends docker to the token endpoint
+    ({"HTTP_AUTHORIZATION": "Basic dmVyYTpwdy12ZXJhLTEyMzQ="}, "200 OK"),  # throttled and audited by the view
+    ({"HTTP_AUTHORIZATION": "Bearer not-a-token"}, "401 Unauthorized"),
+    ({"HTTP_ORIGIN": "https://ui.example"}, "401 Unauthorized"),
+])
+def test_any_other_version_check_is_left_to_django(user_token, settings, headers, status):
+    settings.REGISTRY_AUTH_ENABLED = True  # as installed
+    assert read(_environ("/v2/", "get", **headers)) is None
+    fast, django = both("/v2/", "get", **headers)
+    assert fast == django and fast[0] == status
+
+
+def test_a_revoked_credential_is_left_to_django_which_refuses_it(user_token):
+    User.objects.filter(username="vera").update(is_active=False)
+    assert read(_environ("/v2/", "get", HTTP_AUTHORIZATION=user_token)) is None
+    assert both("/v2/", "get", HTTP_AUTHORIZATION=user_token)[0][0] == "401 Unauthorized"
+
+
+def test_with_access_control_off_anyone_is_answered_beneath_django(db, settings):
+    settings.REGISTRY_AUTH_ENABLED = False
+    assert read(_environ("/v2/", "get")) is not None
+    fast, django = both("/v2/", "get")
+    assert fast == django and fast[0] == "200 OK"
