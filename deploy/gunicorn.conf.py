@@ -15,12 +15,14 @@ Chosen by measurement (2 cores, 2026-12-05):
   1.02-1.04x of their ideal 8 s, a normal request is answered in under 80 ms with 1,000
   half-sent requests held, and 2,000 idle connections add ~33 MB; with threads the pulls
   took 55.5 s and 50 half-sent requests left `GET /v2/` unanswered;
-- what it costs, `make bench` beside the threaded worker on the same day: pushes, small
-  images and manifest reads at concurrency 1 on a par; manifest HEADs/GETs at
-  concurrency 16 5,578/4,884 per second against 6,616/6,601 (greenlet switches and
-  patched locks are Python); pulls 2,550 MiB/s for one stream against 2,453, 3,405 for
-  four against 4,293 (each drained socket buffer is a turn of the loop, not a sleep in
-  the kernel);
+- what it costs against the threaded worker, `make bench` beside Distribution (the
+  threaded worker on 2026-12-05, gevent on 2026-12-06; a ratio to Distribution in the same
+  run, since this VM's speed drifts from day to day): pushes, small images and manifest
+  reads at concurrency 1 on a par; pulls on a par (4 streams 1.10x Distribution against
+  1.08x, with sendfile() called from the worker's thread pool once a client drains at
+  kernel speed: 3,814 MiB/s in the loop, 4,292 from the pool, in alternate rounds);
+  manifest HEADs/GETs at concurrency 16 5,531/4,536 per second, 2.9x/2.1x Distribution,
+  where threads made 6,616/6,601, 2.7x (greenlet switches and patched locks are Python);
 - gunicorn's ASGI worker was ruled out without a run: Django's ASGI handler reads a
   whole request body into a temporary file before the view starts (a 1 GiB push written
   twice) and sends file answers in chunks from a thread, not with sendfile().
