@@ -9,26 +9,28 @@ sockets, locks and psycopg 3 wait cooperatively; blob pulls stay zero-copy (os.s
 on the non-blocking socket), and the worker adds the deadlines gunicorn's own gevent
 worker lacks (REGISTRY_HEADER_TIMEOUT, REGISTRY_STALL_TIMEOUT).
 
-Chosen by measurement (2 cores, 2026-12-05):
-- the fleet of slow, idle and hostile clients (`make bench-fleet`, 3 runs; docs/performance.md,
-  "Many clients"): 200 pulls and 64 pushes at 2 MiB/s each finish within
-  1.02-1.04x of their ideal 8 s, a normal request is answered in under 80 ms with 1,000
-  half-sent requests held, and 2,000 idle connections add ~33 MB; with threads the pulls
-  took 55.5 s and 50 half-sent requests left `GET /v2/` unanswered;
-- what it costs against the threaded worker, `make bench` beside Distribution (the
-  threaded worker on 2026-12-05, gevent on 2026-12-06; a ratio to Distribution in the same
-  run, since this VM's speed drifts from day to day): pushes, small images and manifest
-  reads at concurrency 1 on a par; pulls on a par (4 streams 1.10x Distribution against
-  1.08x, with sendfile() called from the worker's thread pool once a client drains at
-  kernel speed: 3,814 MiB/s in the loop, 4,292 from the pool, in alternate rounds);
-  manifest HEADs/GETs at concurrency 16 5,531/4,536 per second, 2.9x/2.1x Distribution,
-  where threads made 6,616/6,601, 2.7x (greenlet switches and patched locks are Python);
+Chosen by measurement (2 cores):
+- the fleet of slow, idle and hostile clients (`make bench-fleet`, 3 runs, 2026-12-06;
+  docs/performance.md, "Many clients"): 200 pulls and 64 pushes at 2 MiB/s each finish
+  within 1.02-1.04x of their ideal 8 s, a normal request is answered in under 60 ms with
+  1,000 half-sent requests held, and 2,000 idle connections add ~32 MB; with threads the
+  pulls took 55.5 s and 50 half-sent requests left `GET /v2/` unanswered;
+- what it costs against the threaded worker, `make bench` beside Distribution (threads on
+  2026-12-05, gevent on 2026-12-06, when the VM ran a third slower for both servers: so a
+  ratio to Distribution in the same run): pushes and manifest reads at concurrency 1 on a
+  par or better; pulls on a par (1 stream 0.71x Distribution, 4 streams 1.08x, as with
+  threads, once sendfile() is called from the worker's thread pool for a client that
+  drains at kernel speed: 3,814 MiB/s in the loop, 4,292 from the pool, alternate rounds);
+  small image pushes 0.98x against 1.15x (6 requests each, every one paying greenlet
+  switches and patched locks, which are Python); manifest HEADs/GETs at concurrency 16
+  3.1x/2.4x Distribution against 2.7x/2.7x, 5,046/4,031 per second on the slower day
+  where threads made 6,616/6,601 on the faster one;
 - gunicorn's ASGI worker was ruled out without a run: Django's ASGI handler reads a
   whole request body into a temporary file before the view starts (a 1 GiB push written
   twice) and sends file answers in chunks from a thread, not with sendfile().
 
 Two workers by default: one per core, for the requests that need the GIL. Each costs
-~57 MB of RSS. A new connection goes to the worker holding the fewest
+~90 MB of RSS (the master ~30). A new connection goes to the worker holding the fewest
 (registry_project/worker_balance.py): left to whichever woke first, 16 clients split
 12 to 4 as often as 8 to 8, and the crowded worker set the pace (manifest HEADs at
 concurrency 16: 4,750/s and p99 30.6 ms at 4/12; 5,950-6,250/s and p99 10-14 ms balanced).
