@@ -20,7 +20,7 @@ Chosen by measurement (2 cores):
   ratio to Distribution in the same run): pushes and manifest reads at concurrency 1 on a
   par or better; pulls on a par (1 stream 0.71x Distribution, 4 streams 1.08x, as with
   threads, once sendfile() is called from the worker's thread pool for a client that
-  drains at kernel speed: 3,814 MiB/s in the loop, 4,292 from the pool, alternate rounds);
+  drains at kernel speed: 4 streams 3,814 MiB/s from the loop, 4,128 from the pool, alternate rounds);
   small image pushes 0.98x against 1.15x (6 requests each, every one paying greenlet
   switches and patched locks, which are Python); manifest HEADs/GETs at concurrency 16
   3.1x/2.4x Distribution against 2.7x/2.7x, 5,046/4,031 per second on the slower day
