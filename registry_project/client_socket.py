@@ -188,9 +188,10 @@ class ClientSocket(gsocket.socket):
             want = SENDFILE_BYTES if count is None else min(SENDFILE_BYTES, count - sent)
             try:
                 if pooled:
-                    done = gevent.get_hub().threadpool.apply(_sendfile_now, (target, source, offset + sent, want))
-                    if isinstance(done, OSError):
-                        raise done
+                    # Imported here: the storage package must not load before gevent patches.
+                    from storage_backends.offload import off_the_loop
+
+                    done = off_the_loop(os.sendfile, target, source, offset + sent, want)
                 else:
                     done = os.sendfile(target, source, offset + sent, want)
             except BlockingIOError:
@@ -208,16 +209,6 @@ class ClientSocket(gsocket.socket):
         if hasattr(file, "seek"):
             file.seek(offset + sent)  # where socket.sendfile() leaves it
         return sent
-
-
-def _sendfile_now(target: int, source: int, offset: int, count: int) -> int | OSError:
-    """os.sendfile() on the non-blocking socket, on a pool thread: it never waits for the
-    client. An error (a full socket, a client gone) is returned for the loop to raise:
-    raised in the pool, gevent would also print it to the log with a traceback."""
-    try:
-        return os.sendfile(target, source, offset, count)
-    except OSError as exc:
-        return exc
 
 
 def _stopped_reading() -> BrokenPipeError:

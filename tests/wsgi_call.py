@@ -50,6 +50,5 @@ def fast_path_answer(environ: dict):
     request to Django)."""
     from registry_api.edge import fastpath
 
-    read = fastpath.version_check if environ.get("PATH_INFO") == fastpath.VERSION_CHECK else fastpath.manifest_read
     with connections_kept():
-        return read(environ)
+        return fastpath.plain_read(environ)

@@ -154,8 +154,14 @@ def require_signed_in(request: HttpRequest, access: RequestAccess) -> None:
     right. As with Distribution and Harbor, anonymous clients follow the challenge to the
     token endpoint, get an anonymous token and come back with it (200), then pull.
     """
-    if settings.REGISTRY_AUTH_ENABLED and access.identity.is_anonymous and access.token_grants is None:
+    if not signed_in(access):
         raise challenge(request)
+
+
+def signed_in(access: RequestAccess) -> bool:
+    """Whether GET /v2/ answers the caller 200 (require_signed_in): access control off,
+    credentials, or a token (an anonymous one too)."""
+    return not (settings.REGISTRY_AUTH_ENABLED and access.identity.is_anonymous and access.token_grants is None)
 
 
 def require_catalog(request: HttpRequest, access: RequestAccess) -> None:

@@ -93,18 +93,24 @@ def application(app):
     handler_class = type(app)
 
     def wrapped(environ, start_response):
-        if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not environ.get("QUERY_STRING"):
-            if environ.get("PATH_INFO") == VERSION_CHECK:
-                answer = version_check(environ, handler_class)
-            else:
-                answer = manifest_read(environ, handler_class)
-            if answer is not None:
-                headers, body = answer
-                start_response("200 OK", headers)
-                return [body] if body else []
+        answer = plain_read(environ, handler_class)
+        if answer is not None:
+            headers, body = answer
+            start_response("200 OK", headers)
+            return [body] if body else []
         return app(environ, start_response)
 
     return wrapped
+
+
+def plain_read(environ, handler_class=None) -> tuple[list[tuple[str, str]], bytes] | None:
+    """The 200's headers and body of a plain GET or HEAD (no query) of /v2/ or of a
+    manifest, or None for Django to answer."""
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or environ.get("QUERY_STRING"):
+        return None
+    if environ.get("PATH_INFO") == VERSION_CHECK:
+        return version_check(environ, handler_class)
+    return manifest_read(environ, handler_class)
 
 
 def manifest_read(environ, handler_class=None) -> tuple[list[tuple[str, str]], bytes] | None:
@@ -141,30 +147,31 @@ def _beneath_django(environ, handler_class, what: str, answer, *args):
             request_finished.send(sender=handler_class)
 
 
-def _caller(environ, name: str):
-    """The caller's access if it may pull `name` as the view would let it, else None."""
+def _access(environ):
+    """The caller's access from a Bearer token or no credentials; None for a token that
+    does not hold, or for Basic: authenticate() also throttles and audits, so the view does it."""
     scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() == "bearer":
-        access = access_control.bearer_access(value)
-    elif not scheme:
-        access = access_control.RequestAccess(access_control.ANONYMOUS)
-    else:
-        return None  # Basic: authenticate() also throttles and audits, so the view does it
+        return access_control.bearer_access(value)
+    if not scheme:
+        return access_control.RequestAccess(access_control.ANONYMOUS)
+    return None
+
+
+def _caller(environ, name: str):
+    """The caller's access if it may pull `name` as the view would let it, else None."""
+    access = _access(environ)
     if access is None or not access_control.has_access(access, name, "pull"):
         return None
     return access
 
 
 def _version_answer(environ, request_id: str, started: float):
-    scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() == "bearer":
-        access = access_control.bearer_access(value)
-    elif not scheme and not settings.REGISTRY_AUTH_ENABLED:
-        access = access_control.RequestAccess(access_control.ANONYMOUS)
-    else:
-        return None  # Basic (throttled and audited by the view), or a challenge to send
+    access = _access(environ)
+    if access is None or not access_control.signed_in(access):
+        return None  # the view answers, with the challenge that sends the client for a token
     fixed = _fixed_headers(environ)
-    if access is None or fixed is None:
+    if fixed is None:
         return None
     method = environ["REQUEST_METHOD"]
     body = _VERSION_BODY if method == "GET" else b""

@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.test import RequestFactory
 from prometheus_client import REGISTRY
-
-from django.conf import settings
-from django.contrib.auth.models import User
 
 from registry_api.auth import tokens
 from registry_api.auth.credentials import password_fingerprint
