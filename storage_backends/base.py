@@ -56,12 +56,7 @@ class UploadWriter(Protocol):
     @property
     def size(self) -> int: ...
 
-    def write(self, chunk: bytes) -> None:
-        """Stage `chunk` after what is there. A writer may keep using `chunk` after this
-        returns, until its next write(), flush() or commit(); never one written before."""
-
-    def flush(self) -> None:
-        """Wait until every chunk given to write() is staged; a failed write raises here."""
+    def write(self, chunk: bytes) -> None: ...
 
     def truncate(self, size: int) -> None:
         """Drop what was staged after the first `size` bytes (a refused chunk must not stay);

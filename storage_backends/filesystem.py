@@ -36,7 +36,7 @@ from .base import BlobInfo, BlobNotFound, DigestMismatch, InvalidOffset, StoredI
 from .common import (
     HasherCache, blob_relative_key, canonical_upload_id, digest_from_relative_key, hash_stream, is_canonical_upload_id,
 )
-from .offload import OneInFlight, off_the_loop
+from .offload import off_the_loop
 from .writeback import WRITEBACK_STEP, start_writeback
 
 
@@ -88,36 +88,19 @@ class FilesystemUploadWriter:
         if hasher is None and self._size == 0:
             hasher = hashlib.new(algorithm)
         self._hasher = hasher
-        # Chunks are written and hashed on the pool, one in flight while the next arrives
-        # (write()). `_accepted` counts what was handed over, `_size` what is in the file.
-        self._in_flight = OneInFlight()
-        self._accepted = self._size
-        self._broken = False  # a write failed: the file may hold part of its chunk
 
     @property
     def size(self) -> int:
-        return self._accepted
+        return self._size
 
     def write(self, chunk: bytes) -> None:
-        """Hand `chunk` to the pool and return: the caller receives the next one meanwhile.
-        When this returns, every chunk before `chunk` is written, so the caller may reuse
-        its buffer; `chunk`'s own stays in use until the next write(), flush() or commit()."""
-        self._in_flight.start(self._write, chunk)  # the hash too: it releases the GIL
-        self._accepted += len(chunk)
-
-    def flush(self) -> None:
-        """Wait for the chunk in flight; a failed write is raised here."""
-        self._in_flight.wait()
+        off_the_loop(self._write, chunk)  # the hash too: it releases the GIL
 
     def _write(self, chunk: bytes) -> None:
         view = memoryview(chunk)
-        try:
-            while view:
-                written = self._file.write(view)
-                view = view[written:]
-        except BaseException:
-            self._broken = True
-            raise
+        while view:
+            written = self._file.write(view)
+            view = view[written:]
         self._size += len(chunk)
         if self._size - self._written_back >= WRITEBACK_STEP:
             start_writeback(self._file.fileno(), self._written_back, self._size - self._written_back)
@@ -126,45 +109,24 @@ class FilesystemUploadWriter:
             self._hasher.update(chunk)
 
     def truncate(self, size: int) -> None:
-        self._settle()
         if size < 0 or size > self._size:
             raise InvalidOffset(size)
-        if size == self._size and not self._broken:
+        if size == self._size:
             return
         self._file.truncate(size)  # appends continue at the new end ("ab" mode)
-        self._size = self._accepted = size
-        self._broken = False
+        self._size = size
         self._written_back = min(self._written_back, size)
         # The running hash covered the dropped bytes and cannot be rewound: re-hash at commit
         # (refusals are rare; copying the hasher before every chunk would cost every push).
         self._hasher = None
 
-    def _settle(self) -> None:
-        """Wait for the chunk in flight, whatever became of it, on the way to dropping
-        bytes anyway (truncate, cancel): the staged file is what counts from here on."""
-        try:
-            self._in_flight.wait()
-        except Exception:  # noqa: BLE001 - a chunk that failed is a chunk dropped
-            pass
-        finally:
-            self._accepted = self._size
-
     def close(self) -> None:
-        """Wait for the chunk in flight (its error raised here: those bytes did not stay),
-        then close. Interrupted while waiting, the file is left to the pool thread still
-        writing to it, which drops it when done: a descriptor closed under it could be
-        reused by another file meanwhile."""
-        try:
-            self._in_flight.wait()
-        finally:
-            self._accepted = self._size
-            if not self._file.closed and not self._in_flight.running:
-                self._file.close()
-                if self._hasher is not None and not self._broken:
-                    self._storage._hashers.put(self._upload_id, self._size, self._hasher)
+        if not self._file.closed:
+            self._file.close()
+            if self._hasher is not None:
+                self._storage._hashers.put(self._upload_id, self._size, self._hasher)
 
     def commit(self, expected_digest: str) -> BlobInfo:
-        self.flush()
         algorithm = expected_digest.partition(":")[0]
         if self._hasher is not None and self._hasher.name == algorithm:
             actual = f"{algorithm}:{self._hasher.hexdigest()}"
@@ -201,8 +163,7 @@ class FilesystemUploadWriter:
         _fsync(target.parent)
 
     def cancel(self) -> None:
-        self._settle()
-        if not self._file.closed and not self._in_flight.running:
+        if not self._file.closed:
             self._file.close()
         self._storage.cancel_upload(self._upload_id)
 

@@ -41,39 +41,3 @@ def _outcome(function, args) -> tuple[bool, object]:
         return True, function(*args)
     except Exception as exc:  # noqa: BLE001 - raised again in the caller's greenlet
         return False, exc
-
-
-class OneInFlight:
-    """Calls started on the pool one after another, each returning at once: the caller goes
-    on (receiving the next piece of a push) while the last piece is written and hashed on
-    another core. start() first waits for the call before it, so when start() returns,
-    everything handed over before the last call is done. Outside gevent, start() simply
-    runs the call. An error is raised by the next start() or wait(), once."""
-
-    def __init__(self) -> None:
-        self._running = None
-
-    def start(self, function: Callable[..., object], *args) -> None:
-        self.wait()
-        if not under_gevent():
-            function(*args)
-            return
-        import gevent
-
-        self._running = gevent.get_hub().threadpool.spawn(_outcome, function, args)
-
-    @property
-    def running(self) -> bool:
-        return self._running is not None
-
-    def wait(self) -> None:
-        """Until the call in flight is over; its error raised here. Interrupted (the
-        greenlet killed), the call stays in flight for the next wait(): a caller must
-        never close a file a pool thread still writes to."""
-        running = self._running
-        if running is None:
-            return
-        done, outcome = running.get()
-        self._running = None
-        if not done:
-            raise outcome

@@ -53,9 +53,6 @@ class StagedUploadWriter:
         raise NotImplementedError
 
     # -- shared ----------------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Nothing to wait for: write() copies each chunk into the buffer before it returns."""
-
     def commit(self, expected_digest: str) -> BlobInfo:
         storage, size = self._storage, self.size
         algorithm = expected_digest.partition(":")[0]

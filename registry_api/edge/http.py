@@ -45,10 +45,9 @@ def is_chunked(request: HttpRequest) -> bool:
 def iter_body(request: HttpRequest, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes | memoryview]:
     """Yield the request body in chunks of up to `chunk_size` bytes, whatever its framing.
 
-    A chunk is valid until the one after it has been handed on and the next is asked for: a
-    body of declared length is received into two buffers in turn, reused for every chunk,
-    when the server's input offers readinto() (registry_project/gunicorn_worker.py), instead
-    of copied into new bytes each time; storage writes one while the other fills. With a
+    A chunk is valid until the next one is asked for: a body of declared length is received
+    into one buffer, reused for every chunk, when the server's input offers readinto()
+    (registry_project/gunicorn_worker.py), instead of copied into new bytes each time. With a
     Content-Length, a short body raises BodyError. Without one but chunked, the WSGI input
     (de-chunked by gunicorn) is read to its end.
     """
@@ -83,10 +82,8 @@ def _read_chunks(request, stream, remaining: int | None, chunk_size: int) -> Ite
 
 def _receive_chunks(request, readinto, remaining: int, chunk_size: int) -> Iterator[memoryview]:
     """`remaining` bytes in chunks of `chunk_size`, each filled whole (but the last)
-    before it is handed on, so storage writes and hashes as large pieces as with read().
-    Two buffers in turn, the second made once a body needs it: storage may still be
-    writing the last chunk while the next arrives (UploadWriter.write)."""
-    buffer, other = memoryview(bytearray(min(chunk_size, remaining))), None
+    before it is handed on, so storage writes and hashes as large pieces as with read()."""
+    buffer = memoryview(bytearray(min(chunk_size, remaining)))
     while remaining > 0:
         want, filled = min(len(buffer), remaining), 0
         while filled < want:
@@ -100,9 +97,6 @@ def _receive_chunks(request, readinto, remaining: int, chunk_size: int) -> Itera
         remaining -= filled
         _count_in(request, filled)
         yield buffer[:filled]
-        if other is None and remaining > 0:
-            other = memoryview(bytearray(min(len(buffer), remaining)))
-        buffer, other = other, buffer
 
 
 def _count_in(request, count: int) -> None:

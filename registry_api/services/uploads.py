@@ -148,7 +148,6 @@ def _write(
                 # Never written: a chunked body may run past what its Content-Range declared.
                 raise BlobUploadInvalid("chunk longer than its Content-Range", detail={"declared": expected})
             writer.write(chunk)
-        writer.flush()  # a write still in flight may fail: inside this try, so it is cut off too
         if expected is not None and writer.size - start != expected:
             raise BlobUploadInvalid("chunk length does not match Content-Range")
     except Exception as exc:

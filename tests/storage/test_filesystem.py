@@ -5,13 +5,12 @@ import hashlib
 import os
 import shutil
 import stat
-import threading
 import uuid
 
 import pytest
 
 from storage_backends import filesystem
-from storage_backends.base import BlobNotFound, UploadNotFound
+from storage_backends.base import BlobNotFound, DigestMismatch, UploadNotFound
 from storage_backends.filesystem import FilesystemStorage, FilesystemUploadWriter
 
 from .conformance import DATA, DIGEST, StorageConformance, read_all
@@ -245,97 +244,19 @@ def test_a_session_starts_even_after_the_uploads_directory_was_removed(storage, 
     assert storage.upload_size(upload_id) == 0
 
 
-class _FileThatFails:
-    """The staging file, with a write that stores half its bytes and then fails (a full
-    disk), or that waits for `release` first."""
-
-    def __init__(self, file, fail_on: int | None = None, release=None):
-        self._file, self._fail_on, self._release, self.calls = file, fail_on, release, 0
-
-    def write(self, data):
-        self.calls += 1
-        if self._release is not None:
-            self._release.wait(5)
-        if self.calls == self._fail_on:
-            self._file.write(bytes(data[: len(data) // 2]))
-            raise OSError(28, "No space left on device")
-        return self._file.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self._file, name)
-
-
-@pytest.fixture
-def pooled(monkeypatch):
-    """Writes go to gevent's thread pool, one in flight, as in a gevent worker."""
-    import gevent.monkey
-
-    monkeypatch.setattr(gevent.monkey, "is_module_patched", lambda name: True)
-
-
-def _in_greenlet(function):
-    import gevent
-
-    return gevent.spawn(function).get(timeout=10)
-
-
-def test_chunks_written_while_the_next_arrives_make_the_blob(storage, pooled):
+def test_a_blob_whose_digest_does_not_match_is_dropped_without_a_flush(storage, monkeypatch):
+    """The digest is checked before the disk is asked to make anything durable: a wrong
+    push costs no fdatasync, and a right one exactly one, before its rename."""
+    flushed = []
+    real = os.fdatasync
+    monkeypatch.setattr(filesystem.os, "fdatasync", lambda fd: flushed.append(fd) or real(fd))
     upload_id = str(uuid.uuid4())
-
-    def push():
-        writer = storage.start_upload(upload_id)
-        for i in range(0, len(DATA), 7):
-            writer.write(DATA[i:i + 7])
-        assert writer.size == len(DATA)  # what was handed over, written or not yet
-        return writer.commit(DIGEST).size
-
-    assert _in_greenlet(push) == len(DATA)
-    assert read_all(storage.open(DIGEST)) == DATA
-
-
-def test_a_write_that_fails_in_flight_is_raised_by_flush_and_cut_off(storage, pooled):
-    """A full disk under the chunk in flight: flush() raises it, and truncating to where the
-    request started leaves the session as it was, without the half-written chunk."""
-    upload_id = str(uuid.uuid4())
-
-    def push():
-        writer = storage.start_upload(upload_id)
-        writer.write(DATA[:100])
-        writer.flush()
-        writer._file = _FileThatFails(writer._file, fail_on=1)
-        writer.write(DATA[100:200])  # returns at once: it fails in flight, half written
-        with pytest.raises(OSError) as failed:
-            writer.flush()
-        writer.truncate(100)
-        size = writer.size
-        writer.close()
-        return failed.value.errno, size
-
-    assert _in_greenlet(push) == (28, 100)
-    assert storage.upload_size(upload_id) == 100
-
-    def resume():
-        writer = storage.resume_upload(upload_id)
-        writer.write(DATA[100:])
-        return writer.commit(DIGEST).size
-
-    assert _in_greenlet(resume) == len(DATA)
-    assert read_all(storage.open(DIGEST)) == DATA
-
-
-def test_close_waits_for_the_chunk_in_flight(storage, pooled):
-    """Closing the file under a pool thread still writing to it could send the rest of the
-    chunk to whatever file reuses the descriptor: close() waits, and the chunk stays."""
-    import gevent
-
-    upload_id, release = str(uuid.uuid4()), threading.Event()
-
-    def push():
-        writer = storage.start_upload(upload_id)
-        writer._file = _FileThatFails(writer._file, release=release)
-        writer.write(DATA[:100])
-        gevent.spawn_later(0.05, release.set)
-        writer.close()
-
-    _in_greenlet(push)
-    assert storage.upload_size(upload_id) == 100
+    writer = storage.start_upload(upload_id)
+    writer.write(DATA)
+    with pytest.raises(DigestMismatch):
+        writer.commit("sha256:" + "0" * 64)
+    assert flushed == [] and storage.stat(DIGEST) is None
+    writer = storage.start_upload(str(uuid.uuid4()))
+    writer.write(DATA)
+    assert writer.commit(DIGEST).size == len(DATA)
+    assert len(flushed) == 1 and read_all(storage.open(DIGEST)) == DATA

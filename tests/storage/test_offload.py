@@ -7,7 +7,7 @@ import threading
 import gevent
 import gevent.monkey
 
-from storage_backends.offload import OneInFlight, off_the_loop
+from storage_backends.offload import off_the_loop
 
 
 def test_outside_gevent_the_call_runs_here():
@@ -40,54 +40,3 @@ def test_an_error_in_the_pool_is_raised_to_the_caller_and_not_printed(monkeypatc
     assert isinstance(error, OSError) and error.errno == 28
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out and "failed with" not in captured.err + captured.out
-
-
-def test_one_in_flight_returns_at_once_and_the_next_call_waits_for_it(monkeypatch):
-    """A push receives its next chunk while the last is written: start() must not wait for
-    its own call, only for the one before, so a buffer is never reused under a thread."""
-    monkeypatch.setattr(gevent.monkey, "is_module_patched", lambda name: True)
-    release, order = threading.Event(), []
-
-    def slow(label):
-        release.wait(5)
-        order.append(label)
-
-    def caller():
-        in_flight = OneInFlight()
-        in_flight.start(slow, "first")
-        returned_before_it_ran = order == []
-        release.set()
-        in_flight.start(order.append, "second")  # waits for "first"
-        in_flight.wait()
-        return returned_before_it_ran
-
-    assert gevent.spawn(caller).get(timeout=10) is True
-    assert order == ["first", "second"]
-
-
-def test_one_in_flight_raises_a_failed_call_once_at_the_next_wait(monkeypatch, capsys):
-    monkeypatch.setattr(gevent.monkey, "is_module_patched", lambda name: True)
-
-    def fails():
-        raise OSError(28, "No space left on device")
-
-    def caller():
-        in_flight = OneInFlight()
-        in_flight.start(fails)
-        try:
-            in_flight.wait()
-        except OSError as exc:
-            first = exc
-        in_flight.wait()  # reported once: nothing left in flight
-        return first, in_flight.running
-
-    error, running = gevent.spawn(caller).get(timeout=5)
-    assert error.errno == 28 and running is False
-    assert "Traceback" not in capsys.readouterr().err
-
-
-def test_outside_gevent_one_in_flight_runs_the_call_at_once():
-    ran = []
-    in_flight = OneInFlight()
-    in_flight.start(ran.append, 1)
-    assert ran == [1] and not in_flight.running

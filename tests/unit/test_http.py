@@ -203,17 +203,3 @@ def test_read_small_body_refuses_a_chunked_body_over_the_limit():
 )
 def test_if_none_match(header, expected):
     assert if_none_match(header, '"sha256:a"') is expected
-
-
-def test_a_received_chunk_stays_intact_while_the_next_one_arrives():
-    """Storage may still be writing a chunk on another thread while the next is received
-    (FilesystemUploadWriter.write): the two must not share a buffer."""
-    data = bytes(range(256)) * 12
-    body = io.BytesIO(data)  # offers readinto(), as the gevent worker's input does
-    chunks = iter_body(_request(CONTENT_LENGTH=str(len(data)), **{"wsgi.input": body}), chunk_size=1000)
-    first = next(chunks)
-    second = next(chunks)
-    assert bytes(first) == data[:1000] and bytes(second) == data[1000:2000]
-    third = next(chunks)  # the first chunk's buffer may be reused from here on
-    assert bytes(second) == data[1000:2000] and bytes(third) == data[2000:3000]
-    assert bytes(next(chunks)) == data[3000:]
