@@ -7,7 +7,8 @@ with Debian's `docker-registry` installed, each figure also for Distribution and
 ratio (ours / theirs; for latencies and memory, lower is better). Both servers run side
 by side and take turns on each workload, BENCH_REPEAT times (default 3): the figures are
 medians, with our min-max beside them, because this machine's disk and loopback vary by a
-third from one minute to the next.
+third from one minute to the next. BENCH_AGAINST=<git revision> puts ours as of that
+revision in Distribution's place (bench/servers.py): before and after a change, in one run.
 """
 from __future__ import annotations
 
@@ -218,11 +219,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="regbench") as tmp, servers.running(Path(tmp)) as started:
         time.sleep(0.5)
         results, cpus, costs, spread = measure(started)
-    ours, theirs = results["ours"], results.get("distribution")
+    other = next((name for name in results if name != "ours"), None)
+    ours, theirs = results["ours"], results.get(other)
     print(f"\n{BLOB_MIB} MiB blob, {HEADS} manifest HEADs and GETs, {servers.SMALL_IMAGES} small images; median of {REPEAT} runs "
           f"(min-max of ours in brackets); {os.cpu_count()} cores; "
           f"ours: gunicorn {os.environ.get('REGISTRY_WORKERS', '2')} gevent workers, token auth on")
-    header = f"{'measure':44s} {'ours':>9s} {'(min-max)':>15s}" + (f" {'distribution':>13s} {'ratio':>7s}" if theirs else "")
+    header = f"{'measure':44s} {'ours':>9s} {'(min-max)':>15s}" + (f" {other:>13s} {'ratio':>7s}" if theirs else "")
     header += f"  {'client CPU % (ours/theirs)':>26s}  {'server CPU ms/unit (ours/theirs)':>32s}"
     print(header)
     print("-" * len(header))
@@ -235,12 +237,12 @@ def main() -> int:
                 ratio = theirs[key] / value if value else float("inf")
             line += f" {theirs[key]:13.1f} {ratio:6.2f}x"
         if key in cpus["ours"]:
-            client = f"{cpus['ours'][key]:.0f}" + (f" / {cpus['distribution'][key]:.0f}" if theirs else "")
-            server = f"{costs['ours'][key]:.3g}" + (f" / {costs['distribution'][key]:.3g}" if theirs else "")
+            client = f"{cpus['ours'][key]:.0f}" + (f" / {cpus[other][key]:.0f}" if theirs else "")
+            server = f"{costs['ours'][key]:.3g}" + (f" / {costs[other][key]:.3g}" if theirs else "")
             line += f"  {client:>26s}  {server:>32s}"
         print(line)
     if theirs:
-        print("ratio: ours relative to Distribution, >1 is better for us (for ms, s and MiB: theirs/ours)")
+        print(f"ratio: ours relative to {other}, >1 is better for us (for ms, s and MiB: theirs/ours)")
     print("server CPU: user + system CPU of the server's processes per MiB moved, image pushed or request answered")
     return 0
 

@@ -4,6 +4,10 @@ Both run on free loopback ports over temporary directories and are stopped throu
 own process handles. Ours runs with the production gunicorn settings; access control is on,
 and the client sends a Bearer token as docker does (Distribution runs without auth, its
 default, which favours it).
+
+With BENCH_AGAINST=<git revision>, the other server is ours as of that revision instead of
+Distribution (a worktree of it, sharing this checkout's .venv): a change measured against
+the code before it in one run, which a noisy machine's day-to-day drift cannot blur.
 """
 from __future__ import annotations
 
@@ -90,19 +94,33 @@ def _wait(port: int, path: str, headers: dict, proc: subprocess.Popen) -> None:
     raise SystemExit(f"server on {port} did not start")
 
 
-def start_ours(data_dir: Path, **extra_env: str) -> Server:
+def start_ours(data_dir: Path, root: Path = ROOT, name: str = "ours", **extra_env: str) -> Server:
+    """Ours from the code in `root` (this checkout unless a revision's worktree)."""
     port = free_port()
     env = {**os.environ, "REGISTRY_DATA_DIR": str(data_dir), "REGISTRY_BIND": f"127.0.0.1:{port}",
            "REGISTRY_LOG_LEVEL": "WARNING", "REGISTRY_ADMIN_PASSWORD": ADMIN_PASSWORD,
            # Long enough for the whole run: the token is fetched once.
            "REGISTRY_TOKEN_TTL": "3600", **extra_env}
-    subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=root, env=env, check=True, capture_output=True)
     proc = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "registry_project.wsgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     _wait(port, "/v2/", {}, proc)
-    return Server("ours", port, proc, token_auth=True)
+    return Server(name, port, proc, token_auth=True)
+
+
+@contextlib.contextmanager
+def revision_worktree(revision: str, parent: Path):
+    """A detached worktree of `revision` below `parent`, with this checkout's .venv; removed
+    after the block."""
+    path = parent / "revision"
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(path), revision], cwd=ROOT, check=True)
+    try:
+        (path / ".venv").symlink_to(ROOT / ".venv")
+        yield path
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
 
 
 def _fetch_token(port: int, repo: str) -> str:
@@ -146,17 +164,24 @@ def start_distribution(data_dir: Path) -> Server | None:
 
 @contextlib.contextmanager
 def running(data_dir: Path):
-    """Ours and Distribution (when installed) side by side, each over a directory below
-    `data_dir`: {name: Server} for the block, all stopped when it ends."""
+    """Ours and Distribution (when installed; ours at BENCH_AGAINST's revision when set)
+    side by side, each over a directory below `data_dir`: {name: Server} for the block, ours
+    first, all stopped when it ends."""
     started = {}
-    try:
-        for name, start in (("ours", start_ours), ("distribution", start_distribution)):
-            server = start(data_dir / name)
-            if server is None:
-                print("(Debian's docker-registry is not installed: no comparison)")
-                continue
-            started[name] = server
-        yield started
-    finally:
-        for server in started.values():
-            server.stop()
+    against = os.environ.get("BENCH_AGAINST")
+    with contextlib.ExitStack() as stack:
+        try:
+            started["ours"] = start_ours(data_dir / "ours")
+            if against:
+                root = stack.enter_context(revision_worktree(against, data_dir))
+                started[f"ours@{against}"] = start_ours(data_dir / "against", root=root, name=f"ours@{against}")
+            else:
+                server = start_distribution(data_dir / "distribution")
+                if server is None:
+                    print("(Debian's docker-registry is not installed: no comparison)")
+                else:
+                    started["distribution"] = server
+            yield started
+        finally:
+            for server in started.values():
+                server.stop()
