@@ -10,21 +10,22 @@ on the non-blocking socket), and the worker adds the deadlines gunicorn's own ge
 worker lacks (REGISTRY_HEADER_TIMEOUT, REGISTRY_STALL_TIMEOUT).
 
 Chosen by measurement (2 cores):
-- the fleet of slow, idle and hostile clients (`make bench-fleet`, 3 runs, 2026-12-06;
+- the fleet of slow, idle and hostile clients (`make bench-fleet`, 6 runs, 2026-12-06;
   docs/performance.md, "Many clients"): 200 pulls and 64 pushes at 2 MiB/s each finish
-  within 1.02-1.04x of their ideal 8 s, a normal request is answered in under 60 ms with
-  1,000 half-sent requests held, and 2,000 idle connections add ~32 MB; with threads the
-  pulls took 55.5 s and 50 half-sent requests left `GET /v2/` unanswered;
-- what it costs against the threaded worker, `make bench` beside Distribution (threads on
-  2026-12-05, gevent on 2026-12-06, when the VM ran a third slower for both servers: so a
-  ratio to Distribution in the same run): pushes and manifest reads at concurrency 1 on a
-  par or better; pulls on a par (1 stream 0.71x Distribution, 4 streams 1.08x, as with
-  threads, once sendfile() is called from the worker's thread pool for a client that
-  drains at kernel speed: 4 streams 3,814 MiB/s from the loop, 4,128 from the pool, alternate rounds);
-  small image pushes 0.98x against 1.15x (6 requests each, every one paying greenlet
-  switches and patched locks, which are Python); manifest HEADs/GETs at concurrency 16
-  3.1x/2.4x Distribution against 2.7x/2.7x, 5,046/4,031 per second on the slower day
-  where threads made 6,616/6,601 on the faster one;
+  within 1.02-1.03x of their ideal 8 s, a normal request is answered in under 10 ms with
+  1,000 half-sent requests or 2,000 idle connections held, and the 2,000 add ~30 MB; with
+  threads the pulls took 55.5 s and 50 half-sent requests left `GET /v2/` unanswered;
+- what it costs against the threaded worker it replaced, both in one run
+  (`BENCH_AGAINST=57d876c make bench`, that revision being the last threaded one; two runs,
+  2026-12-06; ratios gevent / threads): pushes 1.00-1.01x monolithic and 0.94x chunked;
+  pulls 1.05-1.20x on 1 stream and 0.92-1.00x on 4 (sendfile() is called from the
+  worker's thread pool once a client drains at kernel speed); manifest HEADs and GETs at
+  concurrency 1 0.95-1.04x; at concurrency 16, HEADs 0.89-1.28x and GETs 0.93-0.95x, p99
+  14-15 ms against 9-13 ms; small image pushes 0.94-0.95x (each request pays greenlet
+  switches and a trip to the thread pool for its file work, which a thread did in
+  place); 32 pulls + 8 pushes at once 0.68-0.76x as make bench's one sample at the end of
+  its run, but 6.8 s against 7.2 s as the medians of 6 alternate rounds of the same
+  workload (bench/workloads.py, many_clients) with both servers up;
 - gunicorn's ASGI worker was ruled out without a run: Django's ASGI handler reads a
   whole request body into a temporary file before the view starts (a 1 GiB push written
   twice) and sends file answers in chunks from a thread, not with sendfile().
