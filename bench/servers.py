@@ -115,7 +115,8 @@ def revision_worktree(revision: str, parent: Path):
     """A detached worktree of `revision` below `parent`, with this checkout's .venv; removed
     after the block."""
     path = parent / "revision"
-    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(path), revision], cwd=ROOT, check=True)
+    if subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(path), revision], cwd=ROOT).returncode:
+        raise SystemExit(f"BENCH_AGAINST={revision}: not a revision of this checkout (git said why above)")
     try:
         (path / ".venv").symlink_to(ROOT / ".venv")
         yield path

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -24,3 +26,10 @@ def test_a_revision_is_checked_out_beside_this_checkout_and_removed_after(tmp_pa
         assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True).stdout.strip() == head
         assert str(path) in _worktrees()
     assert not path.exists() and str(path) not in _worktrees()
+
+
+def test_an_unknown_revision_is_a_clear_error_and_leaves_no_worktree(tmp_path):
+    with pytest.raises(SystemExit, match="BENCH_AGAINST=no-such-revision"):
+        with servers.revision_worktree("no-such-revision", tmp_path):
+            raise AssertionError("the block must not run")
+    assert str(tmp_path / "revision") not in _worktrees()
