@@ -104,28 +104,25 @@ def application(app):
 
 
 def plain_read(environ, handler_class=None) -> tuple[list[tuple[str, str]], bytes] | None:
-    """The 200's headers and body of a plain GET or HEAD (no query) of /v2/ or of a
-    manifest, or None for Django to answer."""
-    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or environ.get("QUERY_STRING"):
+    """The 200's headers and body of a plain GET or HEAD (no query, none of the headers
+    that change the answer) of /v2/ or of a manifest, or None for Django to answer."""
+    if (
+        environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+        or environ.get("QUERY_STRING")
+        or any(header in environ for header in _DECLINED)
+    ):
         return None
     if environ.get("PATH_INFO") == VERSION_CHECK:
-        return version_check(environ, handler_class)
+        return _beneath_django(environ, handler_class, "version check", _version_answer)
     return manifest_read(environ, handler_class)
 
 
 def manifest_read(environ, handler_class=None) -> tuple[list[tuple[str, str]], bytes] | None:
-    """The 200's headers and body, or None for Django to answer."""
+    """A plain read's answer (plain_read has checked the rest) when it is of a manifest."""
     match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
-    if match is None or any(header in environ for header in _DECLINED):
+    if match is None:
         return None
     return _beneath_django(environ, handler_class, "manifest", _answer, match["name"], match["reference"])
-
-
-def version_check(environ, handler_class=None) -> tuple[list[tuple[str, str]], bytes] | None:
-    """GET /v2/'s 200 `{}` to a signed-in caller, or None for Django to answer."""
-    if environ.get("PATH_INFO") != VERSION_CHECK or any(header in environ for header in _DECLINED):
-        return None
-    return _beneath_django(environ, handler_class, "version check", _version_answer)
 
 
 def _beneath_django(environ, handler_class, what: str, answer, *args):
